@@ -1,0 +1,374 @@
+"""Lead lists: CSV or YAML rows streamed into `Lead`s, each problem located by file and line.
+
+A CSV list is read row by row (a million rows never sit in memory). Duplicate detection keeps
+only 64-bit hashes of the numbers and keys it has seen.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialer.campaign import LoadedCampaign, did_you_mean, stringify_variable
+from dialer.hours import is_known_zone
+from dialer.phones import InvalidNumberError, normalize_number
+from dialer.problems import Problem
+from dialer.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
+
+NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
+RESERVED_COLUMNS = frozenset({*NUMBER_COLUMNS, "lead_id", "timezone"})
+YAML_LEAD_KEYS = ["to_number", "lead_id", "timezone", "metadata", "retell_llm_dynamic_variables"]
+MAX_REPORTED_PROBLEMS = 1000
+
+
+@dataclass(slots=True)
+class Lead:
+    """One row of a lead list, normalized; campaign defaults are already merged in."""
+
+    key: str
+    to_number: str
+    timezone: str | None
+    dynamic_variables: dict[str, str]
+    metadata: dict[str, Any]
+    line: int
+
+
+@dataclass
+class LeadScan:
+    """What reading a lead list found: counts and problems (the first 1000 of them)."""
+
+    leads: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+
+    def add(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(problem)
+
+
+class _Dedup:
+    def __init__(self) -> None:
+        self.numbers: set[int] = set()
+        self.keys: set[int] = set()
+
+    def check(self, lead: Lead, path: Path) -> Problem | None:
+        number_hash = hash(lead.to_number)
+        if number_hash in self.numbers:
+            return Problem(
+                path,
+                lead.line,
+                "to_number",
+                f"duplicate number {lead.to_number} (an earlier row has it)",
+            )
+        key_hash = hash(lead.key)
+        if key_hash in self.keys:
+            return Problem(path, lead.line, "lead_id", f"duplicate lead_id {lead.key!r}")
+        self.numbers.add(number_hash)
+        self.keys.add(key_hash)
+        return None
+
+
+def iter_leads(loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+    """Yield every valid lead; record every problem in `scan` (the caller decides what to do)."""
+    dedup = _Dedup()
+    leads_path = loaded.leads_path
+    if leads_path is None:
+        rows = _yaml_rows(
+            loaded.campaign.leads, loaded.path, loaded.lines, ("leads",), scan, loaded
+        )
+        source = loaded.path
+    elif not leads_path.exists():
+        line = line_of(loaded.lines, ("leads",))
+        scan.add(Problem(loaded.path, line, "leads", f"lead file not found: {leads_path}"))
+        return
+    elif leads_path.suffix.lower() == ".csv":
+        rows = _csv_rows(leads_path, loaded, scan)
+        source = leads_path
+    elif leads_path.suffix.lower() in {".yaml", ".yml"}:
+        rows = _yaml_file_rows(leads_path, loaded, scan)
+        source = leads_path
+    else:
+        line = line_of(loaded.lines, ("leads",))
+        scan.add(
+            Problem(
+                loaded.path,
+                line,
+                "leads",
+                f"unsupported lead file type {leads_path.suffix!r} (.csv, .yaml or .yml)",
+            )
+        )
+        return
+    for lead in rows:
+        duplicate = dedup.check(lead, source)
+        if duplicate is not None:
+            scan.add(duplicate)
+            continue
+        scan.leads += 1
+        yield lead
+
+
+def _build_lead(
+    loaded: LoadedCampaign,
+    path: Path,
+    line: int,
+    raw_number: object,
+    lead_id: object,
+    timezone: object,
+    variables: dict[str, str],
+    metadata: dict[str, Any],
+    scan: LeadScan,
+    number_field: str = "to_number",
+) -> Lead | None:
+    campaign = loaded.campaign
+    ok = True
+    if raw_number is None or (isinstance(raw_number, str) and not raw_number.strip()):
+        scan.add(Problem(path, line, number_field, "phone number is missing"))
+        return None
+    if not isinstance(raw_number, str | int):
+        scan.add(Problem(path, line, number_field, "must be a phone number string"))
+        return None
+    try:
+        number = normalize_number(str(raw_number), campaign.default_region)
+    except InvalidNumberError as exc:
+        scan.add(Problem(path, line, number_field, str(exc)))
+        ok = False
+    zone: str | None = None
+    if timezone not in (None, ""):
+        zone = str(timezone).strip()
+        if not is_known_zone(zone):
+            scan.add(
+                Problem(
+                    path,
+                    line,
+                    "timezone",
+                    f"unknown time zone {zone!r} (use an IANA name like America/Chicago)",
+                )
+            )
+            ok = False
+    key: str | None = None
+    if lead_id not in (None, ""):
+        if not isinstance(lead_id, str | int):
+            scan.add(Problem(path, line, "lead_id", "must be a string or number"))
+            ok = False
+        else:
+            key = str(lead_id).strip()
+    if not ok:
+        return None
+    return Lead(
+        key=key or number,
+        to_number=number,
+        timezone=zone,
+        dynamic_variables={**campaign.dynamic_variables, **variables},
+        metadata={**campaign.metadata, **metadata},
+        line=line,
+    )
+
+
+def _csv_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        scan.add(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
+        return
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None:
+                scan.add(
+                    Problem(
+                        path,
+                        1,
+                        "",
+                        "the lead file is empty (a header row with to_number is required)",
+                    )
+                )
+                return
+            columns = [c.strip() for c in header]
+            number_columns = [c for c in columns if c.lower() in NUMBER_COLUMNS]
+            header_ok = True
+            if not number_columns:
+                scan.add(
+                    Problem(
+                        path,
+                        1,
+                        "to_number",
+                        f"no to_number column (header has: {', '.join(columns)})",
+                    )
+                )
+                header_ok = False
+            elif len(number_columns) > 1:
+                scan.add(
+                    Problem(
+                        path,
+                        1,
+                        "to_number",
+                        f"several number columns: {', '.join(number_columns)}; keep one",
+                    )
+                )
+                header_ok = False
+            seen: set[str] = set()
+            for i, name in enumerate(columns, start=1):
+                if not name:
+                    scan.add(Problem(path, 1, f"column {i}", "empty column name"))
+                    header_ok = False
+                elif name in seen:
+                    scan.add(Problem(path, 1, name, "duplicate column name"))
+                    header_ok = False
+                seen.add(name)
+            if not header_ok:
+                return
+            lowered = [c.lower() for c in columns]
+            number_at = lowered.index(number_columns[0].lower())
+            id_at = lowered.index("lead_id") if "lead_id" in lowered else None
+            zone_at = lowered.index("timezone") if "timezone" in lowered else None
+            variable_columns = [
+                (i, c) for i, c in enumerate(columns) if c.lower() not in RESERVED_COLUMNS
+            ]
+            width = len(columns)
+            line = reader.line_num + 1
+            for row in reader:
+                row_line = line
+                line = reader.line_num + 1
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                if len(row) != width:
+                    scan.add(
+                        Problem(
+                            path, row_line, "", f"row has {len(row)} fields, the header has {width}"
+                        )
+                    )
+                    continue
+                lead = _build_lead(
+                    loaded,
+                    path,
+                    row_line,
+                    row[number_at],
+                    row[id_at] if id_at is not None else None,
+                    row[zone_at] if zone_at is not None else None,
+                    {name: row[i] for i, name in variable_columns},
+                    {},
+                    scan,
+                    number_field=columns[number_at],
+                )
+                if lead is not None:
+                    yield lead
+        except UnicodeDecodeError as exc:
+            # the decoder reads ahead in chunks; find the line in the raw bytes
+            line, reason = _first_undecodable_line(path) or (reader.line_num + 1, exc.reason)
+            scan.add(Problem(path, line, "", f"not UTF-8 text ({reason}); save the file as UTF-8"))
+        except csv.Error as exc:
+            scan.add(Problem(path, reader.line_num, "", f"malformed CSV: {exc}"))
+
+
+def _first_undecodable_line(path: Path) -> tuple[int, str] | None:
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, exc.reason
+    return None
+
+
+def _yaml_file_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+    try:
+        text = read_text(path)
+    except UnicodeDecodeError as exc:
+        scan.add(Problem(path, 0, "", f"not UTF-8 text ({exc.reason}); save the file as UTF-8"))
+        return
+    except OSError as exc:
+        scan.add(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
+        return
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        scan.add(Problem(path, exc.line, "", f"malformed YAML: {exc}"))
+        return
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, dict) and "leads" in data:
+        data, prefix = data["leads"], ("leads",)
+    if not isinstance(data, list):
+        scan.add(Problem(path, 1, "", "a YAML lead list is a list of mappings with to_number"))
+        return
+    yield from _yaml_rows(data, path, lines, prefix, scan, loaded)
+
+
+def _yaml_rows(
+    items: object,
+    path: Path,
+    lines: dict[tuple[str | int, ...], int],
+    prefix: tuple[str | int, ...],
+    scan: LeadScan,
+    loaded: LoadedCampaign,
+) -> Iterator[Lead]:
+    assert isinstance(items, list)
+    for index, item in enumerate(items):
+        loc = (*prefix, index)
+        line = line_of(lines, loc)
+        if not isinstance(item, dict):
+            scan.add(Problem(path, line, "", "a lead is a mapping with to_number"))
+            continue
+        ok = True
+        for key in item:
+            if key not in YAML_LEAD_KEYS and key not in ("phone", "phone_number"):
+                scan.add(
+                    Problem(
+                        path,
+                        line_of(lines, (*loc, key)),
+                        str(key),
+                        f"unknown key{did_you_mean(str(key), YAML_LEAD_KEYS)}",
+                    )
+                )
+                ok = False
+        variables: dict[str, str] = {}
+        raw_variables = item.get("retell_llm_dynamic_variables") or {}
+        if not isinstance(raw_variables, dict):
+            scan.add(
+                Problem(
+                    path,
+                    line_of(lines, (*loc, "retell_llm_dynamic_variables")),
+                    "retell_llm_dynamic_variables",
+                    "must be a mapping of name: value",
+                )
+            )
+            ok = False
+        else:
+            for name, value in raw_variables.items():
+                try:
+                    variables[str(name)] = stringify_variable(value)
+                except ValueError as exc:
+                    field_loc = (*loc, "retell_llm_dynamic_variables", name)
+                    scan.add(
+                        Problem(
+                            path,
+                            line_of(lines, field_loc),
+                            f"retell_llm_dynamic_variables.{name}",
+                            str(exc),
+                        )
+                    )
+                    ok = False
+        metadata = item.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            scan.add(
+                Problem(path, line_of(lines, (*loc, "metadata")), "metadata", "must be a mapping")
+            )
+            ok = False
+        number = item.get("to_number", item.get("phone", item.get("phone_number")))
+        lead = _build_lead(
+            loaded,
+            path,
+            line,
+            number,
+            item.get("lead_id"),
+            item.get("timezone"),
+            variables,
+            metadata if isinstance(metadata, dict) else {},
+            scan,
+        )
+        if ok and lead is not None:
+            yield lead

@@ -1,0 +1,30 @@
+"""Retell v2 call API: a typed async client and the outcome of a create request."""
+
+from dialer.retell.client import (
+    Ambiguous,
+    CreateOutcome,
+    Fatal,
+    NotPlaced,
+    Placed,
+    RetellClient,
+    RetellError,
+    RetellStatusError,
+    RetellTransportError,
+)
+from dialer.retell.models import Concurrency, CreateCallRequest, ListCallsPage, PhoneCall
+
+__all__ = [
+    "Ambiguous",
+    "Concurrency",
+    "CreateCallRequest",
+    "CreateOutcome",
+    "Fatal",
+    "ListCallsPage",
+    "NotPlaced",
+    "PhoneCall",
+    "Placed",
+    "RetellClient",
+    "RetellError",
+    "RetellStatusError",
+    "RetellTransportError",
+]

@@ -1,0 +1,462 @@
+"""The simulated Retell account: calls that progress over time, faults, and records for tests.
+
+Everything here is synchronous and driven by a clock (`time.monotonic` by default), so it can be
+tested without a server. `server.py` puts it behind HTTP.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outcome_for
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_GET_CALL = re.compile(r"/v2/get-call/([^/]+)")
+IDEMPOTENCY_SECONDS = 3600.0
+_ALIVE = ("registered", "ongoing")
+
+
+@dataclass
+class Faults:
+    """Fault injection, each a probability per request (0..1) unless said otherwise."""
+
+    create_5xx: float = 0.0  # 500 before anything is made: no call exists
+    create_ambiguous: float = 0.0  # the call is made, then the answer is lost (drop or 500)
+    read_5xx: float = 0.0  # get-call / list-calls answer 500
+    read_drop: float = 0.0  # get-call / list-calls connection dropped
+    slow: float = 0.0  # any request answered after `slow_seconds`
+    slow_seconds: float = 2.0
+    burst_429_every: float = 0.0  # every N real seconds, creates get 429 for `burst_429_seconds`
+    burst_429_seconds: float = 1.0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection instead of answering
+    delay: float = 0.0
+
+
+@dataclass
+class SimCall:
+    """One call the simulator made. `created`/`terminal_at` are real monotonic seconds."""
+
+    call_id: str
+    from_number: str
+    to_number: str
+    agent_id: str
+    metadata: Any
+    variables: dict[str, str]
+    outcome: Outcome
+    created: float
+    created_ms: int  # simulated wall clock, ms since epoch
+    terminal_at: float  # real instant the call reaches its terminal status
+    idempotency_key: str | None
+
+    def status_at(self, sim_elapsed: float) -> str:
+        if sim_elapsed < self.outcome.ring_seconds:
+            return "registered"
+        if self.outcome.connected and sim_elapsed < self.outcome.total_seconds:
+            return "ongoing"
+        return self.outcome.status
+
+
+@dataclass
+class CreateRecord:
+    """Every create request received, answered or not (for the tests' invariants)."""
+
+    at: float
+    to_number: str
+    idempotency_key: str | None
+    call_id: str | None
+    answer: str
+
+
+class SimulatedRetell:
+    """The state of one simulated Retell workspace."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sim-key",
+        speed: float = 1.0,
+        concurrency_limit: int = 20,
+        faults: Faults | None = None,
+        rules: list[OutcomeRule] | None = None,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        default_agent_id: str = "agent_simulated",
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.api_key = api_key
+        self.speed = speed
+        self.concurrency_limit = concurrency_limit
+        self.faults = faults or Faults()
+        self.script = OutcomeScript(rules=list(rules or []))
+        self.rng = random.Random(seed)
+        self.clock = clock
+        self.default_agent_id = default_agent_id
+        self._start = clock()
+        self._epoch_ms = int(time.time() * 1000)
+        self.calls: dict[str, SimCall] = {}
+        self.creates: list[CreateRecord] = []
+        self._by_key: dict[str, SimCall] = {}
+        self._live_ends: list[float] = []  # heap of terminal instants of calls still alive
+
+    # -- clock -----------------------------------------------------------------------------
+
+    def sim_ms(self, real: float | None = None) -> int:
+        real = self.clock() if real is None else real
+        return self._epoch_ms + int((real - self._start) * self.speed * 1000)
+
+    def status(self, call: SimCall, real: float | None = None) -> str:
+        real = self.clock() if real is None else real
+        return call.status_at((real - call.created) * self.speed)
+
+    def alive_count(self, real: float | None = None) -> int:
+        """Calls registered or ongoing now (what the account's concurrency limit counts)."""
+        real = self.clock() if real is None else real
+        while self._live_ends and self._live_ends[0] <= real:
+            heapq.heappop(self._live_ends)
+        return len(self._live_ends)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request."""
+        path, _, query = target.partition("?")
+        if path.startswith("/_sim/"):
+            return self._admin(method, path, headers)
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Invalid API key or API key not found")
+        delay = self.faults.slow_seconds if self.rng.random() < self.faults.slow else 0.0
+        reply = self._route(method, path, query, body)
+        reply.delay = max(reply.delay, delay)
+        return reply
+
+    def _route(self, method: str, path: str, query: str, body: bytes) -> Reply:
+        if path == "/v2/create-phone-call" and method == "POST":
+            return self._create(body)
+        if method == "GET" and (match := _GET_CALL.fullmatch(path)):
+            return self._read_fault() or self._get(match.group(1))
+        if path == "/v3/list-calls" and method == "POST":
+            return self._read_fault() or self._list_v3(body)
+        if path == "/v2/list-calls" and method == "GET":
+            return self._read_fault() or self._list_v2(query)
+        if path == "/get-concurrency" and method == "GET":
+            return Reply(200, self._concurrency())
+        return _error(404, f"Cannot {method} {path}")
+
+    def _read_fault(self) -> Reply | None:
+        roll = self.rng.random()
+        if roll < self.faults.read_5xx:
+            return _error(500, "Internal server error")
+        if roll < self.faults.read_5xx + self.faults.read_drop:
+            return Reply(0, None, drop=True)
+        return None
+
+    def _in_429_burst(self, now: float) -> bool:
+        every = self.faults.burst_429_every
+        return every > 0 and ((now - self._start) % every) < self.faults.burst_429_seconds
+
+    def _create(self, raw: bytes) -> Reply:
+        now = self.clock()
+        parsed = _json_object(raw)
+        if isinstance(parsed, Reply):
+            return parsed
+        body = parsed
+        key = body.get("idempotency_key")
+        to_number = body.get("to_number")
+        record = CreateRecord(now, str(to_number), key if isinstance(key, str) else None, None, "")
+        self.creates.append(record)
+
+        if isinstance(key, str) and key in self._by_key:
+            existing = self._by_key[key]
+            if now - existing.created < IDEMPOTENCY_SECONDS:
+                record.call_id, record.answer = existing.call_id, "idempotent-replay"
+                return Reply(201, self.call_json(existing, now))
+        problem = _check_create_body(body)
+        if problem is not None:
+            record.answer = str(problem.status)
+            return problem
+        assert isinstance(to_number, str)
+        rejection = self.script.peek_rejection(to_number)
+        if rejection is not None:
+            self.script.next_reason(to_number, self.rng)
+            record.answer = rejection
+            status = 422 if rejection == "reject_422" else 400
+            return _error(status, f"Cannot call {to_number}: number rejected")
+        if self._in_429_burst(now):
+            record.answer = "429-burst"
+            return _error(429, "Account rate limited", {"retry-after": "1"})
+        if self.alive_count(now) >= self.concurrency_limit:
+            record.answer = "429-concurrency"
+            return _error(429, "Account concurrency limit reached", {"retry-after": "1"})
+        roll = self.rng.random()
+        if roll < self.faults.create_5xx:
+            record.answer = "500-no-call"
+            return _error(500, "Internal server error")
+
+        call = self._make_call(body, now)
+        record.call_id = call.call_id
+        if roll < self.faults.create_5xx + self.faults.create_ambiguous:
+            # The call exists, but the caller never learns it: half drops, half 5xx.
+            if self.rng.random() < 0.5:
+                record.answer = "dropped-after-create"
+                return Reply(0, None, drop=True)
+            record.answer = "502-after-create"
+            return _error(502, "Bad gateway")
+        record.answer = "201"
+        return Reply(201, self.call_json(call, now))
+
+    def _make_call(self, body: dict[str, Any], now: float) -> SimCall:
+        to_number = str(body["to_number"])
+        reason = self.script.next_reason(to_number, self.rng)
+        outcome = outcome_for(reason, self.rng)
+        call = SimCall(
+            call_id="call_" + uuid.uuid4().hex,
+            from_number=str(body["from_number"]),
+            to_number=to_number,
+            agent_id=str(body.get("override_agent_id") or self.default_agent_id),
+            metadata=body.get("metadata"),
+            variables=dict(body.get("retell_llm_dynamic_variables") or {}),
+            outcome=outcome,
+            created=now,
+            created_ms=self.sim_ms(now),
+            terminal_at=now + outcome.total_seconds / self.speed,
+            idempotency_key=body.get("idempotency_key"),
+        )
+        self.calls[call.call_id] = call
+        heapq.heappush(self._live_ends, call.terminal_at)
+        if call.idempotency_key:
+            self._by_key[call.idempotency_key] = call
+        return call
+
+    def call_json(
+        self, call: SimCall, real: float | None = None, *, listing: bool = False
+    ) -> dict[str, Any]:
+        """The phone-call object as Retell shapes it, as of `real`."""
+        real = self.clock() if real is None else real
+        status = self.status(call, real)
+        data: dict[str, Any] = {
+            "call_id": call.call_id,
+            "call_type": "phone_call",
+            "agent_id": call.agent_id,
+            "agent_version": 1,
+            "call_status": status,
+            "direction": "outbound",
+            "from_number": call.from_number,
+            "to_number": call.to_number,
+            "metadata": call.metadata if call.metadata is not None else {},
+            "retell_llm_dynamic_variables": call.variables,
+            "opt_out_sensitive_data_storage": False,
+            "start_timestamp": call.created_ms,
+        }
+        if status not in _ALIVE:
+            outcome = call.outcome
+            end_ms = call.created_ms + int(outcome.total_seconds * 1000)
+            data["end_timestamp"] = end_ms
+            data["duration_ms"] = end_ms - call.created_ms
+            data["disconnection_reason"] = outcome.reason
+            if outcome.connected:
+                data["call_analysis"] = {
+                    "call_summary": f"Simulated call ended by {outcome.reason}.",
+                    "user_sentiment": "Positive"
+                    if outcome.reason != "user_requested_dnc"
+                    else "Negative",
+                    "call_successful": outcome.reason in {"agent_hangup", "call_transfer"},
+                    "in_voicemail": outcome.reason == "voicemail_reached",
+                    "custom_analysis_data": {},
+                }
+                if not listing:
+                    data["transcript"] = "Agent: Hello!\nUser: Hi.\n"
+        return data
+
+    def _get(self, call_id: str) -> Reply:
+        call = self.calls.get(call_id)
+        if call is None:
+            return _error(404, f"Call {call_id} not found")
+        return Reply(200, self.call_json(call))
+
+    def _filtered(self, criteria: dict[str, Any]) -> list[SimCall]:
+        now = self.clock()
+        calls = list(self.calls.values())
+        to_filter = criteria.get("to_number")
+        if isinstance(to_filter, dict):
+            calls = [c for c in calls if _string_match(c.to_number, to_filter)]
+        status_filter = criteria.get("call_status")
+        if isinstance(status_filter, dict):
+            wanted = set(status_filter.get("value") or [])
+            calls = [c for c in calls if self.status(c, now) in wanted]
+        for condition in criteria.get("metadata") or []:
+            if isinstance(condition, dict):
+                key = condition.get("key")
+                calls = [
+                    c
+                    for c in calls
+                    if isinstance(c.metadata, dict)
+                    and key in c.metadata
+                    and _string_match(str(c.metadata[key]), condition)
+                ]
+        return calls
+
+    def _list_v3(self, raw: bytes) -> Reply:
+        parsed = _json_object(raw or b"{}")
+        if isinstance(parsed, Reply):
+            return parsed
+        criteria = parsed.get("filter_criteria") or {}
+        if not isinstance(criteria, dict):
+            return _error(400, "filter_criteria must be an object")
+        limit = parsed.get("limit", 50)
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            return _error(400, "limit must be an integer from 1 to 1000")
+        calls = sorted(
+            self._filtered(criteria),
+            key=lambda c: (c.created_ms, c.call_id),
+            reverse=parsed.get("sort_order", "descending") == "descending",
+        )
+        start = 0
+        page_key = parsed.get("pagination_key")
+        if isinstance(page_key, str) and page_key:
+            try:
+                start = int(page_key.removeprefix("p"))
+            except ValueError:
+                return _error(400, "invalid pagination_key")
+        start += int(parsed.get("skip") or 0)
+        page = calls[start : start + limit]
+        has_more = start + limit < len(calls)
+        now = self.clock()
+        answer: dict[str, Any] = {
+            "items": [self.call_json(c, now, listing=True) for c in page],
+            "has_more": has_more,
+            "pagination_key": f"p{start + limit}" if has_more else None,
+        }
+        if parsed.get("include_total"):
+            answer["total"] = len(calls)
+        return Reply(200, answer)
+
+    def _list_v2(self, query: str) -> Reply:
+        params = parse_qs(query)
+        criteria: dict[str, Any] = {}
+        if "filter_criteria" in params:
+            try:
+                loaded = json.loads(params["filter_criteria"][0])
+            except ValueError:
+                return _error(400, "filter_criteria must be JSON")
+            criteria = loaded if isinstance(loaded, dict) else {}
+        try:
+            limit = int(params.get("limit", ["50"])[0])
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        descending = params.get("sort_order", ["descending"])[0] == "descending"
+        calls = sorted(self._filtered(criteria), key=lambda c: c.created_ms, reverse=descending)
+        now = self.clock()
+        return Reply(200, [self.call_json(c, now, listing=True) for c in calls[:limit]])
+
+    def _concurrency(self) -> dict[str, Any]:
+        return {
+            "concurrency_limit": self.concurrency_limit,
+            "current_concurrency": self.alive_count(),
+            "base_concurrency": self.concurrency_limit,
+            "purchased_concurrency": 0,
+            "concurrency_purchase_limit": 100,
+            "remaining_purchase_limit": 100,
+            "concurrency_burst_enabled": False,
+            "concurrency_burst_limit": self.concurrency_limit,
+            "reserved_inbound_concurrency": 0,
+        }
+
+    def _admin(self, method: str, path: str, headers: dict[str, str]) -> Reply:
+        """Records for tests and benchmarks that run the simulator in another process."""
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Invalid API key")
+        if path == "/_sim/records" and method == "GET":
+            return Reply(200, self.records())
+        return _error(404, f"Cannot {method} {path}")
+
+    def records(self) -> dict[str, Any]:
+        """Every call and every create request, with real (monotonic) times."""
+        return {
+            "calls": [
+                {
+                    "call_id": c.call_id,
+                    "to_number": c.to_number,
+                    "created": c.created,
+                    "terminal_at": c.terminal_at,
+                    "reason": c.outcome.reason,
+                    "metadata": c.metadata,
+                }
+                for c in self.calls.values()
+            ],
+            "creates": [
+                {
+                    "at": r.at,
+                    "to_number": r.to_number,
+                    "idempotency_key": r.idempotency_key,
+                    "call_id": r.call_id,
+                    "answer": r.answer,
+                }
+                for r in self.creates
+            ],
+        }
+
+
+def _string_match(value: str, condition: dict[str, Any]) -> bool:
+    op, expected = condition.get("op", "eq"), str(condition.get("value", ""))
+    if op == "eq":
+        return value == expected
+    if op == "ne":
+        return value != expected
+    if op == "sw":
+        return value.startswith(expected)
+    if op == "ew":
+        return value.endswith(expected)
+    if op == "co":
+        return expected in value
+    return False
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, {"status": "error", "message": message}, headers or {})
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | Reply:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _error(400, "Invalid JSON body")
+    if not isinstance(body, dict):
+        return _error(400, "The body must be a JSON object")
+    return body
+
+
+def _check_create_body(body: dict[str, Any]) -> Reply | None:
+    for name in ("from_number", "to_number"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            return _error(400, f"{name} is required")
+        if not _E164.fullmatch(value):
+            return _error(400, f"{name} must be in E.164 format, got {value}")
+    variables = body.get("retell_llm_dynamic_variables")
+    if variables is not None:
+        if not isinstance(variables, dict):
+            return _error(422, "retell_llm_dynamic_variables must be an object")
+        for key, value in variables.items():
+            if not isinstance(value, str):
+                return _error(422, f"retell_llm_dynamic_variables.{key} must be a string")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return _error(422, "metadata must be an object")
+    return None

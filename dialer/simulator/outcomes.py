@@ -1,0 +1,115 @@
+"""How simulated calls end: a realistic default mix, and scripts per number for tests."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+# Reasons whose call never connects (Retell reports status not_connected).
+_NOT_CONNECTED = frozenset(
+    {
+        "dial_no_answer",
+        "dial_busy",
+        "dial_failed",
+        "invalid_destination",
+        "user_declined",
+        "telephony_provider_unavailable",
+        "marked_as_spam",
+        "no_valid_payment",
+        "telephony_provider_permission_denied",
+        "sip_routing_error",
+        "concurrency_limit_reached",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The fate of one call, in simulated seconds."""
+
+    reason: str
+    status: str  # ended | not_connected | error
+    ring_seconds: float
+    talk_seconds: float
+
+    @property
+    def connected(self) -> bool:
+        return self.status == "ended" and self.talk_seconds > 0
+
+    @property
+    def total_seconds(self) -> float:
+        return self.ring_seconds + self.talk_seconds
+
+
+def outcome_for(reason: str, rng: random.Random) -> Outcome:
+    """A plausible timeline for a call that ends with `reason`."""
+    if reason.startswith("error"):
+        return Outcome(reason, "error", rng.uniform(1, 5), 0.0)
+    if reason in _NOT_CONNECTED:
+        ring = rng.uniform(20, 35) if reason == "dial_no_answer" else rng.uniform(1, 6)
+        return Outcome(reason, "not_connected", ring, 0.0)
+    if reason in {"voicemail_reached", "machine_detected", "ivr_reached"}:
+        return Outcome(reason, "ended", rng.uniform(5, 15), rng.uniform(10, 30))
+    return Outcome(reason, "ended", rng.uniform(3, 12), rng.uniform(30, 240))
+
+
+# Weights loosely modelled on outbound B2C campaigns.
+DEFAULT_MIX: tuple[tuple[str, float], ...] = (
+    ("user_hangup", 38),
+    ("agent_hangup", 17),
+    ("dial_no_answer", 18),
+    ("voicemail_reached", 10),
+    ("dial_busy", 4),
+    ("user_requested_callback", 3),
+    ("call_transfer", 3),
+    ("user_requested_dnc", 2),
+    ("inactivity", 2),
+    ("dial_failed", 1.5),
+    ("error_unknown", 1),
+    ("invalid_destination", 0.5),
+)
+
+
+@dataclass
+class OutcomeRule:
+    """Outcomes for numbers equal to `number` or ending with `suffix`: one per call to that
+    number, in order (the last repeats). An outcome may also be `reject_400`/`reject_422`: the
+    create itself is refused."""
+
+    outcomes: list[str]
+    number: str | None = None
+    suffix: str | None = None
+
+    def matches(self, to_number: str) -> bool:
+        if self.number is not None:
+            return to_number == self.number
+        return self.suffix is not None and to_number.endswith(self.suffix)
+
+
+@dataclass
+class OutcomeScript:
+    """The rules, and how many calls each number has had (for sequences across attempts)."""
+
+    rules: list[OutcomeRule] = field(default_factory=list)
+    mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
+    calls_per_number: dict[str, int] = field(default_factory=dict)
+
+    def next_reason(self, to_number: str, rng: random.Random) -> str:
+        """The reason for the next call to `to_number` (counts it)."""
+        index = self.calls_per_number.get(to_number, 0)
+        self.calls_per_number[to_number] = index + 1
+        for rule in self.rules:
+            if rule.matches(to_number):
+                return rule.outcomes[min(index, len(rule.outcomes) - 1)]
+        reasons = [r for r, _ in self.mix]
+        weights = [w for _, w in self.mix]
+        return rng.choices(reasons, weights)[0]
+
+    def peek_rejection(self, to_number: str) -> str | None:
+        """`reject_400`/`reject_422` when the next create for this number must be refused."""
+        index = self.calls_per_number.get(to_number, 0)
+        for rule in self.rules:
+            if rule.matches(to_number):
+                outcome = rule.outcomes[min(index, len(rule.outcomes) - 1)]
+                return outcome if outcome.startswith("reject_") else None
+        return None

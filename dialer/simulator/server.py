@@ -1,0 +1,163 @@
+"""HTTP/1.1 for the simulator, on asyncio streams and h11 (the parser httpx itself uses).
+
+A hand-written server rather than an ASGI one because faults need what ASGI cannot express:
+closing a connection without an answer after the request was read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import h11
+
+from dialer.simulator.engine import Reply, SimulatedRetell
+
+_MAX_BODY = 1 << 20
+
+
+class SimulatorServer:
+    """Serves a SimulatedRetell on host:port (port 0 picks a free one)."""
+
+    def __init__(self, engine: SimulatedRetell, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SimulatorServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_BODY)
+        try:
+            while True:
+                request = await self._read_request(conn, reader)
+                if request is None:
+                    return
+                method, target, headers, body = request
+                reply = self.engine.handle(method, target, headers, body)
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                if reply.drop:
+                    return
+                writer.write(_encode(conn, reply))
+                await writer.drain()
+                if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                    return
+                conn.start_next_cycle()
+        except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
+            return
+        except asyncio.CancelledError:
+            # A connection task is top level: ending it quietly on shutdown is all it needs.
+            return
+        finally:
+            self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+    @staticmethod
+    async def _read_request(
+        conn: h11.Connection, reader: asyncio.StreamReader
+    ) -> tuple[str, str, dict[str, str], bytes] | None:
+        method = target = ""
+        headers: dict[str, str] = {}
+        body = bytearray()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                if not data and conn.their_state is not h11.DONE:
+                    return None
+                continue
+            if isinstance(event, h11.Request):
+                method = event.method.decode()
+                target = event.target.decode()
+                headers = {k.decode().lower(): v.decode() for k, v in event.headers}
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return method, target, headers, bytes(body)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+
+
+def _encode(conn: h11.Connection, reply: Reply) -> bytes:
+    payload = json.dumps(reply.body).encode()
+    headers = [
+        ("content-type", "application/json"),
+        ("content-length", str(len(payload))),
+        *reply.headers.items(),
+    ]
+    out = conn.send(h11.Response(status_code=reply.status, headers=headers)) or b""
+    out += conn.send(h11.Data(data=payload)) or b""
+    out += conn.send(h11.EndOfMessage()) or b""
+    return out
+
+
+@contextlib.contextmanager
+def run_simulator_in_thread(engine: SimulatedRetell, port: int = 0) -> Iterator[SimulatorServer]:
+    """Serve `engine` from a background thread (for tests whose client is another process)."""
+    loop = asyncio.new_event_loop()
+    server = SimulatorServer(engine, port=port)
+    ready = threading.Event()
+    stop: dict[str, Any] = {}
+
+    async def main() -> None:
+        await server.start()
+        stop["event"] = asyncio.Event()
+        ready.set()
+        await stop["event"].wait()
+        await server.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("simulator did not start")
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop["event"].set)
+        thread.join(10)
+        loop.close()

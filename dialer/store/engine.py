@@ -1,0 +1,143 @@
+"""Engines and migrations: one place that knows how SQLite and Postgres are opened."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from dialer.store.repository import Store
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dialer.db"
+_MIGRATION_LOCK = 0x6469616C  # "dial": serializes concurrent `db upgrade` on Postgres
+
+
+class SchemaOutOfDateError(RuntimeError):
+    """The Postgres store needs `dialer db upgrade` before use."""
+
+
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine with the settings this store relies on."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 60})
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver, so every transaction can start as
+        # BEGIN IMMEDIATE: one writer at a time, no lock upgrades that fail with SQLITE_BUSY.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrations_dir() -> Path:
+    """Migrations ship inside the wheel (dialer/migrations); a checkout has them at the top."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "migrations", package.parent / "migrations"):
+        if (candidate / "env.py").exists():
+            return candidate
+    raise RuntimeError(f"migrations not found next to {package}")
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _head(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations up to `revision`; concurrent callers on Postgres wait for each other."""
+    url = engine.url.render_as_string(hide_password=False)
+
+    def run(connection: Connection) -> None:
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        await conn.run_sync(run)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+
+    def run(connection: Connection) -> None:
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """Bring the embedded SQLite store up to date; ask for `dialer db upgrade` on Postgres."""
+    url = engine.url.render_as_string(hide_password=False)
+    head = _head(url)
+    async with engine.connect() as conn:
+        current = await conn.run_sync(_current)
+        await conn.rollback()
+    if current == head:
+        return
+    if engine.dialect.name == "sqlite":
+        await upgrade(engine)
+        return
+    raise SchemaOutOfDateError(
+        f"the store at {engine.url.render_as_string(hide_password=True)} is at migration "
+        f"{current or 'none'}, the code needs {head}: run `dialer db upgrade`"
+    )
+
+
+async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the store at `url` (default: DATABASE_URL, else the embedded SQLite file)."""
+    from dialer.store.repository import Store
+
+    engine = create_engine(database_url(url))
+    if migrate:
+        try:
+            await ensure_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return Store(engine)

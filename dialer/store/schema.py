@@ -1,0 +1,175 @@
+"""Tables of the store (SQLAlchemy Core). Migrations in migrations/ must yield exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+LEAD_STATES = ("pending", "dialing", "in_call", "retry_wait", "completed", "failed", "skipped")
+TERMINAL_LEAD_STATES = ("completed", "failed", "skipped")
+DUE_LEAD_STATES = ("pending", "retry_wait")
+# An attempt holds a concurrency slot, and its number, from the moment its row is written until
+# its call is known to be over.
+LIVE_ATTEMPT_STATES = ("dialing", "in_doubt", "placed")
+ATTEMPT_STATES = (*LIVE_ATTEMPT_STATES, "ended", "not_placed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that must be timezone-aware; stored as UTC, read back aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("config", JSONType, nullable=False),
+    Column("source_path", Text),
+    # active | paused | cancelled | finished
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text),
+    # Campaign-wide dial pacing (GCRA): the earliest instant the next call may start.
+    Column("next_dial_at", UTCDateTime),
+    # After a 429 or a refused account: no new dial before this instant.
+    Column("hold_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("lead_key", String(200), nullable=False),
+    Column("to_number", String(20), nullable=False),
+    Column("timezone", String(64)),
+    Column("dynamic_variables", JSONType, nullable=False),
+    Column("call_metadata", JSONType, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Attempts spent, counted at claim time (a lead that crashes workers still runs out).
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_attempt_id", String(36)),
+    Column("skip_reason", Text),
+    Column("source_line", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "lead_key"),
+)
+_due = leads.c.state.in_(DUE_LEAD_STATES)
+Index(
+    "ix_leads_due",
+    leads.c.campaign_id,
+    leads.c.next_attempt_at,
+    leads.c.id,
+    postgresql_where=_due,
+    sqlite_where=_due,
+)
+Index("ix_leads_campaign_id_state", leads.c.campaign_id, leads.c.state)
+Index("ix_leads_to_number", leads.c.to_number)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    # The attempt id: sent as the request's idempotency_key and inside the call's metadata.
+    Column("id", String(36), primary_key=True),
+    Column("lead_id", ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("to_number", String(20), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("call_id", String(128)),
+    Column("call_status", String(32)),
+    Column("disconnection_reason", String(64)),
+    Column("api_error", Text),
+    Column("analysis", JSONType),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("duration_ms", BigInteger),
+    Column("settled_at", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("lease_expires_at", UTCDateTime),
+)
+_live = attempts.c.state.in_(LIVE_ATTEMPT_STATES)
+Index("ix_attempts_lead_id", attempts.c.lead_id)
+Index("ix_attempts_call_id", attempts.c.call_id)
+Index(
+    "ix_attempts_live_campaign",
+    attempts.c.campaign_id,
+    attempts.c.lease_expires_at,
+    postgresql_where=_live,
+    sqlite_where=_live,
+)
+# One live call per number, store-wide: the database itself refuses a second concurrent dial.
+Index(
+    "ix_attempts_live_number",
+    attempts.c.to_number,
+    unique=True,
+    postgresql_where=_live,
+    sqlite_where=_live,
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("to_number", String(20), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("source", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A result row as a plain dict."""
+    return dict(row._mapping)

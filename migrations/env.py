@@ -1,0 +1,3 @@
+from dialer.store.migrate_env import run
+
+run()

@@ -1,0 +1,285 @@
+"""`dialer validate`: a corpus of bad inputs, each reported by file, line and field (exit 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dialer.cli import main
+
+GOOD_CAMPAIGN = """\
+name: spring
+from_number: "+14155550100"
+leads: leads.csv
+pacing:
+  calls_per_second: 2
+  max_concurrent_calls: 5
+"""
+GOOD_LEADS = "to_number,first_name\n+14155550101,Ann\n+14155550102,Bob\n"
+
+
+@dataclass
+class Case:
+    id: str
+    campaign: str
+    leads: bytes | str
+    file: str  # the file the message must name
+    line: int
+    field: str
+    words: str
+    leads_name: str = "leads.csv"
+
+
+CASES = [
+    Case(
+        "malformed-yaml",
+        GOOD_CAMPAIGN + "retry: [unclosed\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        8,
+        "",
+        "malformed YAML",
+    ),
+    Case(
+        "unknown-key",
+        GOOD_CAMPAIGN + "pacng: {}\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        7,
+        "pacng",
+        "did you mean 'pacing'",
+    ),
+    Case(
+        "unknown-nested-key",
+        GOOD_CAMPAIGN.replace("max_concurrent_calls", "max_concurent_calls"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        6,
+        "pacing.max_concurent_calls",
+        "did you mean 'max_concurrent_calls'",
+    ),
+    Case(
+        "missing-from-number",
+        GOOD_CAMPAIGN.replace('from_number: "+14155550100"\n', ""),
+        GOOD_LEADS,
+        "campaign.yaml",
+        1,
+        "from_number",
+        "required",
+    ),
+    Case(
+        "invalid-from-number",
+        GOOD_CAMPAIGN.replace("+14155550100", "4155550100"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        2,
+        "from_number",
+        "E.164",
+    ),
+    Case(
+        "non-positive-rate",
+        GOOD_CAMPAIGN.replace("calls_per_second: 2", "calls_per_second: 0"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        5,
+        "pacing.calls_per_second",
+        "greater than 0",
+    ),
+    Case(
+        "negative-concurrency",
+        GOOD_CAMPAIGN.replace("max_concurrent_calls: 5", "max_concurrent_calls: -3"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        6,
+        "pacing.max_concurrent_calls",
+        "greater than 0",
+    ),
+    Case(
+        "bad-duration",
+        GOOD_CAMPAIGN + "retry:\n  backoff: [30m, soon]\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        8,
+        "retry.backoff.1",
+        "duration",
+    ),
+    Case(
+        "nested-campaign-variable",
+        GOOD_CAMPAIGN + "dynamic_variables:\n  company: {name: Acme}\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        7,
+        "dynamic_variables",
+        "not a mapping",
+    ),
+    Case(
+        "missing-lead-file",
+        GOOD_CAMPAIGN.replace("leads.csv", "nope.csv"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        3,
+        "leads",
+        "not found",
+    ),
+    Case(
+        "no-number-column",
+        GOOD_CAMPAIGN,
+        "name,plan\nAnn,gold\n",
+        "leads.csv",
+        1,
+        "to_number",
+        "no to_number column",
+    ),
+    Case(
+        "invalid-number",
+        GOOD_CAMPAIGN,
+        "to_number,first_name\n+14155550101,Ann\nnot-a-number,Bob\n",
+        "leads.csv",
+        3,
+        "to_number",
+        "not a phone number",
+    ),
+    Case(
+        "duplicate-number",
+        GOOD_CAMPAIGN,
+        "to_number,first_name\n+14155550101,Ann\n+1 (415) 555-0101,Bob\n",
+        "leads.csv",
+        3,
+        "to_number",
+        "duplicate number",
+    ),
+    Case(
+        "missing-number",
+        GOOD_CAMPAIGN,
+        "to_number,first_name\n+14155550101,Ann\n,Bob\n",
+        "leads.csv",
+        3,
+        "to_number",
+        "missing",
+    ),
+    Case(
+        "ragged-row",
+        GOOD_CAMPAIGN,
+        "to_number,first_name,plan\n+14155550101,Ann,gold\n+14155550102,Bob\n",
+        "leads.csv",
+        3,
+        "",
+        "2 fields, the header has 3",
+    ),
+    Case(
+        "not-utf8",
+        GOOD_CAMPAIGN,
+        "to_number,first_name\n+14155550101,Ann\n+14155550102,Jos\xe9\n".encode("latin-1"),
+        "leads.csv",
+        3,
+        "",
+        "not UTF-8",
+    ),
+    Case(
+        "unknown-timezone",
+        GOOD_CAMPAIGN,
+        "to_number,timezone\n+14155550101,America/Nowhere\n",
+        "leads.csv",
+        2,
+        "timezone",
+        "unknown time zone",
+    ),
+    Case(
+        "duplicate-lead-id",
+        GOOD_CAMPAIGN,
+        "lead_id,to_number\nA1,+14155550101\nA1,+14155550102\n",
+        "leads.csv",
+        3,
+        "lead_id",
+        "duplicate lead_id",
+    ),
+    Case(
+        "yaml-nested-variable",
+        GOOD_CAMPAIGN.replace("leads.csv", "leads.yaml"),
+        "- to_number: '+14155550101'\n  retell_llm_dynamic_variables:\n    plan: [gold, silver]\n",
+        "leads.yaml",
+        3,
+        "retell_llm_dynamic_variables.plan",
+        "not a list",
+        leads_name="leads.yaml",
+    ),
+    Case(
+        "yaml-unknown-lead-key",
+        GOOD_CAMPAIGN.replace("leads.csv", "leads.yaml"),
+        "- to_number: '+14155550101'\n  dynamic_variables: {a: b}\n",
+        "leads.yaml",
+        2,
+        "dynamic_variables",
+        "did you mean 'retell_llm_dynamic_variables'",
+        leads_name="leads.yaml",
+    ),
+    Case(
+        "unknown-region",
+        GOOD_CAMPAIGN + "default_region: XX\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        7,
+        "default_region",
+        "unknown region",
+    ),
+    Case(
+        "bad-calling-hours",
+        GOOD_CAMPAIGN + "calling_hours:\n  start: '09:00'\n  end: '09:00'\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        7,
+        "calling_hours",
+        "empty",
+    ),
+]
+
+
+def _write(tmp_path: Path, case: Case) -> Path:
+    (tmp_path / "campaign.yaml").write_text(case.campaign)
+    data = case.leads.encode() if isinstance(case.leads, str) else case.leads
+    (tmp_path / case.leads_name).write_bytes(data)
+    return tmp_path / "campaign.yaml"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_reported_with_file_line_and_field(tmp_path: Path, case: Case) -> None:
+    path = _write(tmp_path, case)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    prefix = f"{case.file}:{case.line}: "
+    lines = [line for line in result.output.splitlines() if prefix in line]
+    assert lines, f"expected a line with {prefix!r} in:\n{result.output}"
+    expected_field = f"{prefix}{case.field}: " if case.field else prefix
+    assert any(expected_field in line and case.words in line for line in lines), result.output
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    leads = "to_number,first_name\nbad1,A\n+14155550101,B\nbad2,C\n+14155550101,D\n"
+    case = Case("many", GOOD_CAMPAIGN + "pacng: 1\n", leads, "", 0, "", "")
+    result = CliRunner().invoke(main, ["validate", str(_write(tmp_path, case))])
+    assert result.exit_code == 2
+    # the campaign file is checked first; its problem stops before the leads are read
+    assert "pacng" in result.output
+    case = Case("many", GOOD_CAMPAIGN, leads, "", 0, "", "")
+    result = CliRunner().invoke(main, ["validate", str(_write(tmp_path, case))])
+    assert result.exit_code == 2
+    assert "leads.csv:2:" in result.output
+    assert "leads.csv:4:" in result.output
+    assert "leads.csv:5:" in result.output
+
+
+def test_bom_crlf_and_quoted_commas_are_fine(tmp_path: Path) -> None:
+    leads = '\ufeffto_number,first_name,plan\r\n+14155550101,Ann,"gold, plus"\r\n(415) 555-0102,Bob,"a ""quoted"" plan"\r\n'
+    case = Case("ok", GOOD_CAMPAIGN + "default_region: US\n", leads, "", 0, "", "")
+    result = CliRunner().invoke(main, ["validate", str(_write(tmp_path, case))])
+    assert result.exit_code == 0, result.output
+    assert "2 leads" in result.output
+
+
+def test_example_campaign_validates() -> None:
+    path = Path(__file__).parent.parent / "campaigns" / "spring.yaml"
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
