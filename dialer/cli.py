@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -92,3 +93,284 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     from sqlalchemy.engine import make_url
 
     click.echo(f"store {make_url(url).render_as_string(hide_password=True)} is at {revision}")
+
+
+@main.command()
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.option("--simulate", is_flag=True, help="Dial an in-process Retell simulator, not Retell.")
+@click.option(
+    "--speed",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="With --simulate: how many times faster than real time calls, pacing and backoffs run.",
+)
+@database_option
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    envvar="DIALER_LEASE_SECONDS",
+    help="How long another process waits before taking over a dead run's calls.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+    help="auto: JSON lines unless stderr is a terminal.",
+)
+@click.option("--no-progress", is_flag=True, help="No live progress display.")
+def run(
+    campaign_file: Path,
+    simulate: bool,
+    speed: float,
+    database_url: str | None,
+    lease_seconds: float,
+    log_format: str,
+    no_progress: bool,
+) -> None:
+    """Validate, load and run one campaign to the end; re-running the same file resumes it."""
+    from dialer.app import RunConfig, UsageError, run_campaign
+    from dialer.logs import configure_logging
+    from dialer.runner import RunOutcome
+    from dialer.settings import retell_settings_from_env
+
+    as_json = configure_logging(log_format)
+    retell = retell_settings_from_env()
+    if retell is None and not simulate:
+        click.echo("RETELL_API_KEY is not set (or use --simulate to try the simulator)", err=True)
+        sys.exit(EXIT_INVALID)
+    config = RunConfig(
+        campaign_file=str(campaign_file),
+        database_url=database_url,
+        retell=retell,
+        simulate=simulate,
+        speed=speed,
+        lease_seconds=lease_seconds,
+        progress=not no_progress,
+        json_logs=as_json,
+    )
+    try:
+        result, signum = run_async(lambda: run_campaign(config))
+    except InputError as exc:
+        _print_problems(exc.problems)
+        click.echo("nothing was stored or dialed", err=True)
+        sys.exit(EXIT_INVALID)
+    except UsageError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    if result.outcome is RunOutcome.FINISHED:
+        sys.exit(EXIT_OK)
+    if result.outcome is RunOutcome.STOPPED:
+        click.echo("stopped; run the same command again to resume", err=True)
+        sys.exit(EXIT_SIGTERM if signum == 15 else EXIT_SIGINT)
+    if result.outcome is RunOutcome.FATAL:
+        click.echo(
+            f"{result.message}\nnothing was lost; fix the key or account and run again", err=True
+        )
+        sys.exit(EXIT_ACCOUNT)
+    if result.outcome is RunOutcome.PAUSED:
+        click.echo(
+            f"campaign is paused ({result.message}); `dialer resume NAME` to continue", err=True
+        )
+        sys.exit(EXIT_RUNTIME)
+    click.echo(f"campaign was cancelled ({result.message})", err=True)
+    sys.exit(EXIT_OK)
+
+
+@main.command()
+@click.argument("name", required=False)
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per campaign.")
+def status(name: str | None, database_url: str | None, as_json: bool) -> None:
+    """Per campaign: leads by state, attempts, calls active now, outcomes."""
+    import json
+
+    from rich.console import Console
+
+    from dialer.display import summary_table
+    from dialer.store import open_store
+
+    async def go() -> list[tuple[str, str, str | None, object]]:
+        store = await open_store(database_url)
+        try:
+            rows = await store.campaigns()
+            if name is not None:
+                rows = [r for r in rows if r.name == name]
+            return [(r.name, r.status, r.status_reason, await store.summary(r.id)) for r in rows]
+        finally:
+            await store.close()
+
+    found = run_async(go)
+    if name is not None and not found:
+        click.echo(f"no campaign named {name!r} in the store", err=True)
+        sys.exit(EXIT_INVALID)
+    console = Console()
+    for campaign_name, campaign_status, reason, summary in found:
+        from dialer.store.repository import CampaignSummary
+
+        assert isinstance(summary, CampaignSummary)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "name": campaign_name,
+                        "status": campaign_status,
+                        "status_reason": reason,
+                        "leads": summary.leads_by_state,
+                        "calls_by_reason": summary.calls_by_reason,
+                        "attempts": summary.attempts,
+                        "active_calls": summary.live_attempts,
+                        "in_doubt": summary.in_doubt,
+                        "total_duration_ms": summary.total_duration_ms,
+                        "next_due_at": summary.next_due_at.isoformat()
+                        if summary.next_due_at
+                        else None,
+                    }
+                )
+            )
+        else:
+            suffix = f" ({reason})" if reason else ""
+            console.print(f"[bold]{campaign_name}[/bold]: {campaign_status}{suffix}")
+            console.print(summary_table(campaign_name, summary))
+
+
+EXPORT_FIELDS = (
+    "lead_id",
+    "to_number",
+    "state",
+    "attempts",
+    "last_call_id",
+    "last_call_status",
+    "last_disconnection_reason",
+    "last_attempt_at",
+    "next_attempt_at",
+    "duration_ms",
+    "dynamic_variables",
+    "skip_reason",
+)
+ATTEMPT_FIELDS = (
+    "attempt_id",
+    "lead_id",
+    "attempt",
+    "to_number",
+    "state",
+    "call_id",
+    "call_status",
+    "disconnection_reason",
+    "api_error",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "analysis",
+)
+
+
+@main.command()
+@click.argument("name")
+@database_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option("--attempts", "per_attempt", is_flag=True, help="One row per attempt.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
+def export(
+    name: str, database_url: str | None, fmt: str, per_attempt: bool, output: Path | None
+) -> None:
+    """One row per lead (or per attempt with --attempts), as CSV or JSON lines."""
+    import csv
+    import json
+    from datetime import datetime
+
+    from dialer.store import open_store
+
+    fields = ATTEMPT_FIELDS if per_attempt else EXPORT_FIELDS
+
+    def cell(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return value
+
+    async def go() -> bool:
+        store = await open_store(database_url)
+        handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        try:
+            campaign_id = await store.campaign_id(name)
+            if campaign_id is None:
+                return False
+            writer = csv.DictWriter(handle, fieldnames=fields) if fmt == "csv" else None
+            if writer:
+                writer.writeheader()
+            rows = (
+                store.export_attempt_rows(campaign_id)
+                if per_attempt
+                else store.export_rows(campaign_id)
+            )
+            async for row in rows:
+                data = {k: cell(row.get(k)) for k in fields}
+                if writer:
+                    writer.writerow(
+                        {k: json.dumps(v) if isinstance(v, dict) else v for k, v in data.items()}
+                    )
+                else:
+                    handle.write(json.dumps(data) + "\n")
+            return True
+        finally:
+            if output:
+                handle.close()
+            await store.close()
+
+    if not run_async(go):
+        click.echo(f"no campaign named {name!r} in the store", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+@main.command()
+@click.option("--port", type=int, default=8089, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--api-key",
+    envvar="RETELL_API_KEY",
+    default="sim-key",
+    help="The key the simulator accepts (default: RETELL_API_KEY, else sim-key).",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Run the simulated clock this many times faster than real time.",
+)
+@click.option("--concurrency-limit", type=int, default=20, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed the outcome mix (repeatable runs).")
+def simulator(
+    port: int, host: str, api_key: str, speed: float, concurrency_limit: int, seed: int | None
+) -> None:
+    """Serve the built-in Retell API simulator over HTTP."""
+    from dialer.simulator import SimulatedRetell, SimulatorServer
+
+    async def go() -> None:
+        engine = SimulatedRetell(
+            api_key=api_key, speed=speed, concurrency_limit=concurrency_limit, seed=seed
+        )
+        async with SimulatorServer(engine, host=host, port=port) as server:
+            shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"
+            click.echo(
+                f"Retell simulator on {server.url} (speed x{speed:g}); "
+                f"use RETELL_BASE_URL={server.url} and {shown} as RETELL_API_KEY",
+                err=False,
+            )
+            sys.stdout.flush()
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_async(go)

@@ -36,12 +36,14 @@ def parse_duration(text: str | int | float) -> timedelta:
 
 
 def format_duration(delta: timedelta) -> str:
-    """The short form used in tables: `1h30m`, `45s`."""
-    total = int(delta.total_seconds())
-    if total <= 0:
+    """The short form, exact to the millisecond: `1h30m`, `45s`, `1s250ms`.
+    parse_duration(format_duration(d)) == d for whole milliseconds."""
+    total_ms = round(delta.total_seconds() * 1000)
+    if total_ms <= 0:
         return "0s"
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")]
+    days, rest = divmod(total_ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"), (millis, "ms")]
     return "".join(f"{value}{unit}" for value, unit in parts if value)

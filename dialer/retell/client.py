@@ -17,7 +17,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from dialer import __version__
@@ -202,7 +202,7 @@ class RetellClient:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(self._read_attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=4.0),
+            wait=wait_random_exponential(multiplier=0.2, max=4.0),
             reraise=True,
         ):
             with attempt:

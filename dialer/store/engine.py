@@ -36,7 +36,11 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str) -> AsyncEngine:
     """An async engine with the settings this store relies on."""
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 60})
+        # One connection: this process's transactions queue in the pool (an async wait)
+        # instead of spinning in SQLite's busy handler; other processes still see a lock.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 60}, pool_size=1, max_overflow=0, pool_timeout=120
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

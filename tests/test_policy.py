@@ -1,0 +1,121 @@
+"""The retry policy: pure, tested without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialer.campaign import RetryRules
+from dialer.policy import KNOWN_REASONS, LeadState, backoff_before, decide
+
+NOW = datetime(2027, 3, 2, 14, 30, tzinfo=UTC)
+RULES = RetryRules(
+    max_attempts=3,
+    backoff=[timedelta(minutes=30), timedelta(hours=2)],
+    retry_on=["dial_no_answer", "dial_busy", "voicemail_reached", "machine_detected", "error"],
+)
+
+
+def test_reached_is_completed() -> None:
+    assert decide(RULES, 1, "ended", "user_hangup", NOW).state is LeadState.COMPLETED
+    assert decide(RULES, 1, "ended", "agent_hangup", NOW).state is LeadState.COMPLETED
+
+
+def test_retry_on_waits_for_the_backoff_then_fails_when_spent() -> None:
+    first = decide(RULES, 1, "not_connected", "dial_no_answer", NOW)
+    assert (first.state, first.next_attempt_at) == (
+        LeadState.RETRY_WAIT,
+        NOW + timedelta(minutes=30),
+    )
+    second = decide(RULES, 2, "not_connected", "dial_no_answer", NOW)
+    assert second.next_attempt_at == NOW + timedelta(hours=2)
+    third = decide(RULES, 3, "not_connected", "dial_no_answer", NOW)
+    assert third.state is LeadState.FAILED
+
+
+def test_last_backoff_repeats() -> None:
+    rules = RULES.model_copy(update={"max_attempts": 6})
+    assert [backoff_before(rules, n) for n in (2, 3, 4, 5)] == [
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=2),
+        timedelta(hours=2),
+    ]
+
+
+def test_error_family_matches_error() -> None:
+    for status, reason in [
+        ("error", None),
+        ("error", "error_llm_websocket_lost_connection"),
+        ("ended", "error_asr"),
+    ]:
+        assert decide(RULES, 1, status, reason, NOW).state is LeadState.RETRY_WAIT
+
+
+def test_unknown_reason_is_a_generic_failure_not_a_crash() -> None:
+    assert decide(RULES, 1, "ended", "brand_new_reason_2030", NOW).state is LeadState.RETRY_WAIT
+    no_error = RULES.model_copy(update={"retry_on": ["dial_busy"]})
+    assert decide(no_error, 1, "ended", "brand_new_reason_2030", NOW).state is LeadState.FAILED
+
+
+def test_not_connected_reasons_not_in_retry_on_fail() -> None:
+    for reason in ("dial_failed", "invalid_destination", "user_declined"):
+        assert decide(RULES, 1, "not_connected", reason, NOW).state is LeadState.FAILED
+
+
+def test_account_outcomes_pause_and_refund() -> None:
+    decision = decide(RULES, 1, "not_connected", "credit_exhausted", NOW)
+    assert decision.pause_reason == "credit_exhausted"
+    assert decision.refund
+    assert decision.state is LeadState.RETRY_WAIT
+
+
+def test_dnc_suppresses_and_callback_schedules() -> None:
+    dnc = decide(RULES, 1, "ended", "user_requested_dnc", NOW)
+    assert dnc.suppress and dnc.state is LeadState.COMPLETED
+    callback = decide(RULES, 1, "ended", "user_requested_callback", NOW)
+    assert callback.state is LeadState.RETRY_WAIT
+    assert callback.next_attempt_at == NOW + timedelta(days=1)
+    rules = RULES.model_copy(update={"callback_delay": timedelta(hours=3)})
+    assert decide(
+        rules, 1, "ended", "user_requested_callback", NOW
+    ).next_attempt_at == NOW + timedelta(hours=3)
+    assert decide(RULES, 3, "ended", "user_requested_callback", NOW).state is LeadState.COMPLETED
+
+
+def test_time_scale_compresses_waits() -> None:
+    decision = decide(RULES, 1, "not_connected", "dial_busy", NOW, time_scale=60)
+    assert decision.next_attempt_at == NOW + timedelta(seconds=30)
+
+
+@given(
+    attempts=st.integers(min_value=1, max_value=10),
+    status=st.sampled_from(["ended", "error", "not_connected", "weird"]),
+    reason=st.one_of(st.none(), st.sampled_from(sorted(KNOWN_REASONS)), st.text(max_size=20)),
+)
+def test_never_beyond_max_attempts(attempts: int, status: str, reason: str | None) -> None:
+    decision = decide(RULES, attempts, status, reason, NOW)
+    if decision.state is LeadState.RETRY_WAIT and not decision.refund:
+        assert attempts < RULES.max_attempts
+        assert decision.next_attempt_at is not None and decision.next_attempt_at >= NOW
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("30m", 1800), ("2h", 7200), ("1s", 1), ("1h30m", 5400), ("500ms", 0.5), (45, 45)],
+)
+def test_durations_parse(text: str | int, seconds: float) -> None:
+    from dialer.durations import parse_duration
+
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@given(st.integers(min_value=0, max_value=10**10))
+def test_durations_round_trip_through_the_store_format(millis: int) -> None:
+    from dialer.durations import format_duration, parse_duration
+
+    delta = timedelta(milliseconds=millis)
+    assert parse_duration(format_duration(delta)) == delta

@@ -1,0 +1,147 @@
+"""The runner end to end: simulator over real HTTP, store on SQLite and Postgres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dialer.runner import RunOutcome
+from dialer.simulator import Faults, OutcomeRule, SimulatedRetell
+from dialer.store import Store
+from dialer.store.schema import attempts, leads, suppressions
+
+from .helpers import (
+    answers,
+    check_invariants,
+    fast_options,
+    numbers,
+    run_in_process,
+    write_campaign,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def _leads(store: Store) -> dict[str, dict[str, object]]:
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(select(leads))
+        return {r.to_number: dict(r._mapping) for r in rows}
+
+
+async def test_scripted_outcomes_reach_the_expected_states(store: Store, tmp_path: Path) -> None:
+    nums = numbers(6)
+    rules = [
+        OutcomeRule(["dial_no_answer", "dial_no_answer", "user_hangup"], number=nums[0]),
+        OutcomeRule(["dial_busy"], number=nums[1]),
+        OutcomeRule(["reject_422"], number=nums[2]),
+        OutcomeRule(["user_requested_dnc"], number=nums[3]),
+        OutcomeRule(["error_llm_websocket_lost_connection", "agent_hangup"], number=nums[4]),
+        OutcomeRule(["brand_new_reason_from_2031", "user_hangup"], number=nums[5]),
+    ]
+    engine = SimulatedRetell(speed=200, rules=rules, seed=1)
+    path = write_campaign(tmp_path, nums, max_attempts=3)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    by_number = await _leads(store)
+    expected = [
+        ("completed", 3),
+        ("failed", 3),
+        ("failed", 1),
+        ("completed", 1),
+        ("completed", 2),
+        ("completed", 2),
+    ]
+    assert [(by_number[n]["state"], by_number[n]["attempts"]) for n in nums] == expected
+    assert "422" in str(by_number[nums[2]]["skip_reason"])
+    async with store.engine.connect() as conn:
+        suppressed = [r.to_number for r in await conn.execute(select(suppressions))]
+        rows = list(await conn.execute(select(attempts).where(attempts.c.state == "ended")))
+    assert suppressed == [nums[3]]
+    assert all(r.call_id and r.ended_at and r.duration_ms is not None for r in rows)
+    assert any(r.analysis for r in rows)
+    check_invariants(engine.records(), max_attempts=3)
+
+
+async def test_faults_cause_no_extra_and_no_overlapping_dial(store: Store, tmp_path: Path) -> None:
+    faults = Faults(create_5xx=0.05, create_ambiguous=0.03, read_5xx=0.05, read_drop=0.02)
+    engine = SimulatedRetell(speed=300, faults=faults, seed=7, concurrency_limit=100)
+    nums = numbers(150)
+    path = write_campaign(tmp_path, nums, cps=40, cap=8, max_attempts=2)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    records = engine.records()
+    seen = answers(records)
+    assert seen["502-after-create"] + seen["dropped-after-create"] > 0, seen
+    assert seen["500-no-call"] > 0, seen
+    check_invariants(records, max_attempts=2, cap=8, cps=40)
+    by_number = await _leads(store)
+    assert len(by_number) == 150
+    assert all(lead["state"] in ("completed", "failed") for lead in by_number.values())
+    # every call the simulator made is recorded on exactly one attempt
+    async with store.engine.connect() as conn:
+        recorded = [r.call_id for r in await conn.execute(select(attempts.c.call_id)) if r.call_id]
+    assert sorted(recorded) == sorted(c["call_id"] for c in records["calls"])
+
+
+async def test_ceilings_hold_at_the_simulator(store: Store, tmp_path: Path) -> None:
+    engine = SimulatedRetell(speed=100, seed=3, concurrency_limit=100)
+    path = write_campaign(tmp_path, numbers(80), cps=20, cap=5, max_attempts=1)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    check_invariants(engine.records(), max_attempts=1, cap=5, cps=20)
+
+
+async def test_account_concurrency_limit_is_respected(store: Store, tmp_path: Path) -> None:
+    engine = SimulatedRetell(speed=100, seed=4, concurrency_limit=3)
+    path = write_campaign(tmp_path, numbers(30), cps=50, cap=10, max_attempts=1)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    check_invariants(engine.records(), max_attempts=1, cap=3)
+
+
+async def test_429_bursts_spend_no_attempts(store: Store, tmp_path: Path) -> None:
+    faults = Faults(burst_429_every=0.5, burst_429_seconds=0.2)
+    engine = SimulatedRetell(
+        speed=200, seed=5, faults=faults, rules=[OutcomeRule(["user_hangup"], suffix="")]
+    )
+    path = write_campaign(tmp_path, numbers(40), cps=50, cap=10, max_attempts=1)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    assert answers(engine.records())["429-burst"] > 0
+    by_number = await _leads(store)
+    assert {lead["state"] for lead in by_number.values()} == {"completed"}
+    assert {lead["attempts"] for lead in by_number.values()} == {1}
+
+
+async def test_refused_key_stops_at_once_and_loses_nothing(store: Store, tmp_path: Path) -> None:
+    engine = SimulatedRetell(speed=100)
+    path = write_campaign(tmp_path, numbers(10))
+    result = await run_in_process(store, engine, path, api_key="wrong-key")
+    assert result.outcome is RunOutcome.FATAL
+    assert "401" in result.message
+    by_number = await _leads(store)
+    assert {(lead["state"], lead["attempts"]) for lead in by_number.values()} == {("pending", 0)}
+    assert engine.calls == {}
+
+
+async def test_account_outcome_pauses_the_campaign(store: Store, tmp_path: Path) -> None:
+    nums = numbers(20)
+    engine = SimulatedRetell(speed=200, rules=[OutcomeRule(["credit_exhausted"], suffix="")])
+    path = write_campaign(tmp_path, nums, cps=5, cap=2)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.PAUSED
+    assert result.message == "credit_exhausted"
+    by_number = await _leads(store)
+    # the lead that met the outcome got its attempt back; the list was not burned through
+    assert len(engine.calls) <= 3
+    assert all(lead["attempts"] == 0 for lead in by_number.values())
+
+
+async def test_unknown_disconnection_reason_never_crashes(store: Store, tmp_path: Path) -> None:
+    engine = SimulatedRetell(speed=200, rules=[OutcomeRule(["reason_nobody_knows"], suffix="")])
+    path = write_campaign(tmp_path, numbers(3), max_attempts=2, retry_on=["dial_busy"])
+    result = await run_in_process(store, engine, path, fast_options())
+    assert result.outcome is RunOutcome.FINISHED
+    assert {lead["state"] for lead in (await _leads(store)).values()} == {"failed"}
