@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,10 @@ async def run_in_process(
     result = await load_campaign_into_store(store, loaded)
     row = await store.campaign(result.campaign_id)
     assert row is not None
-    async with SimulatorServer(engine) as server, RetellClient(
-        ApiKey(api_key), server.url, create_timeout=2.0, read_timeout=2.0
-    ) as client:
+    async with (
+        SimulatorServer(engine) as server,
+        RetellClient(ApiKey(api_key), server.url, create_timeout=2.0, read_timeout=2.0) as client,
+    ):
         runner = CampaignRunner(store, client, row, options or fast_options())
         with anyio.fail_after(limit_seconds):
             return await runner.run()
@@ -110,7 +112,7 @@ def check_invariants(
     assert not over, f"numbers dialed beyond max_attempts={max_attempts}: {over}"
     for number, spans in per_number.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"{number} dialed while its previous call was live"
     if cap is not None:
         events = sorted(
