@@ -384,6 +384,9 @@ class CampaignRunner:
                     # Listed as absent, and too old for a resend to be deduplicated: no call.
                     await self._settle(work, NotPlaced("reconciled: no call exists", None))
                     return
+                wait = await self.store.reserve_dial_slot(self.row.id, self.options.time_scale)
+                await anyio.sleep(wait)
+                self.stats.dial_times.append(time.monotonic())
                 outcome = await self.client.create_phone_call(self._request(work))
                 if not isinstance(outcome, Ambiguous):
                     self._log.info("reconciled_by_resend", attempt=work.attempt_id)

@@ -60,10 +60,10 @@ async def test_sigkill_at_random_instants_then_resume(store_url: str, tmp_path: 
     rng = random.Random(int(os.environ.get("DIALER_KILL_SEED", "20271")))
     faults = Faults(create_ambiguous=0.03, create_5xx=0.03, read_5xx=0.03)
     engine = SimulatedRetell(
-        speed=60, seed=rng.randrange(1 << 30), faults=faults, concurrency_limit=100
+        speed=150, seed=rng.randrange(1 << 30), faults=faults, concurrency_limit=100
     )
     nums = numbers(60)
-    path = write_campaign(tmp_path, nums, cps=15, cap=5, max_attempts=2, backoff="300ms")
+    path = write_campaign(tmp_path, nums, cps=15, cap=6, max_attempts=2, backoff="300ms")
     log = tmp_path / "runs.log"
     with run_simulator_in_thread(engine) as server:
         kills = 0
@@ -84,7 +84,7 @@ async def test_sigkill_at_random_instants_then_resume(store_url: str, tmp_path: 
         assert final.wait(10) == 0, log.read_text()[-3000:]
         records = engine.records()
     assert kills == 5
-    check_invariants(records, max_attempts=2, cap=5, cps=15)
+    check_invariants(records, max_attempts=2, cap=6, cps=15)
     lead_rows, call_ids = await _final_state(store_url)
     assert len(lead_rows) == len(nums)  # none lost
     assert {row["state"] for row in lead_rows} <= {"completed", "failed"}
@@ -93,13 +93,13 @@ async def test_sigkill_at_random_instants_then_resume(store_url: str, tmp_path: 
 
 
 async def test_sigterm_stops_cleanly_and_resumes(store_url: str, tmp_path: Path) -> None:
-    engine = SimulatedRetell(speed=30, seed=11, concurrency_limit=100)
+    engine = SimulatedRetell(speed=80, seed=11, concurrency_limit=100)
     nums = numbers(40)
-    path = write_campaign(tmp_path, nums, cps=10, cap=4, max_attempts=2, backoff="300ms")
+    path = write_campaign(tmp_path, nums, cps=10, cap=6, max_attempts=2, backoff="300ms")
     log = tmp_path / "runs.log"
     with run_simulator_in_thread(engine) as server:
         proc = _start(path, store_url, server.url, log)
-        await anyio.sleep(2.5)
+        await anyio.sleep(2.0)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 143, log.read_text()[-3000:]
         placed_before = len(engine.calls)
@@ -110,6 +110,6 @@ async def test_sigterm_stops_cleanly_and_resumes(store_url: str, tmp_path: Path)
             await anyio.sleep(0.2)
         assert final.wait(10) == 0, log.read_text()[-3000:]
         records = engine.records()
-    check_invariants(records, max_attempts=2, cap=4, cps=10)
+    check_invariants(records, max_attempts=2, cap=6, cps=10)
     lead_rows, _ = await _final_state(store_url)
     assert {row["state"] for row in lead_rows} <= {"completed", "failed"}

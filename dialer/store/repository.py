@@ -343,6 +343,32 @@ class Store:
                 )
             return Claim(claimed, now, row.status, None, free - len(claimed))
 
+    async def reserve_dial_slot(self, campaign_id: int, rate_scale: float = 1.0) -> float:
+        """Take the campaign's next dial slot outside a claim (a resend that settles an attempt
+        in doubt is a dial too). Returns the seconds to wait before sending."""
+        async with self.transaction() as conn:
+            if self.is_postgres:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                    {"a": _CAMPAIGN_LOCK, "b": campaign_id},
+                )
+            row = (
+                await conn.execute(
+                    select(campaigns.c.config, campaigns.c.next_dial_at).where(
+                        campaigns.c.id == campaign_id
+                    )
+                )
+            ).one()
+            now = await self.now(conn)
+            rate = float(row.config["pacing"]["calls_per_second"]) * rate_scale
+            start = max(now, row.next_dial_at or now)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(next_dial_at=start + timedelta(seconds=1.0 / rate))
+            )
+            return (start - now).total_seconds()
+
     async def _live_count(self, conn: AsyncConnection, campaign_id: int) -> int:
         stmt = (
             select(func.count())

@@ -1,0 +1,284 @@
+"""dialer against a naive script, side by side, on the same simulator and the same CSV.
+
+    python bench/runner.py [--leads 2000] [--paced-leads 400] [--store sqlite|postgres]
+
+- naive: asyncio.gather + httpx over the CSV, no store, no ceilings: create, then poll to the end.
+- dialer, ceilings off: `dialer run` with calls_per_second and max_concurrent_calls far above need.
+- dialer at 20 calls/s and 50 concurrent, calls long enough that the concurrency cap binds:
+  achieved rate, mean slot utilization, and the time from a call's end to the next dial.
+
+The simulator runs as `dialer simulator` in its own process; every figure is read from its
+records (`GET /_sim/records`), i.e. from what "Retell" saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "sim-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Simulator:
+    def __init__(self, speed: float, seed: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dialer",
+                "simulator",
+                "--port",
+                str(self.port),
+                "--speed",
+                str(speed),
+                "--seed",
+                str(seed),
+                "--concurrency-limit",
+                "100000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()
+
+    def records(self) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{self.url}/_sim/records", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        )
+        answer.raise_for_status()
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def write_leads(folder: Path, count: int, start: int) -> Path:
+    path = folder / f"leads-{count}-{start}.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["to_number", "first_name"])
+        for i in range(count):
+            writer.writerow([f"+1212{2_000_000 + start + i:07d}", f"N{i}"])
+    return path
+
+
+def write_campaign(folder: Path, leads: Path, name: str, cps: float, cap: int) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\nfrom_number: '+14155550100'\nleads: {leads.name}\n"
+        f"pacing: {{calls_per_second: {cps}, max_concurrent_calls: {cap}}}\n"
+        "retry: {max_attempts: 1}\n"
+    )
+    return path
+
+
+async def naive(url: str, leads: Path) -> None:
+    with leads.open() as f:
+        numbers = [row["to_number"] for row in csv.DictReader(f)]
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {KEY}"}
+    ) as http:
+
+        async def one(number: str) -> None:
+            created = await http.post(
+                "/v2/create-phone-call",
+                json={
+                    "from_number": "+14155550100",
+                    "to_number": number,
+                    "metadata": {"attempt_id": uuid.uuid4().hex},
+                },
+            )
+            call_id = created.json()["call_id"]
+            while True:
+                await asyncio.sleep(0.05)
+                got = (await http.get(f"/v2/get-call/{call_id}")).json()
+                if got["call_status"] in ("ended", "error", "not_connected"):
+                    return
+
+        await asyncio.gather(*(one(n) for n in numbers))
+
+
+def run_dialer(campaign: Path, sim: Simulator, database_url: str, speed: float) -> float:
+    env = {
+        **os.environ,
+        "RETELL_BASE_URL": sim.url,
+        "RETELL_API_KEY": KEY,
+        "DATABASE_URL": database_url,
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dialer",
+            "run",
+            str(campaign),
+            "--no-progress",
+            "--log-format",
+            "json",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    del speed
+    return time.perf_counter() - started
+
+
+def placement_rate(records: dict[str, Any]) -> float:
+    starts = sorted(c["created"] for c in records["calls"])
+    if len(starts) < 2:
+        return 0.0
+    return (len(starts) - 1) / (starts[-1] - starts[0])
+
+
+def paced_figures(records: dict[str, Any], cap: int) -> dict[str, float]:
+    calls = sorted(records["calls"], key=lambda c: c["created"])
+    starts = [c["created"] for c in calls]
+    first, last = starts[0], starts[-1]
+    # time-averaged live calls while there were leads left to dial
+    events = sorted([(c["created"], 1) for c in calls] + [(c["terminal_at"], -1) for c in calls])
+    live, area, prev = 0, 0.0, first
+    for t, delta in events:
+        if t > last:
+            area += live * (last - max(prev, first))
+            break
+        if t > first:
+            area += live * (t - max(prev, first))
+        live += delta
+        prev = t
+    utilization = area / ((last - first) * cap)
+    gaps = []
+    ends = sorted(c["terminal_at"] for c in calls if c["terminal_at"] < last)
+    j = 0
+    for end in ends:
+        while j < len(starts) and starts[j] < end:
+            j += 1
+        if j < len(starts):
+            gaps.append(starts[j] - end)
+    q = statistics.quantiles(gaps, n=20) if len(gaps) >= 20 else [0.0] * 19
+    return {
+        "rate": (len(starts) - 1) / (last - first),
+        "utilization": utilization,
+        "gap_p50_ms": statistics.median(gaps) * 1000 if gaps else 0.0,
+        "gap_p95_ms": q[18] * 1000,
+    }
+
+
+def database(kind: str, folder: Path, name: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{folder}/{name}.db"
+    db = f"dialer_bench_{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-qc",
+            f'CREATE DATABASE "{db}"',
+        ],
+        check=True,
+    )
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}"
+    subprocess.run(
+        [sys.executable, "-m", "dialer", "db", "upgrade"],
+        check=True,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+    )
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument("--paced-leads", type=int, default=400)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        speed = 100.0  # calls last ~1 s real
+
+        leads = write_leads(folder, args.leads, 0)
+        sim = Simulator(speed, seed=1)
+        try:
+            started = time.perf_counter()
+            asyncio.run(naive(sim.url, leads))
+            wall = time.perf_counter() - started
+            rows.append(
+                ("naive gather+httpx, no ceilings", placement_rate(sim.records()), wall, None)
+            )
+        finally:
+            sim.close()
+
+        sim = Simulator(speed, seed=1)
+        try:
+            campaign = write_campaign(folder, leads, "off", cps=1_000_000, cap=1_000_000)
+            wall = run_dialer(campaign, sim, database(args.store, folder, "off"), speed)
+            rows.append(
+                (f"dialer ({args.store}), ceilings off", placement_rate(sim.records()), wall, None)
+            )
+        finally:
+            sim.close()
+
+        paced_speed = 25.0  # calls last ~4 s real: 50 slots bind before 20 calls/s does
+        sim = Simulator(paced_speed, seed=2)
+        try:
+            paced_leads = write_leads(folder, args.paced_leads, 500_000)
+            campaign = write_campaign(folder, paced_leads, "paced", cps=20, cap=50)
+            wall = run_dialer(campaign, sim, database(args.store, folder, "paced"), paced_speed)
+            figures = paced_figures(sim.records(), cap=50)
+            rows.append(
+                (f"dialer ({args.store}), 20/s and 50 concurrent", figures["rate"], wall, figures)
+            )
+        finally:
+            sim.close()
+
+    print(
+        f"{'run':<42} {'calls/s':>8} {'wall s':>7} {'slot use':>9} {'end→dial p50':>13} {'p95':>8}"
+    )
+    for name, rate, wall, figures in rows:
+        extra = (
+            (
+                f" {figures['utilization'] * 100:>8.1f}% {figures['gap_p50_ms']:>10.0f} ms"
+                f" {figures['gap_p95_ms']:>5.0f} ms"
+            )
+            if figures
+            else ""
+        )
+        print(f"{name:<42} {rate:>8.1f} {wall:>7.1f}{extra}")
+
+
+if __name__ == "__main__":
+    main()
