@@ -101,7 +101,10 @@ async def naive(url: str, leads: Path) -> None:
         numbers = [row["to_number"] for row in csv.DictReader(f)]
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(
-        base_url=url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {KEY}"}
+        base_url=url,
+        limits=limits,
+        timeout=httpx.Timeout(30, pool=None),
+        headers={"Authorization": f"Bearer {KEY}"},
     ) as http:
 
         async def one(number: str) -> None:
@@ -115,7 +118,7 @@ async def naive(url: str, leads: Path) -> None:
             )
             call_id = created.json()["call_id"]
             while True:
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
                 got = (await http.get(f"/v2/get-call/{call_id}")).json()
                 if got["call_status"] in ("ended", "error", "not_connected"):
                     return
@@ -221,7 +224,7 @@ def database(kind: str, folder: Path, name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--paced-leads", type=int, default=400)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()

@@ -3,7 +3,8 @@
     python bench/simulator.py [--seconds 10] [--clients 64] [--loaders 2]
 
 The simulator runs as `dialer simulator` in its own process; load comes from `--loaders`
-processes, each with `--clients` concurrent keep-alive connections doing create then get.
+processes, each with `--clients` concurrent keep-alive connections doing create then get
+(a raw-socket client: httpx itself costs ~1 ms of CPU per request and would be the bottleneck).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import sys
 import time
 import uuid
 
-import httpx
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,35 +26,66 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bytes]:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status, await reader.readexactly(length)
+
+
 async def load(url: str, seconds: float, clients: int) -> dict[str, float]:
+    """A lean keep-alive HTTP/1.1 client (raw asyncio streams), so the load generator costs
+    little next to the simulator it measures."""
+    host, port = url.removeprefix("http://").split(":")
     done = {"create": 0, "get": 0, "errors": 0}
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=url, limits=limits, timeout=10, headers={"Authorization": "Bearer sim-key"}
-    ) as http:
+    auth = b"Authorization: Bearer sim-key\r\n"
 
-        async def worker(n: int) -> None:
-            i = 0
-            while time.perf_counter() < deadline:
-                i += 1
-                to = f"+1212{(n * 100_000 + i) % 8_000_000 + 2_000_000:07d}"
-                created = await http.post(
-                    "/v2/create-phone-call",
-                    json={
-                        "from_number": "+14155550100",
-                        "to_number": to,
-                        "metadata": {"attempt_id": uuid.uuid4().hex},
-                    },
-                )
-                if created.status_code != 201:
-                    done["errors"] += 1
-                    continue
-                done["create"] += 1
-                got = await http.get(f"/v2/get-call/{created.json()['call_id']}")
-                done["get" if got.status_code == 200 else "errors"] += 1
+    async def worker(n: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        i = 0
+        while time.perf_counter() < deadline:
+            i += 1
+            to = f"+1212{(n * 100_000 + i) % 8_000_000 + 2_000_000:07d}"
+            body = json.dumps(
+                {
+                    "from_number": "+14155550100",
+                    "to_number": to,
+                    "metadata": {"attempt_id": uuid.uuid4().hex},
+                }
+            ).encode()
+            status, answer = await _request(
+                reader,
+                writer,
+                (
+                    b"POST /v2/create-phone-call HTTP/1.1\r\nHost: sim\r\n"
+                    + auth
+                    + b"Content-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                ),
+            )
+            if status != 201:
+                done["errors"] += 1
+                continue
+            done["create"] += 1
+            call_id = json.loads(answer)["call_id"]
+            status, _ = await _request(
+                reader,
+                writer,
+                (f"GET /v2/get-call/{call_id} HTTP/1.1\r\nHost: sim\r\n".encode() + auth + b"\r\n"),
+            )
+            done["get" if status == 200 else "errors"] += 1
+        writer.close()
 
-        await asyncio.gather(*(worker(n) for n in range(clients)))
+    await asyncio.gather(*(worker(n) for n in range(clients)))
     return {k: float(v) for k, v in done.items()}
 
 

@@ -274,11 +274,7 @@ class Store:
         campaign-wide.
         """
         async with self.transaction() as conn:
-            if self.is_postgres:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                    {"a": _CAMPAIGN_LOCK, "b": campaign_id},
-                )
+            await self._lock_campaign(conn, campaign_id)
             row = (
                 await conn.execute(
                     select(
@@ -343,15 +339,20 @@ class Store:
                 )
             return Claim(claimed, now, row.status, None, free - len(claimed))
 
+    async def _lock_campaign(self, conn: AsyncConnection, campaign_id: int) -> None:
+        """Serialize this transaction with every other claim of the campaign (Postgres; on
+        SQLite, BEGIN IMMEDIATE already serializes all writers)."""
+        if self.is_postgres:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": _CAMPAIGN_LOCK, "b": campaign_id},
+            )
+
     async def reserve_dial_slot(self, campaign_id: int, rate_scale: float = 1.0) -> float:
         """Take the campaign's next dial slot outside a claim (a resend that settles an attempt
         in doubt is a dial too). Returns the seconds to wait before sending."""
         async with self.transaction() as conn:
-            if self.is_postgres:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                    {"a": _CAMPAIGN_LOCK, "b": campaign_id},
-                )
+            await self._lock_campaign(conn, campaign_id)
             row = (
                 await conn.execute(
                     select(campaigns.c.config, campaigns.c.next_dial_at).where(
