@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -21,7 +21,8 @@ from rich.live import Live
 from rich.text import Text
 
 from dialer.campaign import load_campaign
-from dialer.display import print_summary, progress_line
+from dialer.clock import Clock
+from dialer.display import print_summary, progress_line, window_note
 from dialer.load import load_campaign_into_store
 from dialer.retell import RetellClient
 from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
@@ -52,6 +53,7 @@ class RunConfig:
     lease_seconds: float = 30.0
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
+    clock: Clock = field(default_factory=Clock)
 
 
 @asynccontextmanager
@@ -95,16 +97,21 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
         while True:
             await anyio.sleep(5)
             summary = await store.summary(runner.row.id)
+            stats = runner.stats
             log.info(
                 "progress",
                 leads=summary.leads_by_state,
                 active=summary.live_attempts,
-                dial_rate=round(runner.stats.dial_rate(), 2),
+                dial_rate=round(stats.dial_rate(), 2),
+                waiting_for_window=stats.waiting_for_window,
+                next_window=stats.next_window.isoformat() if stats.next_window else None,
             )
     with Live(console=console, refresh_per_second=4, transient=True) as live:
         while True:
             summary = await store.summary(runner.row.id)
-            line = progress_line(runner.row.name, summary, cap, runner.stats.dial_rate(), started)
+            stats = runner.stats
+            window = window_note(stats.waiting_for_window, stats.next_window)
+            line = progress_line(runner.row.name, summary, cap, stats.dial_rate(), started, window)
             live.update(Text(line))
             await anyio.sleep(0.5)
 
@@ -121,6 +128,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             campaign=loaded.campaign.name,
             leads=load.leads_in_file,
             added=load.added,
+            suppressed=load.suppressed,
         )
         row = await store.campaign(load.campaign_id)
         assert row is not None
@@ -133,9 +141,12 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             row = await store.campaign(row.id)
             assert row is not None
         received: list[int] = []
-        time_scale = config.speed if config.simulate else 1.0
+        time_scale = config.speed
         options = RunOptions(
-            worker_id=worker_id(), lease_seconds=config.lease_seconds, time_scale=time_scale
+            worker_id=worker_id(),
+            lease_seconds=config.lease_seconds,
+            time_scale=time_scale,
+            clock=config.clock,
         )
         async with retell_client(config.retell, config.simulate, config.speed) as client:
             runner = CampaignRunner(store, client, row, options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,7 +13,8 @@ import anyio
 import click
 
 from dialer.campaign import load_campaign
-from dialer.load import scan_leads, sorted_problems
+from dialer.clock import Clock
+from dialer.load import review_campaign, sorted_problems
 from dialer.problems import InputError
 
 EXIT_OK = 0
@@ -59,12 +61,27 @@ def validate(campaign_file: Path) -> None:
     except InputError as exc:
         _print_problems(sorted_problems(exc.problems))
         sys.exit(EXIT_INVALID)
-    scan = scan_leads(loaded)
-    if scan.problem_count:
-        _print_problems(list(sorted_problems(scan.problems)), scan.problem_count)
-        click.echo(f"{scan.problem_count} problem(s); nothing was stored or dialed", err=True)
+    review = review_campaign(loaded)
+    if review.problem_count:
+        _print_problems(review.problems, review.problem_count)
+        click.echo(f"{review.problem_count} problem(s); nothing was stored or dialed", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(f"{campaign_file}: ok — campaign {loaded.campaign.name!r}, {scan.leads} leads")
+    leads_path = loaded.leads_path or loaded.path
+    for never in review.never_callable:
+        click.echo(
+            f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "
+            f"never be called: {never.reason}; they will end skipped",
+            err=True,
+        )
+    if review.suppressed_leads:
+        click.echo(
+            f"{campaign_file}: {review.suppressed_leads} lead(s) are on the campaign's "
+            "suppression files and will end skipped",
+            err=True,
+        )
+    click.echo(
+        f"{campaign_file}: ok — campaign {loaded.campaign.name!r}, {review.scan.leads} leads"
+    )
 
 
 @main.group()
@@ -101,9 +118,10 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 @click.option(
     "--speed",
     type=float,
-    default=300.0,
-    show_default=True,
-    help="With --simulate: how many times faster than real time calls, pacing and backoffs run.",
+    default=None,
+    help="How many times faster than real time the Retell you dial runs: pacing, backoffs and "
+    "polling are compressed to match. Default 300 with --simulate, else 1 (pass a "
+    "`dialer simulator --speed X` its X).",
 )
 @database_option
 @click.option(
@@ -125,7 +143,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 def run(
     campaign_file: Path,
     simulate: bool,
-    speed: float,
+    speed: float | None,
     database_url: str | None,
     lease_seconds: float,
     log_format: str,
@@ -138,6 +156,11 @@ def run(
     from dialer.settings import retell_settings_from_env
 
     as_json = configure_logging(log_format)
+    try:
+        clock = Clock.from_env()
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
     retell = retell_settings_from_env()
     if retell is None and not simulate:
         click.echo("RETELL_API_KEY is not set (or use --simulate to try the simulator)", err=True)
@@ -147,10 +170,11 @@ def run(
         database_url=database_url,
         retell=retell,
         simulate=simulate,
-        speed=speed,
+        speed=speed if speed is not None else (300.0 if simulate else 1.0),
         lease_seconds=lease_seconds,
         progress=not no_progress,
         json_logs=as_json,
+        clock=clock,
     )
     try:
         result, signum = run_async(lambda: run_campaign(config))
@@ -190,16 +214,29 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 
     from rich.console import Console
 
-    from dialer.display import summary_table
+    from dialer.campaign import Campaign
+    from dialer.display import summary_table, window_note
+    from dialer.hours import waiting_for_window
     from dialer.store import open_store
+    from dialer.store.repository import CampaignSummary
 
-    async def go() -> list[tuple[str, str, str | None, object]]:
+    async def go() -> list[
+        tuple[str, str, str | None, CampaignSummary, tuple[int, datetime | None]]
+    ]:
         store = await open_store(database_url)
+        now = Clock.from_env().now()
         try:
             rows = await store.campaigns()
             if name is not None:
                 rows = [r for r in rows if r.name == name]
-            return [(r.name, r.status, r.status_reason, await store.summary(r.id)) for r in rows]
+            found = []
+            for r in rows:
+                hours = Campaign.model_validate({**r.config, "leads": []}).calling_hours
+                waiting = waiting_for_window(hours, await store.waiting_by_zone(r.id), now)
+                found.append(
+                    (r.name, r.status, r.status_reason, await store.summary(r.id), waiting)
+                )
+            return found
         finally:
             await store.close()
 
@@ -208,10 +245,7 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
         click.echo(f"no campaign named {name!r} in the store", err=True)
         sys.exit(EXIT_INVALID)
     console = Console()
-    for campaign_name, campaign_status, reason, summary in found:
-        from dialer.store.repository import CampaignSummary
-
-        assert isinstance(summary, CampaignSummary)
+    for campaign_name, campaign_status, reason, summary, (waiting, next_window) in found:
         if as_json:
             click.echo(
                 json.dumps(
@@ -228,6 +262,8 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
                         "next_due_at": summary.next_due_at.isoformat()
                         if summary.next_due_at
                         else None,
+                        "waiting_for_window": waiting,
+                        "next_window_opens_at": next_window.isoformat() if next_window else None,
                     }
                 )
             )
@@ -235,6 +271,8 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
             suffix = f" ({reason})" if reason else ""
             console.print(f"[bold]{campaign_name}[/bold]: {campaign_status}{suffix}")
             console.print(summary_table(campaign_name, summary))
+            if waiting:
+                console.print(window_note(waiting, next_window))
 
 
 EXPORT_FIELDS = (

@@ -14,8 +14,25 @@ STATE_ORDER = ("pending", "dialing", "in_call", "retry_wait", "completed", "fail
 TERMINAL = ("completed", "failed", "skipped")
 
 
+def window_note(waiting: int, next_window: datetime | None) -> str:
+    """`120 waiting for their calling window (next opens 17:00 UTC, in 2h30m)`."""
+    if not waiting:
+        return ""
+    note = f"{waiting:,} waiting for their calling window"
+    if next_window is not None:
+        seconds = max(0, int((next_window - datetime.now(UTC)).total_seconds()))
+        hours, rest = divmod(seconds, 3600)
+        note += f" (next opens {next_window:%a %H:%M} UTC, in {hours}h{rest // 60:02d}m)"
+    return note
+
+
 def progress_line(
-    name: str, summary: CampaignSummary, cap: int, rate: float, started: float
+    name: str,
+    summary: CampaignSummary,
+    cap: int,
+    rate: float,
+    started: float,
+    window: str = "",
 ) -> str:
     total = sum(summary.leads_by_state.values())
     done = sum(summary.leads_by_state.get(s, 0) for s in TERMINAL)
@@ -32,6 +49,8 @@ def progress_line(
         line += f" · {waiting:,} waiting to retry"
     if summary.in_doubt:
         line += f" · {summary.in_doubt} in doubt"
+    if window:
+        line += f" · {window}"
     return line
 
 

@@ -7,14 +7,15 @@ only 64-bit hashes of the numbers and keys it has seen.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dialer.campaign import LoadedCampaign, did_you_mean, stringify_variable
-from dialer.hours import is_known_zone
-from dialer.phones import InvalidNumberError, normalize_number
+from dialer.hours import NO_ZONE, is_known_zone, lead_zone_key
+from dialer.phones import InvalidNumberError, normalize_number, number_time_zones
 from dialer.problems import Problem
 from dialer.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 
@@ -34,6 +35,7 @@ class Lead:
     dynamic_variables: dict[str, str]
     metadata: dict[str, Any]
     line: int
+    zones: str = NO_ZONE  # for calling hours: dialer.hours.lead_zone_key
 
 
 @dataclass
@@ -43,6 +45,9 @@ class LeadScan:
     leads: int = 0
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    # leads per zone key, and the line of the first lead with each key (a handful of keys)
+    zone_keys: Counter[str] = field(default_factory=Counter)
+    zone_first_line: dict[str, int] = field(default_factory=dict)
 
     def add(self, problem: Problem) -> None:
         self.problem_count += 1
@@ -108,6 +113,8 @@ def iter_leads(loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
             scan.add(duplicate)
             continue
         scan.leads += 1
+        scan.zone_keys[lead.zones] += 1
+        scan.zone_first_line.setdefault(lead.zones, lead.line)
         yield lead
 
 
@@ -165,6 +172,7 @@ def _build_lead(
         dynamic_variables={**campaign.dynamic_variables, **variables},
         metadata={**campaign.metadata, **metadata},
         line=line,
+        zones=lead_zone_key(zone, () if zone else number_time_zones(number)),
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dialer.campaign import LoadedCampaign
+from dialer.hours import never_reason, schedule
 from dialer.leads import Lead, LeadScan, iter_leads
 from dialer.problems import InputError, Problem
 from dialer.store import Store
+from dialer.suppress import SuppressList, read_suppress_files
 
 LOAD_BATCH = 5000
 
@@ -17,38 +20,88 @@ class LoadResult:
     campaign_id: int
     leads_in_file: int
     added: int
+    suppressed: int = 0
 
 
-def scan_leads(loaded: LoadedCampaign) -> LeadScan:
-    """Read every lead without touching the store (what `dialer validate` does)."""
-    scan = LeadScan()
-    for _ in iter_leads(loaded, scan):
-        pass
-    return scan
+@dataclass(frozen=True)
+class NeverCallable:
+    """Leads sharing a zone key that calling hours never let us call."""
+
+    count: int
+    first_line: int
+    reason: str
+
+
+@dataclass
+class CampaignReview:
+    """What `dialer validate` finds: problems, and warnings that do not stop a run."""
+
+    scan: LeadScan
+    suppress: SuppressList
+    suppressed_leads: int = 0
+    never_callable: list[NeverCallable] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return sorted_problems([*self.suppress.problems, *self.scan.problems])
+
+    @property
+    def problem_count(self) -> int:
+        return self.scan.problem_count + len(self.suppress.problems)
 
 
 def sorted_problems(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (str(p.file), p.line))
 
 
+def never_callable(loaded: LoadedCampaign, scan: LeadScan) -> list[NeverCallable]:
+    """Leads whose calling hours never open (no zone known, or zones that never overlap)."""
+    hours = loaded.campaign.calling_hours
+    if hours is None:
+        return []
+    plan = schedule(hours, scan.zone_keys, datetime.now(UTC))
+    return [
+        NeverCallable(scan.zone_keys[key], scan.zone_first_line[key], never_reason(hours, key))
+        for key in sorted(plan.never_keys, key=lambda k: scan.zone_first_line[k])
+    ]
+
+
+def review_campaign(loaded: LoadedCampaign) -> CampaignReview:
+    """Read every lead and suppression file without touching the store."""
+    review = CampaignReview(LeadScan(), read_suppress_files(loaded))
+    for lead in iter_leads(loaded, review.scan):
+        if review.suppress.source_of(lead.to_number) is not None:
+            review.suppressed_leads += 1
+    review.never_callable = never_callable(loaded, review.scan)
+    return review
+
+
 async def load_campaign_into_store(store: Store, loaded: LoadedCampaign) -> LoadResult:
     """Create or refresh the campaign and its leads. Loading the same file twice adds nothing;
-    new rows are added; rows with history are left as they are. Any problem rolls it all back."""
+    new rows are added; rows with history are left as they are; leads on the campaign's
+    suppression files that are still waiting end `skipped`. Any problem rolls it all back."""
     scan = LeadScan()
+    suppress = read_suppress_files(loaded)
     async with store.transaction() as conn:
         campaign_id = await store.upsert_campaign(conn, loaded.campaign, str(loaded.path))
         now = await store.now(conn)
         before = await store.count_leads(conn, campaign_id)
         batch: list[Lead] = []
         for lead in iter_leads(loaded, scan):
-            if scan.problem_count:
+            if scan.problem_count or suppress.problems:
                 continue  # keep reading to report every problem; the transaction will roll back
             batch.append(lead)
             if len(batch) >= LOAD_BATCH:
                 await store.insert_leads(conn, campaign_id, batch, now)
                 batch.clear()
-        if scan.problem_count:
-            raise InputError(sorted_problems(scan.problems))
+        if scan.problem_count or suppress.problems:
+            raise InputError(sorted_problems([*suppress.problems, *scan.problems]))
         await store.insert_leads(conn, campaign_id, batch, now)
         after = await store.count_leads(conn, campaign_id)
-    return LoadResult(campaign_id=campaign_id, leads_in_file=scan.leads, added=after - before)
+        suppressed = await store.skip_suppressed(conn, campaign_id, suppress.sources, now)
+    return LoadResult(
+        campaign_id=campaign_id,
+        leads_in_file=scan.leads,
+        added=after - before,
+        suppressed=suppressed,
+    )

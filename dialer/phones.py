@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberFormat
@@ -58,15 +57,26 @@ def is_e164(text: str) -> bool:
     return _E164.fullmatch(text) is not None
 
 
-@lru_cache(maxsize=65536)
+# phonenumbers maps a number to zones by its longest known prefix of at most 9 digits, so the
+# first 9 digits (and the length, which decides the number's type) settle the answer.
+_ZONE_PREFIX_CHARS = 1 + 9
+_zones_by_prefix: dict[tuple[str, int], tuple[str, ...]] = {}
+
+
 def number_time_zones(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in (several for some area codes); () when unknown."""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return ()
-    zones = number_timezones.time_zones_for_number(number)
-    return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+    key = (e164[:_ZONE_PREFIX_CHARS], len(e164))
+    found = _zones_by_prefix.get(key)
+    if found is None:
+        try:
+            number = phonenumbers.parse(e164, None)
+        except phonenumbers.NumberParseException:
+            return ()
+        zones = number_timezones.time_zones_for_number(number)
+        found = tuple(z for z in zones if z != _UNKNOWN_ZONE)
+        if len(_zones_by_prefix) < 200_000:
+            _zones_by_prefix[key] = found
+    return found
 
 
 def mask_number(e164: str) -> str:

@@ -79,6 +79,9 @@ class Decision:
     suppress: bool = False
     pause_reason: str | None = None
     why: str = ""
+    # A callback without a configured delay: the caller moves `next_attempt_at` to the
+    # lead's first calling window on the next local day (dialer.hours.next_day_opening).
+    next_day_window: bool = False
 
 
 KNOWN_REASONS = REACHED | NEVER_CONNECTED | ACCOUNT_BROKEN
@@ -133,10 +136,16 @@ def decide(
         return Decision(LeadState.COMPLETED, suppress=True, why=reason)
     if reason == "user_requested_callback":
         if attempts_left:
-            delay = rules.callback_delay
-            if delay is None:
-                delay = DEFAULT_CALLBACK_DELAY
-            return Decision(LeadState.RETRY_WAIT, later(delay), why="callback requested")
+            if rules.callback_delay is None:
+                return Decision(
+                    LeadState.RETRY_WAIT,
+                    later(DEFAULT_CALLBACK_DELAY),
+                    why="callback requested",
+                    next_day_window=True,
+                )
+            return Decision(
+                LeadState.RETRY_WAIT, later(rules.callback_delay), why="callback requested"
+            )
         return Decision(LeadState.COMPLETED, why="callback requested, no attempts left")
     if _matches_retry_on(rules, call_status, reason):
         if attempts_left:

@@ -24,6 +24,8 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from dialer.campaign import Campaign
+from dialer.clock import Clock
+from dialer.hours import Window, effective_zones, never_reason, next_day_opening, schedule
 from dialer.phones import mask_number
 from dialer.policy import decide
 from dialer.retell import (
@@ -38,7 +40,7 @@ from dialer.retell import (
     RetellError,
 )
 from dialer.store import Store
-from dialer.store.repository import CampaignRow, LiveAttempt
+from dialer.store.repository import CampaignRow, LiveAttempt, ZoneFilter
 
 log = structlog.get_logger("dialer.runner")
 
@@ -62,9 +64,10 @@ class RunOptions:
     claim_batch: int = 50
     poll_concurrency: int = 32
     poll_min_seconds: float = 1.0
-    poll_max_seconds: float = 15.0
+    poll_max_seconds: float = 5.0
     grace_seconds: float = 10.0
     exit_when_done: bool = True
+    clock: Clock = field(default_factory=Clock)  # the wall clock calling hours are judged by
 
     def scaled(self, seconds: float) -> float:
         """Real seconds for `seconds` of campaign time (never below 50 ms, so an accelerated
@@ -86,6 +89,8 @@ class RunStats:
     ended: int = 0
     in_doubt: int = 0
     not_placed: int = 0
+    waiting_for_window: int = 0  # due leads whose calling window is closed now
+    next_window: datetime | None = None  # when the next of those windows opens
     dial_times: deque[float] = field(default_factory=lambda: deque(maxlen=500))
 
     def dial_rate(self, window: float = 10.0) -> float:
@@ -108,6 +113,7 @@ class _Attempt:
     dynamic_variables: dict[str, str]
     call_metadata: dict[str, Any]
     created_at: datetime
+    zones: str = ""
     call_id: str | None = None
     followed_since: float = 0.0
     next_poll: float = 0.0
@@ -144,6 +150,12 @@ class CampaignRunner:
         self._mean_call_seconds: float | None = None
         self._dial_group: anyio.abc.TaskGroup | None = None
         self._log = log.bind(campaign=campaign.name, worker=options.worker_id)
+        hours = self.campaign.calling_hours
+        self._window = Window.of(hours) if hours else None
+        self._zone_counts: dict[str, int] = {}
+        self._zone_counts_read = -1e9
+        self._zone_filter: ZoneFilter | None = None
+        self._zone_filter_until = -1e9
 
     # -- public ----------------------------------------------------------------------------
 
@@ -232,6 +244,7 @@ class CampaignRunner:
                     lease_seconds=self.options.lease_seconds,
                     account_cap=self._account_cap,
                     rate_scale=self.options.time_scale,
+                    zones=await self._calling_hours(),
                 )
             except IntegrityError:
                 # Another campaign dialed the same number at this instant; try again shortly.
@@ -248,6 +261,7 @@ class CampaignRunner:
                     dynamic_variables=lead.dynamic_variables,
                     call_metadata=lead.call_metadata,
                     created_at=claim.now,
+                    zones=lead.zones,
                 )
                 self._busy[lead.attempt_id] = work
                 delay = (lead.send_at - claim.now).total_seconds() - (time.monotonic() - claimed_at)
@@ -265,10 +279,42 @@ class CampaignRunner:
             return max(0.005, retry_in)
         if free_slots <= 0 or got_any:
             return 1.0  # a finished call nudges us sooner
-        due = await self.store.next_due_at(self.row.id)
+        ceiling = 2.0
+        if self.stats.next_window is not None:  # sleep until the next window opens, not poll
+            opens_in = (self.stats.next_window - self.options.clock.now()).total_seconds()
+            ceiling = min(ceiling, max(0.01, opens_in))
+        due = await self.store.next_due_at(self.row.id, await self._calling_hours())
         if due is None:
-            return 2.0
-        return min(2.0, max(0.01, (due - datetime.now(UTC)).total_seconds()))
+            return ceiling
+        return min(ceiling, max(0.01, (due - datetime.now(UTC)).total_seconds()))
+
+    async def _calling_hours(self) -> ZoneFilter | None:
+        """Which zone keys may be dialed now (None: no calling hours). Recomputed each second;
+        the keys and their lead counts are re-read every 30 s."""
+        hours = self.campaign.calling_hours
+        if hours is None:
+            return None
+        now = time.monotonic()
+        if now - self._zone_counts_read > 30.0:
+            self._zone_counts = await self.store.waiting_by_zone(self.row.id)
+            self._zone_counts_read = now
+            self._zone_filter_until = 0.0
+        if self._zone_filter is None or now >= self._zone_filter_until:
+            plan = schedule(hours, self._zone_counts, self.options.clock.now())
+            self._zone_filter = ZoneFilter(
+                dialable=plan.open_keys,
+                never={key: never_reason(hours, key) for key in plan.never_keys},
+            )
+            self._zone_filter_until = now + 1.0
+            self.stats.waiting_for_window = sum(
+                n for key, n in self._zone_counts.items() if plan.waiting(key)
+            )
+            self.stats.next_window = plan.next_opening if self.stats.waiting_for_window else None
+            if plan.next_opening is not None:
+                # re-plan the moment a window opens
+                opens_in = (plan.next_opening - self.options.clock.now()).total_seconds()
+                self._zone_filter_until = min(self._zone_filter_until, now + max(0.0, opens_in))
+        return self._zone_filter
 
     # -- placing ---------------------------------------------------------------------------
 
@@ -503,6 +549,13 @@ class CampaignRunner:
             now,
             time_scale=self.options.time_scale,
         )
+        next_attempt_at = decision.next_attempt_at
+        if decision.next_day_window:
+            hours = self.campaign.calling_hours
+            zones = effective_zones(hours, work.zones) if hours else ()
+            clock_now = self.options.clock.now()
+            opening = next_day_opening(self._window, zones, clock_now)
+            next_attempt_at = now + (opening - clock_now) / self.options.time_scale
         with anyio.CancelScope(shield=True):
             ok = await self.store.record_call_end(
                 work.attempt_id,
@@ -511,7 +564,7 @@ class CampaignRunner:
                 self.options.worker_id,
                 call.model_dump(mode="json"),
                 state=decision.state.value,
-                next_attempt_at=decision.next_attempt_at,
+                next_attempt_at=next_attempt_at,
                 refund=decision.refund,
                 suppress=decision.suppress,
                 pause_reason=decision.pause_reason,
@@ -571,6 +624,7 @@ class CampaignRunner:
             call_metadata=live.call_metadata,
             created_at=live.created_at,
             call_id=live.call_id,
+            zones=live.zones,
         )
         self._log.info("attempt_taken_over", attempt=live.attempt_id, state=live.state)
         if live.state == "placed" and live.call_id:

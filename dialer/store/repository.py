@@ -40,10 +40,19 @@ class ClaimedLead:
     attempt_id: str
     attempt_number: int
     to_number: str
-    timezone: str | None
+    zones: str
     dynamic_variables: dict[str, str]
     call_metadata: dict[str, Any]
     send_at: datetime
+
+
+@dataclass(frozen=True)
+class ZoneFilter:
+    """Calling hours as a claim sees them: zone keys open now, and keys that never open
+    (with the reason their leads are skipped). Leads of other keys wait."""
+
+    dialable: frozenset[str]
+    never: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class LiveAttempt:
     dynamic_variables: dict[str, str]
     call_metadata: dict[str, Any]
     created_at: datetime
+    zones: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,7 @@ class Store:
                 "lead_key": lead.key,
                 "to_number": lead.to_number,
                 "timezone": lead.timezone,
+                "zones": lead.zones,
                 "dynamic_variables": lead.dynamic_variables,
                 "call_metadata": lead.metadata,
                 "content_hash": content_hash(lead),
@@ -183,6 +194,7 @@ class Store:
             set_={
                 "to_number": excluded.to_number,
                 "timezone": excluded.timezone,
+                "zones": excluded.zones,
                 "dynamic_variables": excluded.dynamic_variables,
                 "call_metadata": excluded.call_metadata,
                 "content_hash": excluded.content_hash,
@@ -198,6 +210,27 @@ class Store:
     async def count_leads(self, conn: AsyncConnection, campaign_id: int) -> int:
         stmt = select(func.count()).select_from(leads).where(leads.c.campaign_id == campaign_id)
         return int((await conn.execute(stmt)).scalar_one())
+
+    async def skip_suppressed(
+        self, conn: AsyncConnection, campaign_id: int, sources: dict[str, str], now: datetime
+    ) -> int:
+        """Leads of the campaign still waiting whose number is on one of its suppression files
+        end `skipped`, the file named as the reason. Returns how many."""
+        by_file: dict[str, list[str]] = {}
+        for number, source in sources.items():
+            by_file.setdefault(source, []).append(number)
+        skipped = 0
+        for source, numbers in by_file.items():
+            for start in range(0, len(numbers), 1000):
+                result = await conn.execute(
+                    leads.update()
+                    .where(leads.c.campaign_id == campaign_id)
+                    .where(leads.c.state.in_(DUE_LEAD_STATES))
+                    .where(leads.c.to_number.in_(numbers[start : start + 1000]))
+                    .values(state="skipped", skip_reason=f"suppressed by {source}", updated_at=now)
+                )
+                skipped += result.rowcount
+        return skipped
 
     # -- campaign state --------------------------------------------------------------------
 
@@ -264,6 +297,7 @@ class Store:
         account_cap: int | None = None,
         rate_scale: float = 1.0,
         horizon_seconds: float = 0.25,
+        zones: ZoneFilter | None = None,
     ) -> Claim:
         """Claim due leads for dialing, within both ceilings, in one short transaction.
 
@@ -271,7 +305,8 @@ class Store:
         IMMEDIATE on SQLite), so the slot count and the pacing row cannot be read stale by a
         concurrent claim. Each claimed lead gets an attempt row before any request is sent,
         and a dial slot `send_at` spaced 1/calls_per_second after the previous one,
-        campaign-wide.
+        campaign-wide. With `zones`, only leads whose zone key is open now are claimed, and
+        leads whose key never opens end `skipped`.
         """
         async with self.transaction() as conn:
             await self._lock_campaign(conn, campaign_id)
@@ -298,19 +333,34 @@ class Store:
             free = cap - live
             if free <= 0:
                 return Claim([], now, row.status, None, 0)
-            interval = timedelta(seconds=1.0 / (float(pacing["calls_per_second"]) * rate_scale))
+            # timedelta counts whole microseconds: a rate above 1e6/s is "no rate ceiling"
+            interval = max(
+                timedelta(seconds=1.0 / (float(pacing["calls_per_second"]) * rate_scale)),
+                timedelta(microseconds=1),
+            )
             start = max(now, row.next_dial_at or now)
             horizon = now + timedelta(seconds=horizon_seconds)
             if start > horizon:
                 return Claim([], now, row.status, (start - horizon).total_seconds(), free)
             by_rate = math.floor((horizon - start) / interval) + 1
             wanted = min(limit, free, by_rate)
-            candidates = await self._due_candidates(conn, campaign_id, now, wanted)
+            candidates = await self._due_candidates(conn, campaign_id, now, wanted, zones)
+            per_day = row.config.get("max_attempts_per_number_per_day")
+            deferred = (
+                await self._defer_over_daily_limit(conn, candidates, int(per_day), now)
+                if per_day
+                else set()
+            )
             claimed: list[ClaimedLead] = []
-            skipped: list[int] = []
+            skipped: dict[str, list[int]] = {}
             for candidate in candidates:
-                if candidate.suppressed:
-                    skipped.append(candidate.id)
+                reason = "do-not-call list" if candidate.suppressed else None
+                if reason is None and zones is not None:
+                    reason = zones.never.get(candidate.zones)
+                if reason is not None:
+                    skipped.setdefault(reason, []).append(candidate.id)
+                    continue
+                if candidate.id in deferred:
                     continue
                 claimed.append(
                     ClaimedLead(
@@ -318,17 +368,17 @@ class Store:
                         attempt_id=str(uuid.uuid4()),
                         attempt_number=candidate.attempts + 1,
                         to_number=candidate.to_number,
-                        timezone=candidate.timezone,
+                        zones=candidate.zones,
                         dynamic_variables=candidate.dynamic_variables,
                         call_metadata=candidate.call_metadata,
                         send_at=start + interval * len(claimed),
                     )
                 )
-            if skipped:
+            for reason, ids in skipped.items():
                 await conn.execute(
                     leads.update()
-                    .where(leads.c.id.in_(skipped))
-                    .values(state="skipped", skip_reason="do-not-call list", updated_at=now)
+                    .where(leads.c.id.in_(ids))
+                    .values(state="skipped", skip_reason=reason, updated_at=now)
                 )
             if claimed:
                 await self._write_claims(conn, campaign_id, worker_id, claimed, now, lease_seconds)
@@ -379,8 +429,46 @@ class Store:
         )
         return int((await conn.execute(stmt)).scalar_one())
 
+    async def _defer_over_daily_limit(
+        self, conn: AsyncConnection, candidates: list[Any], per_day: int, now: datetime
+    ) -> set[int]:
+        """Candidates whose number had `per_day` calls in the last 24 hours, in any campaign,
+        are due again when the oldest of those calls is a day old. Returns their lead ids."""
+        numbers = {c.to_number for c in candidates}
+        if not numbers:
+            return set()
+        since = now - timedelta(days=1)
+        recent = await conn.execute(
+            select(attempts.c.to_number, func.count(), func.min(attempts.c.created_at))
+            .where(attempts.c.to_number.in_(numbers))
+            .where(attempts.c.created_at > since)
+            .where(attempts.c.state != "not_placed")
+            .group_by(attempts.c.to_number)
+        )
+        full = {}
+        for number, count, first in recent:
+            if count >= per_day:
+                oldest = first if first.tzinfo else first.replace(tzinfo=UTC)
+                full[number] = oldest + timedelta(days=1)
+        deferred = set()
+        for candidate in candidates:
+            due = full.get(candidate.to_number)
+            if due is not None:
+                deferred.add(candidate.id)
+                await conn.execute(
+                    leads.update()
+                    .where(leads.c.id == candidate.id)
+                    .values(next_attempt_at=due, updated_at=now)
+                )
+        return deferred
+
     async def _due_candidates(
-        self, conn: AsyncConnection, campaign_id: int, now: datetime, limit: int
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        now: datetime,
+        limit: int,
+        zones: ZoneFilter | None = None,
     ) -> list[Any]:
         live_same_number = exists().where(
             and_(
@@ -392,7 +480,7 @@ class Store:
             select(
                 leads.c.id,
                 leads.c.to_number,
-                leads.c.timezone,
+                leads.c.zones,
                 leads.c.dynamic_variables,
                 leads.c.call_metadata,
                 leads.c.attempts,
@@ -406,6 +494,8 @@ class Store:
             .limit(limit)
             .with_for_update(skip_locked=True, of=leads)
         )
+        if zones is not None:
+            stmt = stmt.where(leads.c.zones.in_([*zones.dialable, *zones.never]))
         return list(await conn.execute(stmt))
 
     async def _write_claims(
@@ -681,6 +771,7 @@ class Store:
                     attempts.c.call_id,
                     attempts.c.to_number,
                     attempts.c.created_at,
+                    leads.c.zones,
                     leads.c.dynamic_variables,
                     leads.c.call_metadata,
                 )
@@ -698,6 +789,7 @@ class Store:
                     dynamic_variables=r.dynamic_variables,
                     call_metadata=r.call_metadata,
                     created_at=r.created_at,
+                    zones=r.zones,
                 )
                 for r in rows
             ]
@@ -727,18 +819,34 @@ class Store:
             )
             return int((await conn.execute(stmt)).scalar_one())
 
-    async def next_due_at(self, campaign_id: int) -> datetime | None:
+    async def next_due_at(
+        self, campaign_id: int, zones: ZoneFilter | None = None
+    ) -> datetime | None:
+        """When the next lead (of the given zone keys) is due."""
         async with self.engine.connect() as conn:
             stmt = (
                 select(func.min(leads.c.next_attempt_at))
                 .where(leads.c.campaign_id == campaign_id)
                 .where(leads.c.state.in_(DUE_LEAD_STATES))
             )
+            if zones is not None:
+                stmt = stmt.where(leads.c.zones.in_([*zones.dialable, *zones.never]))
             value = (await conn.execute(stmt)).scalar_one()
         if value is None:
             return None
         assert isinstance(value, datetime)
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    async def waiting_by_zone(self, campaign_id: int) -> dict[str, int]:
+        """Leads not yet done and not in a call, by zone key (for calling hours)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(leads.c.zones, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+                .group_by(leads.c.zones)
+            )
+            return {str(key): int(count) for key, count in rows}
 
     async def summary(self, campaign_id: int) -> CampaignSummary:
         """Leads by state, calls by disconnection reason, attempts and talk time."""

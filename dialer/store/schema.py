@@ -91,6 +91,9 @@ leads = Table(
     Column("lead_key", String(200), nullable=False),
     Column("to_number", String(20), nullable=False),
     Column("timezone", String(64)),
+    # The lead's time zones for calling hours: its own `timezone`, else its number's zones,
+    # '|'-joined; '' when unknown (dialer.hours.lead_zone_key).
+    Column("zones", Text, nullable=False, server_default=""),
     Column("dynamic_variables", JSONType, nullable=False),
     Column("call_metadata", JSONType, nullable=False),
     Column("content_hash", String(32), nullable=False),
@@ -144,6 +147,8 @@ attempts = Table(
 _live = attempts.c.state.in_(LIVE_ATTEMPT_STATES)
 Index("ix_attempts_lead_id", attempts.c.lead_id)
 Index("ix_attempts_call_id", attempts.c.call_id)
+# Calls to a number in the last day, across campaigns (max_attempts_per_number_per_day).
+Index("ix_attempts_to_number_created_at", attempts.c.to_number, attempts.c.created_at)
 Index(
     "ix_attempts_live_campaign",
     attempts.c.campaign_id,

@@ -1,0 +1,71 @@
+"""Suppression files: numbers a campaign must never call, one per line.
+
+Any common format is accepted (`+1 212-555-0100`, `(212) 555-0100`, `212.555.0100`); national
+numbers are read in the campaign's `default_region`, else in the region of its `from_number`.
+`#` starts a comment; blank lines are ignored. A line that is not a number is a problem
+reported with its file and line, like any other bad input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from dialer.campaign import LoadedCampaign
+from dialer.phones import InvalidNumberError, normalize_number
+from dialer.problems import Problem
+from dialer.yamlsource import line_of
+
+
+@dataclass
+class SuppressList:
+    """Suppressed numbers (E.164) with the file that names each."""
+
+    sources: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def source_of(self, number: str) -> str | None:
+        return self.sources.get(number)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def _region(loaded: LoadedCampaign) -> str | None:
+    campaign = loaded.campaign
+    if campaign.default_region:
+        return campaign.default_region
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(campaign.from_number))
+    return region if region and region != "ZZ" else None
+
+
+def read_suppress_files(loaded: LoadedCampaign) -> SuppressList:
+    """Read every file of the campaign's `suppress:` list (paths relative to the campaign)."""
+    result = SuppressList()
+    region = _region(loaded)
+    for index, name in enumerate(loaded.campaign.suppress):
+        path = (loaded.path.parent / name).resolve()
+        where = line_of(loaded.lines, ("suppress", index))
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            result.problems.append(
+                Problem(loaded.path, where, f"suppress.{index}", f"file not found: {path}")
+            )
+            continue
+        except UnicodeDecodeError as exc:
+            result.problems.append(Problem(path, 0, "", f"not UTF-8 text ({exc.reason})"))
+            continue
+        except OSError as exc:
+            result.problems.append(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
+            continue
+        for number, raw in enumerate(text.splitlines(), start=1):
+            entry = raw.split("#", 1)[0].strip().strip(",;").strip()
+            if not entry:
+                continue
+            try:
+                result.sources.setdefault(normalize_number(entry, region), path.name)
+            except InvalidNumberError as exc:
+                result.problems.append(Problem(path, number, "number", str(exc)))
+    return result
