@@ -9,7 +9,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +24,14 @@ from dialer.campaign import load_campaign
 from dialer.clock import Clock
 from dialer.display import print_summary, progress_line, window_note
 from dialer.load import load_campaign_into_store
+from dialer.metrics import observe_api_call
 from dialer.retell import RetellClient
 from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
+from dialer.service import serve_metrics
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store, open_store
+from dialer.worker import Worker
 
 log = structlog.get_logger("dialer")
 
@@ -70,11 +73,11 @@ async def retell_client(
         return
     if retell is None:
         raise UsageError("RETELL_API_KEY is not set (or use --simulate to try the simulator)")
-    async with RetellClient(retell.api_key, retell.base_url) as client:
+    async with RetellClient(retell.api_key, retell.base_url, observe=observe_api_call) as client:
         yield client
 
 
-async def _watch_signals(runner_stop: list[CampaignRunner], received: list[int]) -> None:
+async def _watch_signals(stop: Callable[[], None], received: list[int]) -> None:
     """First SIGINT/SIGTERM: a clean stop. Second: exit at once (the store is consistent)."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
@@ -86,8 +89,7 @@ async def _watch_signals(runner_stop: list[CampaignRunner], received: list[int])
                 signal=signal.Signals(signum).name,
                 hint="in-flight requests finish; send again to exit at once",
             )
-            for runner in runner_stop:
-                runner.stop()
+            stop()
 
 
 async def _show_progress(runner: CampaignRunner, store: Store, console: Console | None) -> None:
@@ -151,7 +153,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
         async with retell_client(config.retell, config.simulate, config.speed) as client:
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
-                group.start_soon(_watch_signals, [runner], received)
+                group.start_soon(_watch_signals, runner.stop, received)
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
                 result = await runner.run()
@@ -160,5 +162,63 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             await store.set_status(row.id, "finished")
         print_summary(Console(), row.name, await store.summary(row.id))
         return result, (received[0] if received else None)
+    finally:
+        await store.close()
+
+
+@dataclass
+class WorkerConfig:
+    database_url: str | None
+    retell: RetellSettings
+    lease_seconds: float = 30.0
+    speed: float = 1.0
+    metrics_port: int | None = None
+    scan_seconds: float = 2.0
+    grace_seconds: float = 5.0
+    clock: Clock = field(default_factory=Clock)
+
+
+async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
+    """`dialer worker`: serve the store's campaigns until a signal. Returns (fatal, signal)."""
+    store = await open_store(config.database_url)
+    received: list[int] = []
+    try:
+        async with RetellClient(
+            config.retell.api_key, config.retell.base_url, observe=observe_api_call
+        ) as client:
+            worker_name = worker_id()
+
+            def options() -> RunOptions:
+                return RunOptions(
+                    worker_id=worker_name,
+                    lease_seconds=config.lease_seconds,
+                    time_scale=config.speed,
+                    grace_seconds=config.grace_seconds,
+                    clock=config.clock,
+                )
+
+            worker = Worker(store, client, options, scan_seconds=config.scan_seconds)
+            log.info("worker_started", worker=worker_name)
+
+            async def health() -> tuple[bool, dict[str, object]]:
+                details: dict[str, object] = {"campaigns": len(worker.runners)}
+                try:
+                    with anyio.fail_after(2):
+                        await store.ping()
+                    details["store"] = "ok"
+                except Exception as exc:  # any failure to answer is "unhealthy"
+                    details["store"] = type(exc).__name__
+                    return False, details
+                stale = time.monotonic() - worker.last_scan
+                details["last_scan_seconds_ago"] = round(stale, 1)
+                return stale < max(30.0, 5 * config.scan_seconds), details
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(_watch_signals, worker.stop, received)
+                if config.metrics_port is not None:
+                    await group.start(serve_metrics, config.metrics_port, health)
+                await worker.serve()
+                group.cancel_scope.cancel()
+            return worker.fatal, (received[0] if received else None)
     finally:
         await store.close()

@@ -205,6 +205,131 @@ def run(
 
 
 @main.command()
+@database_option
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    envvar="DIALER_LEASE_SECONDS",
+    help="How long other workers wait before taking over a dead worker's calls.",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    envvar="DIALER_METRICS_PORT",
+    help="Serve Prometheus /metrics and /healthz on this port.",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="How many times faster than real time the Retell you dial runs (a simulator's X).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="json",
+    show_default=True,
+)
+@click.option("--log-numbers", is_flag=True, help="Log phone numbers in full (default: last 4).")
+def worker(
+    database_url: str | None,
+    lease_seconds: float,
+    metrics_port: int | None,
+    speed: float,
+    log_format: str,
+    log_numbers: bool,
+) -> None:
+    """Serve every active campaign in the store until SIGTERM; run as many as you like."""
+    from dialer.app import WorkerConfig, run_worker
+    from dialer.logs import configure_logging
+    from dialer.settings import retell_settings_from_env
+
+    configure_logging(log_format, show_numbers=log_numbers)
+    retell = retell_settings_from_env()
+    if retell is None:
+        click.echo("RETELL_API_KEY is not set", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        clock = Clock.from_env()
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    config = WorkerConfig(
+        database_url=database_url,
+        retell=retell,
+        lease_seconds=lease_seconds,
+        speed=speed,
+        metrics_port=metrics_port,
+        clock=clock,
+    )
+    fatal, signum = run_async(lambda: run_worker(config))
+    if fatal:
+        click.echo(f"{fatal}\nnothing was lost; fix the key or account and start again", err=True)
+        sys.exit(EXIT_ACCOUNT)
+    if signum is not None:
+        sys.exit(EXIT_SIGTERM if signum == 15 else EXIT_SIGINT)
+    sys.exit(EXIT_OK)
+
+
+def _control(name: str, database_url: str | None, action: str) -> str:
+    from dialer.store import open_store
+
+    async def go() -> str:
+        store = await open_store(database_url)
+        try:
+            row = await store.campaign(name)
+            if row is None:
+                raise click.UsageError(f"no campaign named {name!r} in the store")
+            if action == "pause":
+                if row.status != "active":
+                    return f"{name} is {row.status}; nothing to pause"
+                await store.set_status(row.id, "paused", "paused by a person")
+                return f"{name} paused: no new calls; calls in progress are followed to the end"
+            if action == "resume":
+                if row.status == "cancelled":
+                    raise click.UsageError(f"{name} was cancelled; a cancelled campaign stays so")
+                await store.set_status(row.id, "active")
+                return f"{name} resumed"
+            skipped = await store.cancel(row.id)
+            return (
+                f"{name} cancelled: {skipped:,} waiting lead(s) skipped; "
+                "calls in progress are followed to the end"
+            )
+        finally:
+            await store.close()
+
+    return run_async(go)
+
+
+@main.command()
+@click.argument("name")
+@database_option
+def pause(name: str, database_url: str | None) -> None:
+    """Stop dialing new leads of a campaign (running workers stop within seconds)."""
+    click.echo(_control(name, database_url, "pause"))
+
+
+@main.command()
+@click.argument("name")
+@database_option
+def resume(name: str, database_url: str | None) -> None:
+    """Continue a paused campaign (workers pick it up within seconds)."""
+    click.echo(_control(name, database_url, "resume"))
+
+
+@main.command()
+@click.argument("name")
+@database_option
+def cancel(name: str, database_url: str | None) -> None:
+    """Give up a campaign's remaining leads; calls in progress are followed to the end."""
+    click.echo(_control(name, database_url, "cancel"))
+
+
+@main.command()
 @click.argument("name", required=False)
 @database_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per campaign.")

@@ -7,10 +7,26 @@ import sys
 
 import structlog
 
+from dialer.phones import mask_number
 
-def configure_logging(fmt: str = "auto", level: str | None = None) -> bool:
+
+class _NumberDisplay:
+    """Set once by configure_logging."""
+
+    full = False
+
+
+def loggable_number(e164: str) -> str:
+    """A phone number as logs show it: masked to its last 4 digits unless --log-numbers."""
+    return e164 if _NumberDisplay.full else mask_number(e164)
+
+
+def configure_logging(
+    fmt: str = "auto", level: str | None = None, *, show_numbers: bool = False
+) -> bool:
     """Set up structlog for this process; returns True when logs are JSON lines on stderr.
     JSON lines carry INFO and up; a terminal shows WARNING and up beside the progress display."""
+    _NumberDisplay.full = show_numbers
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     level = level or ("INFO" if as_json else "WARNING")
     renderer: structlog.types.Processor = (

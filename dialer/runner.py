@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from dialer.campaign import Campaign
 from dialer.clock import Clock
 from dialer.hours import Window, effective_zones, never_reason, next_day_opening, schedule
-from dialer.phones import mask_number
+from dialer.logs import loggable_number
+from dialer.metrics import METRICS
 from dialer.policy import decide
 from dialer.retell import (
     Ambiguous,
@@ -44,6 +45,7 @@ from dialer.store.repository import CampaignRow, LiveAttempt, ZoneFilter
 
 log = structlog.get_logger("dialer.runner")
 
+_OUTCOME_NAMES = {Placed: "placed", NotPlaced: "not_placed", Ambiguous: "in_doubt", Fatal: "fatal"}
 IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Retell honors a key for one hour
 UNREADABLE_WARN_SECONDS = 300.0
 
@@ -357,6 +359,7 @@ class CampaignRunner:
     async def _settle(self, work: _Attempt, outcome: CreateOutcome) -> None:
         """Write what a create answer proves, then follow, requeue, fail or reconcile."""
         worker = self.options.worker_id
+        METRICS.calls_placed.inc(campaign=self.row.name, outcome=_OUTCOME_NAMES[type(outcome)])
         if isinstance(outcome, Placed):
             await self._follow(work, outcome.call)
             return
@@ -384,7 +387,7 @@ class CampaignRunner:
                 attempt=work.attempt_id,
                 status=outcome.status,
                 reason=outcome.reason,
-                to=mask_number(work.to_number),
+                to=loggable_number(work.to_number),
             )
             await self.store.record_not_placed(
                 work.attempt_id,
@@ -464,7 +467,7 @@ class CampaignRunner:
             "call_placed",
             attempt=work.attempt_id,
             call=call.call_id,
-            to=mask_number(work.to_number),
+            to=loggable_number(work.to_number),
         )
         work.call_id = call.call_id
         now = time.monotonic()
@@ -575,6 +578,9 @@ class CampaignRunner:
             self._log.warning("lease_lost", attempt=work.attempt_id)
             return
         self.stats.ended += 1
+        METRICS.calls_ended.inc(
+            campaign=self.row.name, reason=call.disconnection_reason or call.call_status
+        )
         seconds = (time.monotonic() - work.followed_since) * self.options.time_scale
         mean = self._mean_call_seconds
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds

@@ -9,6 +9,8 @@ faults with tenacity.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,9 @@ CREATE_PATH = "/v2/create-phone-call"
 _PERMANENT = frozenset({400, 404, 422})
 _FATAL = frozenset({401, 402, 403})
 _MAX_RETRY_AFTER = 300.0
+# Told of every request: endpoint (create-phone-call, get-call, list-calls, …), seconds, and
+# the error kind (an exception name or http_NNN) or None.
+ApiObserver = Callable[[str, float, str | None], None]
 
 
 class RetellError(Exception):
@@ -159,6 +164,7 @@ class RetellClient:
         read_attempts: int = 3,
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: ApiObserver | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -174,6 +180,7 @@ class RetellClient:
         )
         self._create_timeout = httpx.Timeout(create_timeout, connect=5.0)
         self._read_attempts = read_attempts
+        self._observe = observe
         self.base_url = base_url
 
     def __repr__(self) -> str:
@@ -190,13 +197,24 @@ class RetellClient:
 
     async def create_phone_call(self, request: CreateCallRequest) -> CreateOutcome:
         """POST /v2/create-phone-call, once. Never raises for HTTP or transport faults."""
+        started = time.perf_counter()
         try:
             response = await self._client.post(
                 CREATE_PATH, json=request.body(), timeout=self._create_timeout
             )
         except httpx.HTTPError as exc:
+            self._observed("create-phone-call", started, type(exc).__name__)
             return classify_create_error(exc)
+        self._observed(
+            "create-phone-call",
+            started,
+            f"http_{response.status_code}" if response.is_error else None,
+        )
         return classify_create_response(response)
+
+    def _observed(self, endpoint: str, started: float, error: str | None) -> None:
+        if self._observe is not None:
+            self._observe(endpoint, time.perf_counter() - started, error)
 
     async def _read(self, method: str, path: str, **kwargs: Any) -> Any:
         async for attempt in AsyncRetrying(
@@ -210,10 +228,16 @@ class RetellClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request_once(self, method: str, path: str, **kwargs: Any) -> Any:
+        endpoint = path.strip("/").split("/")[1 if path.startswith("/v") else 0]
+        started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
+            self._observed(endpoint, started, type(exc).__name__)
             raise RetellTransportError(f"{method} {path}: {type(exc).__name__}") from None
+        self._observed(
+            endpoint, started, f"http_{response.status_code}" if response.is_error else None
+        )
         if response.status_code >= 400:
             raise RetellStatusError(
                 response.status_code, _message(response), _retry_after(response)

@@ -274,6 +274,63 @@ class Store:
                 .values(status=status, status_reason=reason, updated_at=now)
             )
 
+    async def cancel(self, campaign_id: int) -> int:
+        """Cancel: no new dial; every lead still waiting ends `skipped`. Calls in progress are
+        followed to their end by whoever holds them. Returns how many leads were skipped."""
+        async with self.transaction() as conn:
+            await self._lock_campaign(conn, campaign_id)  # no claim interleaves with this
+            now = await self.now(conn)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(status="cancelled", status_reason="cancelled by a person", updated_at=now)
+            )
+            result = await conn.execute(
+                leads.update()
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+                .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
+            )
+            return int(result.rowcount)
+
+    async def campaigns_to_serve(self) -> list[CampaignRow]:
+        """What a worker serves: active campaigns, and any campaign with a live attempt whose
+        lease expired (a dead worker's calls must still be followed to their end)."""
+        async with self.engine.connect() as conn:
+            now = await self.now(conn)
+            orphaned = exists().where(
+                (attempts.c.campaign_id == campaigns.c.id)
+                & attempts.c.state.in_(LIVE_ATTEMPT_STATES)
+                & (attempts.c.lease_expires_at < now)
+            )
+            rows = await conn.execute(
+                select(
+                    campaigns.c.id,
+                    campaigns.c.name,
+                    campaigns.c.status,
+                    campaigns.c.status_reason,
+                    campaigns.c.config,
+                )
+                .where((campaigns.c.status == "active") | orphaned)
+                .order_by(campaigns.c.id)
+            )
+            return [CampaignRow(r.id, r.name, r.status, r.status_reason, r.config) for r in rows]
+
+    async def in_doubt_count(self, campaign_id: int) -> int:
+        async with self.engine.connect() as conn:
+            stmt = (
+                select(func.count())
+                .select_from(attempts)
+                .where(attempts.c.campaign_id == campaign_id)
+                .where(attempts.c.state == "in_doubt")
+            )
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def ping(self) -> None:
+        """Raise unless the store answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def hold(self, campaign_id: int, seconds: float) -> None:
         """No new dial for this campaign, by any worker, for `seconds` (after a 429)."""
         async with self.transaction() as conn:
@@ -646,6 +703,7 @@ class Store:
             await conn.execute(
                 leads.update().where(leads.c.id == lead_id).values(updated_at=now, **values)
             )
+            await self._skip_if_cancelled(conn, lead_id, now)
             return True
 
     async def record_call_end(
@@ -692,6 +750,7 @@ class Store:
             if refund:
                 values["attempts"] = leads.c.attempts - 1
             await conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+            await self._skip_if_cancelled(conn, lead_id, now)
             if suppress:
                 await conn.execute(
                     self._insert(suppressions)
@@ -713,6 +772,19 @@ class Store:
             return True
 
     # -- leases ----------------------------------------------------------------------------
+
+    async def _skip_if_cancelled(self, conn: AsyncConnection, lead_id: int, now: datetime) -> None:
+        """A lead whose call ended after its campaign was cancelled is not dialed again."""
+        cancelled = exists().where(
+            (campaigns.c.id == leads.c.campaign_id) & (campaigns.c.status == "cancelled")
+        )
+        await conn.execute(
+            leads.update()
+            .where(leads.c.id == lead_id)
+            .where(leads.c.state.in_(DUE_LEAD_STATES))
+            .where(cancelled)
+            .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
+        )
 
     async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
         """One batched heartbeat for every live attempt this worker holds."""

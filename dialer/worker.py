@@ -1,0 +1,99 @@
+"""`dialer worker`: serve every active campaign in the store until stopped.
+
+Any number of workers (and `dialer run` processes) share one store: each campaign gets a
+runner in every worker, and the claim transaction keeps both ceilings campaign-wide. A scan
+every few seconds starts runners for campaigns that became active (created or resumed) and for
+campaigns whose live calls lost their worker; a runner ends when its campaign is finished,
+paused or cancelled (after following its calls to their end).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio
+import structlog
+
+from dialer.metrics import METRICS
+from dialer.retell import RetellClient
+from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
+from dialer.store import Store
+from dialer.store.repository import CampaignRow
+
+log = structlog.get_logger("dialer.worker")
+
+
+class Worker:
+    """Runners for the store's campaigns, started and ended as the campaigns change."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: RetellClient,
+        options: Callable[[], RunOptions],
+        scan_seconds: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self._options = options
+        self.scan_seconds = scan_seconds
+        self.runners: dict[int, CampaignRunner] = {}
+        self.stopping = anyio.Event()
+        self.fatal: str | None = None
+        self.last_scan = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for runner in list(self.runners.values()):
+            runner.stop()
+
+    async def serve(self) -> None:
+        """Until `stop()` (or an account failure, which every campaign shares)."""
+        gauges = anyio.CancelScope()
+        async with anyio.create_task_group() as group:  # exits once every runner has drained
+            group.start_soon(self._report_gauges, gauges)
+            while not self.stopping.is_set():
+                for row in await self.store.campaigns_to_serve():
+                    if row.id not in self.runners:
+                        self._start(group, row)
+                self.last_scan = time.monotonic()
+                with anyio.move_on_after(self.scan_seconds):
+                    await self.stopping.wait()
+            gauges.cancel()
+
+    def _start(self, group: anyio.abc.TaskGroup, row: CampaignRow) -> None:
+        runner = CampaignRunner(self.store, self.client, row, self._options())
+        self.runners[row.id] = runner
+        log.info("campaign_serving", campaign=row.name, status=row.status)
+        group.start_soon(self._run, runner)
+
+    async def _run(self, runner: CampaignRunner) -> None:
+        try:
+            result = await runner.run()
+        finally:
+            self.runners.pop(runner.row.id, None)
+        await self._ended(runner, result)
+
+    async def _ended(self, runner: CampaignRunner, result: RunResult) -> None:
+        name = runner.row.name
+        if result.outcome is RunOutcome.FINISHED:
+            await self.store.set_status(runner.row.id, "finished")
+            log.info("campaign_finished", campaign=name)
+        elif result.outcome is RunOutcome.FATAL:
+            # The key or the account is refused: every campaign would fail the same way.
+            self.fatal = result.message
+            log.error("account_refused", campaign=name, error=result.message)
+            self.stop()
+        elif result.outcome is not RunOutcome.STOPPED:
+            log.info("campaign_released", campaign=name, outcome=result.outcome.value)
+
+    async def _report_gauges(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:
+                for campaign_id, runner in list(self.runners.items()):
+                    name = runner.row.name
+                    METRICS.active_calls.set(runner.active_calls, campaign=name)
+                    in_doubt = await self.store.in_doubt_count(campaign_id)
+                    METRICS.in_doubt.set(in_doubt, campaign=name)
+                await anyio.sleep(5)
