@@ -1,9 +1,13 @@
-# dialer as a container. The worker fleet (`dialer worker`) is not built yet; today the image
-# runs `dialer run` against a mounted campaign, e.g.:
-#   docker run --rm -e RETELL_API_KEY -e DATABASE_URL -v $PWD/campaigns:/campaigns dialer run /campaigns/spring.yaml
+# dialer as a long-running worker: serves every active campaign in the store.
+#   docker build -t dialer .
+#   docker run --rm -e DATABASE_URL -e RETELL_API_KEY -p 9100:9100 dialer        # a worker
+#   docker run --rm -e DATABASE_URL dialer db upgrade                            # migrations, once
+#   docker run --rm -e DATABASE_URL -e RETELL_API_KEY -v $PWD/campaigns:/campaigns \
+#       dialer run /campaigns/spring.yaml                                         # load + run one
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    DIALER_METRICS_PORT=9100
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dialer ./dialer
@@ -11,5 +15,11 @@ COPY migrations ./migrations
 RUN pip install . && useradd --create-home --uid 10001 dialer
 USER dialer
 WORKDIR /home/dialer
+EXPOSE 9100
+# /healthz answers 200 while the store answers and the worker's loop is alive.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['DIALER_METRICS_PORT'], timeout=4)"
+# SIGTERM: stop claiming, drain in-flight requests (≤5 s), hand live calls to other workers.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["dialer"]
-CMD ["--help"]
+CMD ["worker"]

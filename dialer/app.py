@@ -52,7 +52,7 @@ class RunConfig:
     database_url: str | None
     retell: RetellSettings | None
     simulate: bool = False
-    speed: float = 600.0
+    speed: float = 1.0
     lease_seconds: float = 30.0
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False

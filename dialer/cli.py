@@ -120,7 +120,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     type=float,
     default=None,
     help="How many times faster than real time the Retell you dial runs: pacing, backoffs and "
-    "polling are compressed to match. Default 300 with --simulate, else 1 (pass a "
+    "polling are compressed to match. Default 600 with --simulate, else 1 (pass a "
     "`dialer simulator --speed X` its X).",
 )
 @database_option
@@ -170,7 +170,7 @@ def run(
         database_url=database_url,
         retell=retell,
         simulate=simulate,
-        speed=speed if speed is not None else (300.0 if simulate else 1.0),
+        speed=speed if speed is not None else (600.0 if simulate else 1.0),
         lease_seconds=lease_seconds,
         progress=not no_progress,
         json_logs=as_json,

@@ -1,0 +1,108 @@
+"""What the benchmarks share: a simulator in its own process, generated leads, stores."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "sim-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Simulator:
+    def __init__(self, speed: float, seed: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dialer",
+                "simulator",
+                "--port",
+                str(self.port),
+                "--speed",
+                str(speed),
+                "--seed",
+                str(seed),
+                "--concurrency-limit",
+                "100000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()
+
+    def records(self) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{self.url}/_sim/records", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        )
+        answer.raise_for_status()
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def write_leads(folder: Path, count: int, start: int) -> Path:
+    path = folder / f"leads-{count}-{start}.csv"
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["to_number", "first_name"])
+        for i in range(count):
+            writer.writerow([f"+1212{2_000_000 + start + i:07d}", f"N{i}"])
+    return path
+
+
+def write_campaign(folder: Path, leads: Path, name: str, cps: float, cap: int) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        f"name: '{name}'\nfrom_number: '+14155550100'\nleads: {leads.name}\n"
+        f"pacing: {{calls_per_second: {cps}, max_concurrent_calls: {cap}}}\n"
+        "retry: {max_attempts: 1}\n"
+    )
+    return path
+
+
+def database(kind: str, folder: Path, name: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{folder}/{name}.db"
+    db = f"dialer_bench_{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-qc",
+            f'CREATE DATABASE "{db}"',
+        ],
+        check=True,
+    )
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}"
+    subprocess.run(
+        [sys.executable, "-m", "dialer", "db", "upgrade"],
+        check=True,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+    )
+    return url
