@@ -25,6 +25,7 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:
@@ -44,6 +45,26 @@ database_option = click.option(
     default=None,
     help="The store (default: sqlite+aiosqlite:///dialer.db). Env: DATABASE_URL.",
 )
+
+
+lease_option = click.option(
+    "--lease-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    envvar="DIALER_LEASE_SECONDS",
+    help="How long other processes wait before taking over the calls of one that died.",
+)
+
+
+def log_format_option(default: str) -> Callable[[F], F]:
+    return click.option(
+        "--log-format",
+        type=click.Choice(["auto", "json", "console"]),
+        default=default,
+        show_default=True,
+        help="auto: JSON lines unless stderr is a terminal.",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,21 +145,8 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     "`dialer simulator --speed X` its X).",
 )
 @database_option
-@click.option(
-    "--lease-seconds",
-    type=float,
-    default=30.0,
-    show_default=True,
-    envvar="DIALER_LEASE_SECONDS",
-    help="How long another process waits before taking over a dead run's calls.",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["auto", "json", "console"]),
-    default="auto",
-    show_default=True,
-    help="auto: JSON lines unless stderr is a terminal.",
-)
+@lease_option
+@log_format_option("auto")
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 def run(
     campaign_file: Path,
@@ -206,14 +214,7 @@ def run(
 
 @main.command()
 @database_option
-@click.option(
-    "--lease-seconds",
-    type=float,
-    default=30.0,
-    show_default=True,
-    envvar="DIALER_LEASE_SECONDS",
-    help="How long other workers wait before taking over a dead worker's calls.",
-)
+@lease_option
 @click.option(
     "--metrics-port",
     type=int,
@@ -228,12 +229,7 @@ def run(
     show_default=True,
     help="How many times faster than real time the Retell you dial runs (a simulator's X).",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["auto", "json", "console"]),
-    default="json",
-    show_default=True,
-)
+@log_format_option("json")
 @click.option("--log-numbers", is_flag=True, help="Log phone numbers in full (default: last 4).")
 def worker(
     database_url: str | None,

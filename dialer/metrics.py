@@ -30,33 +30,32 @@ def _render_labels(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> s
 
 
 @dataclass
-class Counter:
+class _Family:
+    """Samples of one metric name, by label values."""
+
     name: str
     help: str
     values: dict[Labels, float] = field(default_factory=lambda: defaultdict(float))
+    kind = "untyped"
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+        lines += [f"{self.name}{_render_labels(k)} {v:g}" for k, v in sorted(self.values.items())]
+        return lines
+
+
+class Counter(_Family):
+    kind = "counter"
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self.values[_labels(labels)] += amount
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        lines += [f"{self.name}{_render_labels(k)} {v:g}" for k, v in sorted(self.values.items())]
-        return lines
 
-
-@dataclass
-class Gauge:
-    name: str
-    help: str
-    values: dict[Labels, float] = field(default_factory=dict)
+class Gauge(_Family):
+    kind = "gauge"
 
     def set(self, value: float, **labels: str) -> None:
         self.values[_labels(labels)] = value
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
-        lines += [f"{self.name}{_render_labels(k)} {v:g}" for k, v in sorted(self.values.items())]
-        return lines
 
 
 @dataclass

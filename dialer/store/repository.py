@@ -91,6 +91,19 @@ class CampaignRow:
     config: dict[str, Any]
 
 
+_CAMPAIGN_COLUMNS = (
+    campaigns.c.id,
+    campaigns.c.name,
+    campaigns.c.status,
+    campaigns.c.status_reason,
+    campaigns.c.config,
+)
+
+
+def _campaign_row(row: Any) -> CampaignRow:
+    return CampaignRow(row.id, row.name, row.status, row.status_reason, row.config)
+
+
 def content_hash(lead: Lead) -> str:
     """A digest of what a row says, so a reload rewrites only rows that changed."""
     payload = json.dumps(
@@ -238,32 +251,16 @@ class Store:
         column = campaigns.c.id if isinstance(name_or_id, int) else campaigns.c.name
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(
-                        campaigns.c.id,
-                        campaigns.c.name,
-                        campaigns.c.status,
-                        campaigns.c.status_reason,
-                        campaigns.c.config,
-                    ).where(column == name_or_id)
-                )
+                await conn.execute(select(*_CAMPAIGN_COLUMNS).where(column == name_or_id))
             ).one_or_none()
         if row is None:
             return None
-        return CampaignRow(row.id, row.name, row.status, row.status_reason, row.config)
+        return _campaign_row(row)
 
     async def campaigns(self) -> list[CampaignRow]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(
-                    campaigns.c.id,
-                    campaigns.c.name,
-                    campaigns.c.status,
-                    campaigns.c.status_reason,
-                    campaigns.c.config,
-                ).order_by(campaigns.c.id)
-            )
-            return [CampaignRow(r.id, r.name, r.status, r.status_reason, r.config) for r in rows]
+            rows = await conn.execute(select(*_CAMPAIGN_COLUMNS).order_by(campaigns.c.id))
+            return [_campaign_row(r) for r in rows]
 
     async def set_status(self, campaign_id: int, status: str, reason: str | None = None) -> None:
         async with self.transaction() as conn:
@@ -304,17 +301,11 @@ class Store:
                 & (attempts.c.lease_expires_at < now)
             )
             rows = await conn.execute(
-                select(
-                    campaigns.c.id,
-                    campaigns.c.name,
-                    campaigns.c.status,
-                    campaigns.c.status_reason,
-                    campaigns.c.config,
-                )
+                select(*_CAMPAIGN_COLUMNS)
                 .where((campaigns.c.status == "active") | orphaned)
                 .order_by(campaigns.c.id)
             )
-            return [CampaignRow(r.id, r.name, r.status, r.status_reason, r.config) for r in rows]
+            return [_campaign_row(r) for r in rows]
 
     async def in_doubt_count(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
