@@ -1,7 +1,7 @@
 """Lead lists: CSV or YAML rows streamed into `Lead`s, each problem located by file and line.
 
 A CSV list is read row by row (a million rows never sit in memory). Duplicate detection keeps
-only 64-bit hashes of the numbers and keys it has seen.
+only the numbers (as integers) and hashes of the keys it has seen.
 """
 
 from __future__ import annotations
@@ -56,25 +56,36 @@ class LeadScan:
 
 
 class _Dedup:
+    """Numbers seen, as exact integers (an E.164 number fits in 50 bits), and 64-bit hashes of
+    the lead_ids that differ from their number (most lists have none)."""
+
     def __init__(self) -> None:
         self.numbers: set[int] = set()
         self.keys: set[int] = set()
 
     def check(self, lead: Lead, path: Path) -> Problem | None:
-        number_hash = hash(lead.to_number)
-        if number_hash in self.numbers:
+        number = int(lead.to_number[1:])
+        if number in self.numbers:
             return Problem(
                 path,
                 lead.line,
                 "to_number",
                 f"duplicate number {lead.to_number} (an earlier row has it)",
             )
-        key_hash = hash(lead.key)
-        if key_hash in self.keys:
-            return Problem(path, lead.line, "lead_id", f"duplicate lead_id {lead.key!r}")
-        self.numbers.add(number_hash)
-        self.keys.add(key_hash)
+        # A lead's key is its lead_id, else its number: the two kinds must not collide either.
+        if lead.key != lead.to_number:
+            key_hash = hash(lead.key)
+            if key_hash in self.keys or self._is_seen_number(lead.key):
+                return Problem(path, lead.line, "lead_id", f"duplicate lead_id {lead.key!r}")
+            self.keys.add(key_hash)
+        elif self.keys and hash(lead.key) in self.keys:
+            return Problem(path, lead.line, "to_number", f"{lead.key} is an earlier row's lead_id")
+        self.numbers.add(number)
         return None
+
+    def _is_seen_number(self, key: str) -> bool:
+        digits = key[1:]
+        return key.startswith("+") and digits.isdigit() and int(digits) in self.numbers
 
 
 def iter_leads(loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:

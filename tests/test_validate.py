@@ -283,3 +283,15 @@ def test_example_campaign_validates() -> None:
     path = Path(__file__).parent.parent / "campaigns" / "spring.yaml"
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_lead_id_may_not_repeat_another_rows_number(tmp_path: Path) -> None:
+    (tmp_path / "leads.csv").write_text(
+        "lead_id,to_number\n,+14155550101\n+14155550101,+14155550102\n"
+        "+14155550109,+14155550103\n,+14155550109\n"
+    )
+    (tmp_path / "campaign.yaml").write_text(GOOD_CAMPAIGN)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "campaign.yaml")])
+    assert result.exit_code == 2
+    assert "leads.csv:3: lead_id: duplicate lead_id '+14155550101'" in result.output
+    assert "leads.csv:5: to_number: +14155550109 is an earlier row's lead_id" in result.output
