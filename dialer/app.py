@@ -183,9 +183,7 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
     store = await open_store(config.database_url)
     received: list[int] = []
     try:
-        async with RetellClient(
-            config.retell.api_key, config.retell.base_url, observe=observe_api_call
-        ) as client:
+        async with retell_client(config.retell, simulate=False, speed=config.speed) as client:
             worker_name = worker_id()
 
             def options() -> RunOptions:

@@ -47,6 +47,15 @@ database_option = click.option(
 )
 
 
+def _clock_from_env() -> Clock:
+    """DIALER_CLOCK_START, or exit 2 saying what is wrong with it."""
+    try:
+        return Clock.from_env()
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+
+
 lease_option = click.option(
     "--lease-seconds",
     type=float,
@@ -164,11 +173,7 @@ def run(
     from dialer.settings import retell_settings_from_env
 
     as_json = configure_logging(log_format)
-    try:
-        clock = Clock.from_env()
-    except ValueError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_INVALID)
+    clock = _clock_from_env()
     retell = retell_settings_from_env()
     if retell is None and not simulate:
         click.echo("RETELL_API_KEY is not set (or use --simulate to try the simulator)", err=True)
@@ -249,11 +254,7 @@ def worker(
     if retell is None:
         click.echo("RETELL_API_KEY is not set", err=True)
         sys.exit(EXIT_INVALID)
-    try:
-        clock = Clock.from_env()
-    except ValueError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_INVALID)
+    clock = _clock_from_env()
     config = WorkerConfig(
         database_url=database_url,
         retell=retell,
@@ -335,7 +336,6 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 
     from rich.console import Console
 
-    from dialer.campaign import Campaign
     from dialer.display import summary_table, window_note
     from dialer.hours import waiting_for_window
     from dialer.store import open_store
@@ -345,14 +345,14 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
         tuple[str, str, str | None, CampaignSummary, tuple[int, datetime | None]]
     ]:
         store = await open_store(database_url)
-        now = Clock.from_env().now()
+        now = _clock_from_env().now()
         try:
             rows = await store.campaigns()
             if name is not None:
                 rows = [r for r in rows if r.name == name]
             found = []
             for r in rows:
-                hours = Campaign.model_validate({**r.config, "leads": []}).calling_hours
+                hours = r.settings().calling_hours
                 waiting = waiting_for_window(hours, await store.waiting_by_zone(r.id), now)
                 found.append(
                     (r.name, r.status, r.status_reason, await store.summary(r.id), waiting)

@@ -169,6 +169,10 @@ class ZoneSchedule:
     def waiting(self, key: str) -> bool:
         return key not in self.open_keys and key not in self.never_keys
 
+    def waiting_count(self, leads_by_key: dict[str, int]) -> int:
+        """How many of these leads wait for their window."""
+        return sum(n for key, n in leads_by_key.items() if self.waiting(key))
+
 
 def schedule(hours: CallingHours | None, keys: Iterable[str], at: datetime) -> ZoneSchedule:
     """Sort zone keys into open now / never open / waiting, with the next opening among the
@@ -194,8 +198,7 @@ def waiting_for_window(
 ) -> tuple[int, datetime | None]:
     """How many due leads wait for their window at `at`, and when the next window opens."""
     plan = schedule(hours, leads_by_key, at)
-    waiting = sum(n for key, n in leads_by_key.items() if plan.waiting(key))
-    return waiting, plan.next_opening
+    return plan.waiting_count(leads_by_key), plan.next_opening
 
 
 def never_reason(hours: CallingHours, key: str) -> str:

@@ -23,7 +23,6 @@ import anyio
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from dialer.campaign import Campaign
 from dialer.clock import Clock
 from dialer.hours import Window, effective_zones, never_reason, next_day_opening, schedule
 from dialer.logs import loggable_number
@@ -138,7 +137,7 @@ class CampaignRunner:
         self.store = store
         self.client = client
         self.row = campaign
-        self.campaign = Campaign.model_validate({**campaign.config, "leads": []})
+        self.campaign = campaign.settings()
         self.options = options
         self.stats = RunStats()
         self.stopping = anyio.Event()
@@ -308,10 +307,8 @@ class CampaignRunner:
                 never={key: never_reason(hours, key) for key in plan.never_keys},
             )
             self._zone_filter_until = now + 1.0
-            self.stats.waiting_for_window = sum(
-                n for key, n in self._zone_counts.items() if plan.waiting(key)
-            )
-            self.stats.next_window = plan.next_opening if self.stats.waiting_for_window else None
+            self.stats.waiting_for_window = plan.waiting_count(self._zone_counts)
+            self.stats.next_window = plan.next_opening  # an opening only a waiting key has
             if plan.next_opening is not None:
                 # re-plan the moment a window opens
                 opens_in = (plan.next_opening - self.options.clock.now()).total_seconds()

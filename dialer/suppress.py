@@ -28,9 +28,6 @@ class SuppressList:
     def source_of(self, number: str) -> str | None:
         return self.sources.get(number)
 
-    def __len__(self) -> int:
-        return len(self.sources)
-
 
 def _region(loaded: LoadedCampaign) -> str | None:
     campaign = loaded.campaign

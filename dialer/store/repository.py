@@ -90,6 +90,10 @@ class CampaignRow:
     status_reason: str | None
     config: dict[str, Any]
 
+    def settings(self) -> Campaign:
+        """The campaign's stored settings, typed (its leads live in the leads table)."""
+        return Campaign.model_validate({**self.config, "leads": []})
+
 
 # Loading on Postgres (Store._copy_leads): a temporary table per transaction, and the same
 # rule as the portable upsert: a known lead is rewritten only while it has no history.
@@ -133,6 +137,12 @@ _CAMPAIGN_COLUMNS = (
     campaigns.c.status_reason,
     campaigns.c.config,
 )
+
+
+async def _count(conn: AsyncConnection, table: Any, *conditions: Any) -> int:
+    """Rows of `table` matching every condition."""
+    stmt = select(func.count()).select_from(table).where(*conditions)
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 def _campaign_row(row: Any) -> CampaignRow:
@@ -288,8 +298,7 @@ class Store:
         await driver.execute("TRUNCATE lead_load")
 
     async def count_leads(self, conn: AsyncConnection, campaign_id: int) -> int:
-        stmt = select(func.count()).select_from(leads).where(leads.c.campaign_id == campaign_id)
-        return int((await conn.execute(stmt)).scalar_one())
+        return await _count(conn, leads, leads.c.campaign_id == campaign_id)
 
     async def skip_suppressed(
         self, conn: AsyncConnection, campaign_id: int, sources: dict[str, str], now: datetime
@@ -376,13 +385,12 @@ class Store:
 
     async def in_doubt_count(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
-            stmt = (
-                select(func.count())
-                .select_from(attempts)
-                .where(attempts.c.campaign_id == campaign_id)
-                .where(attempts.c.state == "in_doubt")
+            return await _count(
+                conn,
+                attempts,
+                attempts.c.campaign_id == campaign_id,
+                attempts.c.state == "in_doubt",
             )
-            return int((await conn.execute(stmt)).scalar_one())
 
     async def ping(self) -> None:
         """Raise unless the store answers."""
@@ -536,13 +544,12 @@ class Store:
             return (start - now).total_seconds()
 
     async def _live_count(self, conn: AsyncConnection, campaign_id: int) -> int:
-        stmt = (
-            select(func.count())
-            .select_from(attempts)
-            .where(attempts.c.campaign_id == campaign_id)
-            .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
+        return await _count(
+            conn,
+            attempts,
+            attempts.c.campaign_id == campaign_id,
+            attempts.c.state.in_(LIVE_ATTEMPT_STATES),
         )
-        return int((await conn.execute(stmt)).scalar_one())
 
     async def _defer_over_daily_limit(
         self, conn: AsyncConnection, candidates: list[Any], per_day: int, now: datetime
@@ -761,7 +768,8 @@ class Store:
             await conn.execute(
                 leads.update().where(leads.c.id == lead_id).values(updated_at=now, **values)
             )
-            await self._skip_if_cancelled(conn, lead_id, now)
+            if retry_in is not None:  # only a lead due again can be caught by a cancel
+                await self._skip_if_cancelled(conn, lead_id, now)
             return True
 
     async def record_call_end(
@@ -808,7 +816,8 @@ class Store:
             if refund:
                 values["attempts"] = leads.c.attempts - 1
             await conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))
-            await self._skip_if_cancelled(conn, lead_id, now)
+            if state in DUE_LEAD_STATES:  # only a lead due again can be caught by a cancel
+                await self._skip_if_cancelled(conn, lead_id, now)
             if suppress:
                 await conn.execute(
                     self._insert(suppressions)
@@ -941,13 +950,12 @@ class Store:
 
     async def unfinished_leads(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
-            stmt = (
-                select(func.count())
-                .select_from(leads)
-                .where(leads.c.campaign_id == campaign_id)
-                .where(leads.c.state.not_in(TERMINAL_LEAD_STATES))
+            return await _count(
+                conn,
+                leads,
+                leads.c.campaign_id == campaign_id,
+                leads.c.state.not_in(TERMINAL_LEAD_STATES),
             )
-            return int((await conn.execute(stmt)).scalar_one())
 
     async def next_due_at(
         self, campaign_id: int, zones: ZoneFilter | None = None
