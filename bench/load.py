@@ -1,16 +1,21 @@
 """Loading speed and memory: 100k and 1M generated leads into SQLite and Postgres.
 
-    python bench/load.py                 # 100k and 1M rows, SQLite and Postgres (if reachable)
-    python bench/load.py --rows 100000   # one size
+    python bench/load.py                          # 100k and 1M rows, both spreads, both stores
+    python bench/load.py --rows 100000 --spread nationwide
 
-Each load runs in its own process so its peak RSS is its own. Prints a table.
+Two kinds of list: every number in one area code, and numbers spread over every US area code
+(a national list: validity and time zones are worked out once per leading-digit block, so
+spread numbers cost more). Each load runs in its own process so its peak RSS is its own.
+Prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import math
 import os
 import resource
 import subprocess
@@ -18,19 +23,61 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def generate(rows: int, folder: Path) -> Path:
-    leads = folder / f"leads-{rows}.csv"
+def one_area_code(rows: int) -> Iterator[str]:
+    for i in range(rows):
+        yield f"+1{212 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
+
+
+def nationwide(rows: int) -> Iterator[str]:
+    """Distinct valid numbers scattered over every US area code and exchange."""
+    from dialer.phones import InvalidNumberError, normalize_number
+
+    area_codes = [
+        code
+        for code in range(201, 990)
+        if _is_valid(f"+1{code}2345678", normalize_number, InvalidNumberError)
+    ]
+    space = len(area_codes) * 8_000_000  # exchanges 200-999, lines 0000-9999
+    step = 2_654_435_761 % space  # coprime with the space (checked below): a permutation
+    while math.gcd(step, space) != 1:
+        step += 1
+    made = 0
+    index = 0
+    while made < rows:
+        slot = index * step % space
+        index += 1
+        code, rest = divmod(slot, 8_000_000)
+        number = f"+1{area_codes[code]}{2_000_000 + rest}"
+        if _is_valid(number, normalize_number, InvalidNumberError):
+            made += 1
+            yield number
+
+
+def _is_valid(number: str, normalize: Any, error: type[Exception]) -> bool:
+    try:
+        normalize(number)
+    except error:
+        return False
+    return True
+
+
+SPREADS = {"one-area-code": one_area_code, "nationwide": nationwide}
+
+
+def generate(rows: int, spread: str, folder: Path) -> Path:
+    leads = folder / f"leads-{rows}-{spread}.csv"
     with leads.open("w") as out:
         out.write("lead_id,to_number,first_name,plan,renewal_date\n")
-        for i in range(rows):
-            number = f"+1{212 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
+        for i, number in enumerate(SPREADS[spread](rows)):
             out.write(f"L{i},{number},Name{i % 977},Plus,2027-04-{1 + i % 28:02d}\n")
-    campaign = folder / f"bench-{rows}.yaml"
+    campaign = folder / f"bench-{rows}-{spread}.yaml"
     campaign.write_text(
         f"name: bench-{rows}\nfrom_number: '+14155550100'\nleads: {leads.name}\n"
         "dynamic_variables: {company: Acme}\n"
@@ -96,19 +143,21 @@ def postgres_url() -> tuple[str, str] | None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, action="append")
+    parser.add_argument("--spread", choices=sorted(SPREADS), action="append")
     parser.add_argument("--child", nargs=2, metavar=("CAMPAIGN", "URL"))
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     sizes = args.rows or [100_000, 1_000_000]
+    spreads = args.spread or list(SPREADS)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for rows in sizes:
-            campaign = generate(rows, folder)
+        for rows, spread in itertools.product(sizes, spreads):
+            campaign = generate(rows, spread, folder)
             targets: list[tuple[str, str, str | None]] = [
-                ("sqlite", f"sqlite+aiosqlite:///{folder}/bench-{rows}.db", None)
+                ("sqlite", f"sqlite+aiosqlite:///{folder}/bench-{rows}-{spread}.db", None)
             ]
             pg = postgres_url()
             if pg:
@@ -124,16 +173,18 @@ def main() -> None:
                     print(proc.stderr[-2000:], file=sys.stderr)
                     continue
                 data = json.loads(proc.stdout.strip().splitlines()[-1])
-                results.append((rows, kind, data))
+                results.append((rows, spread, kind, data))
                 if dbname:
                     asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
     print(
-        f"{'rows':>9} {'store':<9} {'load s':>8} {'rows/s':>9} {'reload s':>9} {'peak RSS MB':>12}"
+        f"{'rows':>9} {'numbers':<13} {'store':<9} {'load s':>7} {'rows/s':>8}"
+        f" {'reload s':>8} {'peak RSS MB':>11}"
     )
-    for rows, kind, d in results:
+    for rows, spread, kind, d in results:
         print(
-            f"{rows:>9,} {kind:<9} {d['seconds']:>8.1f} {d['rows'] / d['seconds']:>9,.0f}"
-            f" {d['reload_seconds']:>9.1f} {d['peak_rss_mb']:>12.0f}"
+            f"{rows:>9,} {spread:<13} {kind:<9} {d['seconds']:>7.1f}"
+            f" {d['rows'] / d['seconds']:>8,.0f} {d['reload_seconds']:>8.1f}"
+            f" {d['peak_rss_mb']:>11.0f}"
         )
 
 

@@ -1,12 +1,13 @@
 """Lead lists: CSV or YAML rows streamed into `Lead`s, each problem located by file and line.
 
 A CSV list is read row by row (a million rows never sit in memory). Duplicate detection keeps
-only the numbers (as integers) and hashes of the keys it has seen.
+only the numbers (as integers) and hashes of the keys it has seen, in compact tables.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import Any
 
 from dialer.campaign import LoadedCampaign, did_you_mean, stringify_variable
 from dialer.hours import NO_ZONE, is_known_zone, lead_zone_key
-from dialer.phones import InvalidNumberError, normalize_number, number_time_zones
+from dialer.intset import IntSet
+from dialer.phones import InvalidNumberError, number_and_zones
 from dialer.problems import Problem
 from dialer.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 
@@ -23,6 +25,7 @@ NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
 RESERVED_COLUMNS = frozenset({*NUMBER_COLUMNS, "lead_id", "timezone"})
 YAML_LEAD_KEYS = ["to_number", "lead_id", "timezone", "metadata", "retell_llm_dynamic_variables"]
 MAX_REPORTED_PROBLEMS = 1000
+MAX_LEAD_ID_CHARS = 200  # the store's lead_key column
 
 
 @dataclass(slots=True)
@@ -57,15 +60,14 @@ class LeadScan:
 
 class _Dedup:
     """Numbers seen, as exact integers (an E.164 number fits in 50 bits), and 64-bit hashes of
-    the lead_ids that differ from their number (most lists have none)."""
+    the lead_ids that differ from their number (most lists have none); 8 bytes each."""
 
     def __init__(self) -> None:
-        self.numbers: set[int] = set()
-        self.keys: set[int] = set()
+        self.numbers = IntSet()
+        self.keys = IntSet()
 
     def check(self, lead: Lead, path: Path) -> Problem | None:
-        number = int(lead.to_number[1:])
-        if number in self.numbers:
+        if not self.numbers.add(int(lead.to_number[1:])):
             return Problem(
                 path,
                 lead.line,
@@ -74,13 +76,10 @@ class _Dedup:
             )
         # A lead's key is its lead_id, else its number: the two kinds must not collide either.
         if lead.key != lead.to_number:
-            key_hash = hash(lead.key)
-            if key_hash in self.keys or self._is_seen_number(lead.key):
+            if self._is_seen_number(lead.key) or not self.keys.add(hash(lead.key)):
                 return Problem(path, lead.line, "lead_id", f"duplicate lead_id {lead.key!r}")
-            self.keys.add(key_hash)
-        elif self.keys and hash(lead.key) in self.keys:
+        elif len(self.keys) and hash(lead.key) in self.keys:
             return Problem(path, lead.line, "to_number", f"{lead.key} is an earlier row's lead_id")
-        self.numbers.add(number)
         return None
 
     def _is_seen_number(self, key: str) -> bool:
@@ -149,8 +148,9 @@ def _build_lead(
     if not isinstance(raw_number, str | int):
         scan.add(Problem(path, line, number_field, "must be a phone number string"))
         return None
+    number_zones: tuple[str, ...] = ()
     try:
-        number = normalize_number(str(raw_number), campaign.default_region)
+        number, number_zones = number_and_zones(str(raw_number), campaign.default_region)
     except InvalidNumberError as exc:
         scan.add(Problem(path, line, number_field, str(exc)))
         ok = False
@@ -174,6 +174,11 @@ def _build_lead(
             ok = False
         else:
             key = str(lead_id).strip()
+            if len(key) > MAX_LEAD_ID_CHARS:
+                scan.add(
+                    Problem(path, line, "lead_id", f"longer than {MAX_LEAD_ID_CHARS} characters")
+                )
+                ok = False
     if not ok:
         return None
     return Lead(
@@ -183,8 +188,13 @@ def _build_lead(
         dynamic_variables={**campaign.dynamic_variables, **variables},
         metadata={**campaign.metadata, **metadata},
         line=line,
-        zones=lead_zone_key(zone, () if zone else number_time_zones(number)),
+        zones=zone or _zone_key(number_zones),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _zone_key(number_zones: tuple[str, ...]) -> str:
+    return lead_zone_key(None, number_zones)
 
 
 def _csv_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:

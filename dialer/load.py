@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import anyio
+import anyio.lowlevel
+
 from dialer.campaign import LoadedCampaign
 from dialer.hours import never_reason, schedule
-from dialer.leads import Lead, LeadScan, iter_leads
+from dialer.leads import LeadScan, iter_leads
 from dialer.problems import InputError, Problem
 from dialer.store import Store
+from dialer.store.repository import LeadRecord, lead_record
 from dialer.suppress import SuppressList, read_suppress_files
 
 LOAD_BATCH = 5000
+_READ_CHUNK = 50  # leads read between chances for the database writer to move
 
 
 @dataclass(frozen=True)
@@ -82,21 +89,31 @@ async def load_campaign_into_store(store: Store, loaded: LoadedCampaign) -> Load
     suppression files that are still waiting end `skipped`. Any problem rolls it all back."""
     scan = LeadScan()
     suppress = read_suppress_files(loaded)
+
+    def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
+        # Read to the end to report every problem, but write nothing after the first: the
+        # transaction will roll back.
+        for lead in iter_leads(loaded, scan):
+            if not (scan.problem_count or suppress.problems):
+                yield lead_record(campaign_id, lead)
+
     async with store.transaction() as conn:
         campaign_id = await store.upsert_campaign(conn, loaded.campaign, str(loaded.path))
         now = await store.now(conn)
         before = await store.count_leads(conn, campaign_id)
-        batch: list[Lead] = []
-        for lead in iter_leads(loaded, scan):
-            if scan.problem_count or suppress.problems:
-                continue  # keep reading to report every problem; the transaction will roll back
-            batch.append(lead)
-            if len(batch) >= LOAD_BATCH:
-                await store.insert_leads(conn, campaign_id, batch, now)
-                batch.clear()
+
+        async def write(batch: list[LeadRecord]) -> None:
+            # iter_leads yields each key once; the campaign row stays locked until commit
+            await store.insert_leads(conn, batch, now, campaign_is_new=before == 0)
+
+        records = records_while_valid(campaign_id)
+        if store.is_postgres:
+            await _write_while_reading(records, write)
+        else:
+            for batch in _batches(records, LOAD_BATCH):
+                await write(batch)
         if scan.problem_count or suppress.problems:
             raise InputError(sorted_problems([*suppress.problems, *scan.problems]))
-        await store.insert_leads(conn, campaign_id, batch, now)
         after = await store.count_leads(conn, campaign_id)
         suppressed = await store.skip_suppressed(conn, campaign_id, suppress.sources, now)
     return LoadResult(
@@ -105,3 +122,40 @@ async def load_campaign_into_store(store: Store, loaded: LoadedCampaign) -> Load
         added=after - before,
         suppressed=suppressed,
     )
+
+
+def _batches(records: Iterator[LeadRecord], size: int) -> Iterator[list[LeadRecord]]:
+    while batch := list(itertools.islice(records, size)):
+        yield batch
+
+
+async def _write_while_reading(
+    records: Iterator[LeadRecord], write: Callable[[list[LeadRecord]], Awaitable[None]]
+) -> None:
+    """Write batches while the next one is read: Postgres works in its own process, so its
+    share of a load overlaps ours. (SQLite works inside this process, under the same lock as
+    the reading, so there the two take turns.)"""
+    send, receive = anyio.create_memory_object_stream[list[LeadRecord]](1)
+
+    async def writer() -> None:
+        async with receive:
+            async for batch in receive:
+                await write(batch)
+
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(writer)
+            async with send:
+                batch: list[LeadRecord] = []
+                for chunk in _batches(records, _READ_CHUNK):
+                    batch += chunk
+                    if len(batch) >= LOAD_BATCH:
+                        await send.send(batch)
+                        batch = []
+                    else:
+                        await anyio.lowlevel.checkpoint()  # let the writer's I/O move
+                await send.send(batch)
+    except BaseExceptionGroup as group:  # the writer's error, as itself
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise

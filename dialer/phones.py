@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat
 from phonenumbers import timezone as number_timezones
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.tzdata import TIMEZONE_DATA as _TZ_DATA
+from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX as _TZ_LONGEST_PREFIX
 
+from dialer.phone_patterns import country_patterns
+
+T = TypeVar("T")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -17,11 +25,12 @@ class InvalidNumberError(ValueError):
     """A string that is not a valid, dialable phone number."""
 
 
-def _fast_e164(text: str) -> PhoneNumber | None:
-    """Build the number directly when it is already canonical E.164.
+def canonical_country_code(text: str) -> int | None:
+    """The country code of `text` if phonenumbers would read it back unchanged, else None.
 
     phonenumbers.parse is the slowest step of loading a large list; canonical input skips it.
-    Numbers whose national part starts with 0 (Italian style) take the full parse.
+    Numbers whose national part starts with 0 (Italian style) or with what the country's
+    national prefix rule would strip or rewrite take the full parse.
     """
     if not _E164.fullmatch(text):
         return None
@@ -31,25 +40,49 @@ def _fast_e164(text: str) -> PhoneNumber | None:
             national = text[1 + size :]
             if not national or national[0] == "0":
                 return None
-            return PhoneNumber(country_code=code, national_number=int(national))
+            prefix_rule = _national_prefix_rule(code)
+            if prefix_rule is not None and prefix_rule.match(national):
+                return None
+            return code
     return None
+
+
+@functools.cache
+def _national_prefix_rule(country_code: int) -> re.Pattern[str] | None:
+    """The pattern phonenumbers.parse strips (or rewrites) from the start of a national number
+    of this country code, if any."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    rule = metadata.national_prefix_for_parsing if metadata is not None else None
+    return re.compile(rule) if rule else None
 
 
 def normalize_number(raw: str, default_region: str | None = None) -> str:
     """Return `raw` as E.164 (`+14155550123`), or raise InvalidNumberError saying why."""
+    return number_and_zones(raw, default_region)[0]
+
+
+def number_and_zones(raw: str, default_region: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """`raw` as E.164 and the IANA zones it may be in (see number_time_zones); raises
+    InvalidNumberError saying why it is not a valid number."""
     text = raw.strip()
     if not text:
         raise InvalidNumberError("phone number is empty")
-    number = _fast_e164(text)
-    if number is None:
-        try:
-            number = phonenumbers.parse(text, default_region)
-        except phonenumbers.NumberParseException as exc:
-            hint = "" if default_region else " (set default_region for national-format numbers)"
-            raise InvalidNumberError(f"{raw!r} is not a phone number: {exc._msg}{hint}") from None
+    code = canonical_country_code(text)
+    if code is not None:
+        # canonical already: the E.164 form is the text itself
+        valid, zones = _facts(text, code)
+        if not valid:
+            raise InvalidNumberError(f"{raw!r} is not a valid phone number")
+        return text, zones
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        hint = "" if default_region else " (set default_region for national-format numbers)"
+        raise InvalidNumberError(f"{raw!r} is not a phone number: {exc._msg}{hint}") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidNumberError(f"{raw!r} is not a valid phone number")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164), _zones_of(number)
 
 
 def is_e164(text: str) -> bool:
@@ -57,26 +90,117 @@ def is_e164(text: str) -> bool:
     return _E164.fullmatch(text) is not None
 
 
-# phonenumbers maps a number to zones by its longest known prefix of at most 9 digits, so the
-# first 9 digits (and the length, which decides the number's type) settle the answer.
-_ZONE_PREFIX_CHARS = 1 + 9
-_zones_by_prefix: dict[tuple[str, int], tuple[str, ...]] = {}
-
-
 def number_time_zones(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in (several for some area codes); () when unknown."""
-    key = (e164[:_ZONE_PREFIX_CHARS], len(e164))
-    found = _zones_by_prefix.get(key)
-    if found is None:
+    code = canonical_country_code(e164)
+    if code is None:
         try:
             number = phonenumbers.parse(e164, None)
         except phonenumbers.NumberParseException:
             return ()
-        zones = number_timezones.time_zones_for_number(number)
-        found = tuple(z for z in zones if z != _UNKNOWN_ZONE)
-        if len(_zones_by_prefix) < 200_000:
-            _zones_by_prefix[key] = found
-    return found
+        return _zones_of(number)
+    return _facts(e164, code)[1]
+
+
+class _PrefixCache(Generic[T]):
+    """Answers filed under the leading part of a number that decides them, and its length: any
+    number sharing both gets the same answer."""
+
+    LIMIT = 100_000  # entries; about 15 MB at most
+
+    def __init__(self) -> None:
+        self._by_length: dict[int, dict[str, T]] = {}
+        self._prefix_sizes: set[int] = set()
+        self._entries = 0
+
+    def get(self, text: str) -> T | None:
+        by_prefix = self._by_length.get(len(text))
+        if by_prefix is not None:
+            for size in self._prefix_sizes:
+                found = by_prefix.get(text[:size])
+                if found is not None:
+                    return found
+        return None
+
+    def put(self, text: str, prefix: str, answer: T) -> None:
+        if self._entries < self.LIMIT:
+            self._by_length.setdefault(len(text), {})[prefix] = answer
+            self._prefix_sizes.add(len(prefix))
+            self._entries += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Validity:
+    valid: bool
+    deciding: int | None  # characters of the E.164 text that decide it; None: unknown
+
+
+_validity = _PrefixCache[_Validity]()  # misses cost a walk over the country's patterns
+_zones = _PrefixCache[tuple[str, ...]]()  # misses cost one phonenumbers lookup
+
+
+def _facts(text: str, country_code: int) -> tuple[bool, tuple[str, ...]]:
+    """Validity and zones of the canonical E.164 `text`."""
+    validity = _validity.get(text)
+    if validity is None:
+        validity = _Validity(
+            phonenumbers.is_valid_number(_number(text, country_code)),
+            _validity_prefix_size(text, country_code),
+        )
+        if validity.deciding is not None:
+            _validity.put(text, text[: validity.deciding], validity)
+    if not validity.valid:
+        return False, ()
+    zones = _zones.get(text)
+    if zones is None:
+        zones = _zones_of(_number(text, country_code))
+        if validity.deciding is not None:
+            _zones.put(text, _zone_prefix(text, validity.deciding), zones)
+    return True, zones
+
+
+def _number(text: str, country_code: int) -> PhoneNumber:
+    national = text[1 + len(str(country_code)) :]
+    return PhoneNumber(country_code=country_code, national_number=int(national))
+
+
+def _zones_of(number: PhoneNumber) -> tuple[str, ...]:
+    return tuple(z for z in number_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE)
+
+
+def _validity_prefix_size(text: str, country_code: int) -> int | None:
+    """How many characters of the E.164 `text` settle what phonenumbers' patterns say of it
+    (validity and type), with its length."""
+    patterns = country_patterns(country_code)
+    if patterns is None:
+        return None
+    national_at = 1 + len(str(country_code))
+    return national_at + patterns.deciding_digits(text[national_at:])
+
+
+def _zone_prefix(text: str, at_least: int) -> str:
+    """The leading part of `text` (at least `at_least` characters, which settle its type) that
+    settles its time zones: they come from the longest listed prefix of the number, so read on
+    until no longer listed prefix can begin with what was read."""
+    digits = at_least - 1
+    while digits < _TZ_LONGEST_PREFIX and text[1 : 1 + digits] in _tz_extended_prefixes():
+        digits += 1
+    return text[: 1 + digits]
+
+
+def deciding_prefix(text: str) -> str | None:
+    """The leading part of a canonical E.164 `text` that, with its length, settles its validity,
+    type and time zones; None when the fast path does not apply. (For tests.)"""
+    code = canonical_country_code(text)
+    size = None if code is None else _validity_prefix_size(text, code)
+    return None if size is None else _zone_prefix(text, size)
+
+
+@functools.cache
+def _tz_extended_prefixes() -> frozenset[str]:
+    """Every proper prefix of a listed time-zone prefix: a number starting with one of these
+    may still fall under a longer listed prefix."""
+    return frozenset(key[:n] for key in _TZ_DATA for n in range(len(key)))
 
 
 def mask_number(e164: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -88,3 +89,57 @@ async def test_large_list_loads_in_batches(store: Store, tmp_path: Path) -> None
     result = await load_campaign_into_store(store, load_campaign(path))
     assert result.added == 12_000
     assert result.leads_in_file == 12_000
+
+
+async def test_bad_row_after_many_batches_loads_nothing(store: Store, tmp_path: Path) -> None:
+    """Batches already written when the problem shows up are rolled back with the rest (on
+    Postgres they were written while the file was still being read)."""
+    rows = [f"+1212{2_000_000 + i:07d},N{i}," for i in range(12_000)]
+    rows[11_000] = "+1212000,Bad,"
+    path = _write(tmp_path, rows)
+    with pytest.raises(InputError) as caught:
+        await load_campaign_into_store(store, load_campaign(path))
+    assert "leads.csv:11002: to_number" in str(caught.value)
+    assert await _lead_rows(store) == []
+    assert await store.campaign_id("spring") is None
+
+
+async def test_reloading_a_large_edited_list(store: Store, tmp_path: Path) -> None:
+    rows = [f"+1212{2_000_000 + i:07d},N{i},Gold" for i in range(12_000)]
+    await load_campaign_into_store(store, load_campaign(_write(tmp_path, rows)))
+    async with store.transaction() as conn:  # one lead has history now
+        await conn.execute(
+            leads.update().where(leads.c.to_number == "+12122000001").values(attempts=1)
+        )
+    rows[0] = "+12122000000,N0,Platinum"
+    rows[1] = "+12122000001,N1,Platinum"
+    rows.append("+12123000000,New,Gold")
+    result = await load_campaign_into_store(store, load_campaign(_write(tmp_path, rows)))
+    assert (result.added, result.leads_in_file) == (1, 12_001)
+    found = {r["to_number"]: r for r in await _lead_rows(store)}
+    assert found["+12122000000"]["dynamic_variables"]["plan"] == "Platinum"  # refreshed
+    assert found["+12122000001"]["dynamic_variables"]["plan"] == "Gold"  # has history: kept
+    assert found["+12122000002"]["updated_at"] == found["+12122000002"]["created_at"]  # same
+
+
+async def test_a_failing_write_fails_the_load_with_its_own_error(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refusing a batch midway (here: made to) surfaces as that error, and
+    nothing stays."""
+    real_insert = Store.insert_leads
+    calls = 0
+
+    async def failing_insert(self: Store, *args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the database refused the batch")
+        await real_insert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "insert_leads", failing_insert)
+    path = _write(tmp_path, [f"+1212{2_000_000 + i:07d},N{i}," for i in range(12_000)])
+    with pytest.raises(RuntimeError, match="refused the batch"):
+        await load_campaign_into_store(store, load_campaign(path))
+    monkeypatch.undo()
+    assert await _lead_rows(store) == []

@@ -197,6 +197,15 @@ CASES = [
         "duplicate lead_id",
     ),
     Case(
+        "lead-id-too-long",
+        GOOD_CAMPAIGN,
+        "lead_id,to_number\n" + "x" * 201 + ",+14155550101\n",
+        "leads.csv",
+        2,
+        "lead_id",
+        "longer than 200 characters",
+    ),
+    Case(
         "yaml-nested-variable",
         GOOD_CAMPAIGN.replace("leads.csv", "leads.yaml"),
         "- to_number: '+14155550101'\n  retell_llm_dynamic_variables:\n    plan: [gold, silver]\n",
