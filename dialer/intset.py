@@ -29,16 +29,7 @@ class IntSet:
     def __contains__(self, value: int) -> bool:
         if value == _EMPTY:
             return self._has_zero
-        slots = self._slots
-        mask = len(slots) - 1
-        index = ((value * _GOLDEN) & _MASK64) >> (64 - self._bits)
-        while True:
-            found = slots[index]
-            if found == value:
-                return True
-            if found == _EMPTY:
-                return False
-            index = (index + 1) & mask
+        return self._slots[self._slot_of(value)] == value
 
     def add(self, value: int) -> bool:
         """Add `value` (a signed 64-bit integer); False if it was there already."""
@@ -48,20 +39,23 @@ class IntSet:
             added = not self._has_zero
             self._has_zero = True
             return added
+        index = self._slot_of(value)
+        if self._slots[index] == value:
+            return False
+        self._slots[index] = value
+        self._size += 1
+        if 2 * self._size > len(self._slots):
+            self._grow()
+        return True
+
+    def _slot_of(self, value: int) -> int:
+        """The slot holding `value`, else the empty slot where it belongs (linear probing)."""
         slots = self._slots
         mask = len(slots) - 1
         index = ((value * _GOLDEN) & _MASK64) >> (64 - self._bits)
-        while True:
-            found = slots[index]
-            if found == value:
-                return False
-            if found == _EMPTY:
-                slots[index] = value
-                self._size += 1
-                if 2 * self._size > len(slots):
-                    self._grow()
-                return True
+        while slots[index] != value and slots[index] != _EMPTY:
             index = (index + 1) & mask
+        return index
 
     def _grow(self) -> None:
         old = self._slots
