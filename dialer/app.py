@@ -27,7 +27,7 @@ from dialer.load import load_campaign_into_store
 from dialer.metrics import observe_api_call
 from dialer.retell import RetellClient
 from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
-from dialer.service import serve_metrics
+from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store, open_store
@@ -173,6 +173,7 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     speed: float = 1.0
     metrics_port: int | None = None
+    webhook_port: int | None = None
     scan_seconds: float = 2.0
     grace_seconds: float = 5.0
     clock: Clock = field(default_factory=Clock)
@@ -215,6 +216,11 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
                 group.start_soon(_watch_signals, worker.stop, received)
                 if config.metrics_port is not None:
                     await group.start(serve_metrics, config.metrics_port, health)
+                if config.webhook_port is not None:
+                    api_key = config.retell.api_key.reveal()
+                    await group.start(
+                        serve_webhooks, config.webhook_port, api_key, worker.on_call_event
+                    )
                 await worker.serve()
                 group.cancel_scope.cancel()
             return worker.fatal, (received[0] if received else None)

@@ -228,6 +228,14 @@ def run(
     help="Serve Prometheus /metrics and /healthz on this port.",
 )
 @click.option(
+    "--webhook-port",
+    type=int,
+    default=None,
+    envvar="DIALER_WEBHOOK_PORT",
+    help="Receive Retell's call events (POST, signed with the API key) on this port; "
+    "calls end in the store as soon as Retell says so. Polling stays on as the fallback.",
+)
+@click.option(
     "--speed",
     type=float,
     default=1.0,
@@ -240,6 +248,7 @@ def worker(
     database_url: str | None,
     lease_seconds: float,
     metrics_port: int | None,
+    webhook_port: int | None,
     speed: float,
     log_format: str,
     log_numbers: bool,
@@ -261,6 +270,7 @@ def worker(
         lease_seconds=lease_seconds,
         speed=speed,
         metrics_port=metrics_port,
+        webhook_port=webhook_port,
         clock=clock,
     )
     fatal, signum = run_async(lambda: run_worker(config))
@@ -511,15 +521,31 @@ def export(
 )
 @click.option("--concurrency-limit", type=int, default=20, show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed the outcome mix (repeatable runs).")
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="POST each call's events here when it ends (call_ended, call_analyzed), signed with "
+    "the API key, as Retell posts to an agent's webhook URL.",
+)
 def simulator(
-    port: int, host: str, api_key: str, speed: float, concurrency_limit: int, seed: int | None
+    port: int,
+    host: str,
+    api_key: str,
+    speed: float,
+    concurrency_limit: int,
+    seed: int | None,
+    webhook_url: str | None,
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
     from dialer.simulator import SimulatedRetell, SimulatorServer
 
     async def go() -> None:
         engine = SimulatedRetell(
-            api_key=api_key, speed=speed, concurrency_limit=concurrency_limit, seed=seed
+            api_key=api_key,
+            speed=speed,
+            concurrency_limit=concurrency_limit,
+            seed=seed,
+            webhook_url=webhook_url,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"

@@ -165,6 +165,20 @@ class CampaignRunner:
         self.stopping.set()
         self._nudge()
 
+    async def call_reported(self, call: PhoneCall) -> bool:
+        """A webhook told how a call stands. If this runner follows it and it is over, settle it
+        now. Returns whether this runner follows the call."""
+        work = next((w for w in self._followed.values() if w.call_id == call.call_id), None)
+        if work is None:
+            return False
+        if call.is_terminal and not work.polling:  # a poll in flight settles it just as well
+            work.polling = True  # keeps the poll loop off it meanwhile
+            try:
+                await self._finish(work, call, source="webhook")
+            finally:
+                work.polling = False
+        return True
+
     @property
     def active_calls(self) -> int:
         return len(self._followed) + len(self._busy)
@@ -539,7 +553,7 @@ class CampaignRunner:
                 error=str(exc),
             )
 
-    async def _finish(self, work: _Attempt, call: PhoneCall) -> None:
+    async def _finish(self, work: _Attempt, call: PhoneCall, source: str = "poll") -> None:
         now = await self.store.now()
         decision = decide(
             self.campaign.retry,
@@ -588,6 +602,7 @@ class CampaignRunner:
             status=call.call_status,
             reason=call.disconnection_reason,
             lead_state=decision.state.value,
+            source=source,
         )
         if decision.pause_reason:
             self._log.error(

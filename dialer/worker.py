@@ -17,6 +17,7 @@ import structlog
 
 from dialer.metrics import METRICS
 from dialer.retell import RetellClient
+from dialer.retell.webhooks import CallEvent
 from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
 from dialer.store import Store
 from dialer.store.repository import CampaignRow
@@ -42,6 +43,18 @@ class Worker:
         self.stopping = anyio.Event()
         self.fatal: str | None = None
         self.last_scan = time.monotonic()
+
+    async def on_call_event(self, event: CallEvent) -> None:
+        """A Retell webhook event: the runner following the call settles it now instead of at
+        its next poll; an analysis that comes after the end is added to the attempt. Events for
+        calls another process follows are left to its polling (the fallback for all)."""
+        if event.event == "call_started":
+            return
+        for runner in list(self.runners.values()):
+            if await runner.call_reported(event.call):
+                break
+        if event.event == "call_analyzed" and event.call.call_analysis is not None:
+            await self.store.record_analysis(event.call.call_id, event.call.call_analysis)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -97,6 +97,7 @@ class SimulatedRetell:
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         default_agent_id: str = "agent_simulated",
+        webhook_url: str | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -114,6 +115,10 @@ class SimulatedRetell:
         self.creates: list[CreateRecord] = []
         self._by_key: dict[str, SimCall] = {}
         self._live_ends: list[float] = []  # heap of terminal instants of calls still alive
+        # Webhooks: (terminal instant, call id) of calls whose end is not yet reported.
+        self.webhook_url = webhook_url
+        self._unreported: list[tuple[float, str]] = []
+        self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -240,6 +245,8 @@ class SimulatedRetell:
         )
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)
+        if self.webhook_url:
+            heapq.heappush(self._unreported, (call.terminal_at, call.call_id))
         if call.idempotency_key:
             self._by_key[call.idempotency_key] = call
         return call
@@ -283,6 +290,22 @@ class SimulatedRetell:
                 if not listing:
                     data["transcript"] = "Agent: Hello!\nUser: Hi.\n"
         return data
+
+    def due_webhook_events(self, real: float | None = None) -> list[dict[str, Any]]:
+        """Events for calls that ended since the last call, as Retell posts them: `call_ended`
+        (without the analysis), then `call_analyzed` for calls that connected."""
+        real = self.clock() if real is None else real
+        events = []
+        while self._unreported and self._unreported[0][0] <= real:
+            _at, call_id = heapq.heappop(self._unreported)
+            call = self.call_json(self.calls[call_id], real, listing=True)
+            analysis = call.pop("call_analysis", None)
+            events.append({"event": "call_ended", "call": call})
+            if analysis is not None:
+                events.append(
+                    {"event": "call_analyzed", "call": {**call, "call_analysis": analysis}}
+                )
+        return events
 
     def _get(self, call_id: str) -> Reply:
         call = self.calls.get(call_id)
@@ -410,6 +433,7 @@ class SimulatedRetell:
                 }
                 for r in self.creates
             ],
+            "webhooks": list(self.webhooks),
         }
 
 

@@ -747,6 +747,13 @@ class Store:
                 await self._skip_if_cancelled(conn, lead_id, now)
             return True
 
+    async def record_analysis(self, call_id: str, analysis: dict[str, Any]) -> None:
+        """The call's analysis, which Retell may finish after the call ended."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                attempts.update().where(attempts.c.call_id == call_id).values(analysis=analysis)
+            )
+
     async def record_call_end(
         self,
         attempt_id: str,
