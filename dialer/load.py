@@ -133,8 +133,8 @@ async def _write_while_reading(
     records: Iterator[LeadRecord], write: Callable[[list[LeadRecord]], Awaitable[None]]
 ) -> None:
     """Write batches while the next one is read: Postgres works in its own process, so its
-    share of a load overlaps ours. (SQLite works inside this process, under the same lock as
-    the reading, so there the two take turns.)"""
+    share of a load overlaps ours. (SQLite works inside this process and needs the interpreter
+    lock for every row it binds, so there reading and writing take turns.)"""
     send, receive = anyio.create_memory_object_stream[list[LeadRecord]](1)
 
     async def writer() -> None:
