@@ -3,10 +3,10 @@
     python bench/load.py                          # 100k and 1M rows, both spreads, both stores
     python bench/load.py --rows 100000 --spread nationwide
 
-Two kinds of list: every number in one area code, and numbers spread over every US area code
-(a national list: validity and time zones are worked out once per leading-digit block, so
-spread numbers cost more). Each load runs in its own process so its peak RSS is its own.
-Prints a table.
+Three kinds of list: every number in one area code; numbers spread over every US area code
+(validity and time zones are worked out once per leading-digit block, so spread numbers cost
+more); and the spread numbers written nationally, `(415) 555-0123`. Each load runs in its own
+process so its peak RSS is its own. Prints a table.
 """
 
 from __future__ import annotations
@@ -68,7 +68,17 @@ def _is_valid(number: str, normalize: Any, error: type[Exception]) -> bool:
     return True
 
 
-SPREADS = {"one-area-code": one_area_code, "nationwide": nationwide}
+def nationwide_national(rows: int) -> Iterator[str]:
+    """The nationwide numbers as people type them: (415) 555-0123, with default_region US."""
+    for number in nationwide(rows):
+        yield f"({number[2:5]}) {number[5:8]}-{number[8:]}"
+
+
+SPREADS = {
+    "one-area-code": one_area_code,
+    "nationwide": nationwide,
+    "national-form": nationwide_national,
+}
 
 
 def generate(rows: int, spread: str, folder: Path) -> Path:
@@ -80,7 +90,7 @@ def generate(rows: int, spread: str, folder: Path) -> Path:
     campaign = folder / f"bench-{rows}-{spread}.yaml"
     campaign.write_text(
         f"name: bench-{rows}\nfrom_number: '+14155550100'\nleads: {leads.name}\n"
-        "dynamic_variables: {company: Acme}\n"
+        "dynamic_variables: {company: Acme}\ndefault_region: US\n"
     )
     return campaign
 

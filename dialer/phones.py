@@ -47,6 +47,27 @@ def canonical_country_code(text: str) -> int | None:
     return None
 
 
+# A North American number written nationally: (415) 555-0123, 415.555.0123, 1-415-555-0123...
+_NANP_NATIONAL = re.compile(r"(?:1[ .-]?)?\(?([2-9]\d\d)\)?[ .-]?(\d{3})[ .-]?(\d{4})")
+
+
+def _nanp_national_as_e164(text: str, default_region: str | None) -> str | None:
+    """The E.164 form phonenumbers.parse gives a NANP number in plain national format, without
+    calling it: +1 and the ten digits (a leading 1 is the country code; an area code never
+    starts with 0 or 1, so nothing else is stripped). tests/test_phones.py holds this against
+    phonenumbers for every NANP region. Anything else (extensions, letters, other punctuation)
+    takes the full parse."""
+    if default_region is None or not _is_nanp_region(default_region):
+        return None
+    match = _NANP_NATIONAL.fullmatch(text)
+    return None if match is None else "+1" + "".join(match.groups())
+
+
+@functools.cache
+def _is_nanp_region(region: str) -> bool:
+    return phonenumbers.country_code_for_region(region.upper()) == 1
+
+
 @functools.cache
 def _national_prefix_rule(country_code: int) -> re.Pattern[str] | None:
     """The pattern phonenumbers.parse strips (or rewrites) from the start of a national number
@@ -68,6 +89,7 @@ def number_and_zones(raw: str, default_region: str | None = None) -> tuple[str, 
     text = raw.strip()
     if not text:
         raise InvalidNumberError("phone number is empty")
+    text = _nanp_national_as_e164(text, default_region) or text
     code = canonical_country_code(text)
     if code is not None:
         # canonical already: the E.164 form is the text itself

@@ -136,3 +136,41 @@ def test_national_and_canonical_forms_agree() -> None:
     assert phonenumbers.format_number(
         phonenumbers.parse("+12125552368"), PhoneNumberFormat.E164
     ) == normalize_number(" +12125552368 ")
+
+
+NANP_REGIONS = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+separator = st.sampled_from(["", " ", "-", "."])
+nanp_national = st.builds(
+    lambda one, sep1, paren, area, sep2, exchange, sep3, line: (
+        f"{one}{sep1 if one else ''}{'(' if paren else ''}{area}{')' if paren else ''}"
+        f"{sep2}{exchange}{sep3}{line}"
+    ),
+    st.sampled_from(["", "1"]),
+    separator,
+    st.booleans(),
+    st.text("0123456789", min_size=3, max_size=3),
+    separator,
+    st.text("0123456789", min_size=3, max_size=3),
+    separator,
+    st.text("0123456789", min_size=4, max_size=4),
+)
+
+
+def national_reference(raw: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(nanp_national, st.sampled_from(NANP_REGIONS))
+def test_nanp_national_format_agrees_with_phonenumbers(raw: str, region: str) -> None:
+    try:
+        ours: str | None = normalize_number(raw, region)
+    except InvalidNumberError:
+        ours = None
+    assert ours == national_reference(raw, region)
