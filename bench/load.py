@@ -1,6 +1,6 @@
 """Loading speed and memory: 100k and 1M generated leads into SQLite and Postgres.
 
-    python bench/load.py                          # 100k and 1M rows, both spreads, both stores
+    python bench/load.py                          # 100k and 1M rows, every kind, both stores
     python bench/load.py --rows 100000 --spread nationwide
 
 Three kinds of list: every number in one area code; numbers spread over every US area code
