@@ -188,13 +188,13 @@ def _build_lead(
         dynamic_variables={**campaign.dynamic_variables, **variables},
         metadata={**campaign.metadata, **metadata},
         line=line,
-        zones=zone or _zone_key(number_zones),
+        zones=_zone_key(zone, number_zones),
     )
 
 
 @functools.lru_cache(maxsize=4096)
-def _zone_key(number_zones: tuple[str, ...]) -> str:
-    return lead_zone_key(None, number_zones)
+def _zone_key(timezone: str | None, number_zones: tuple[str, ...]) -> str:
+    return lead_zone_key(timezone, number_zones)  # a handful of distinct answers per list
 
 
 def _csv_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
