@@ -179,8 +179,14 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
 
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["store"] == "ok"
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        assert 'dialer_create_call_outcomes_total{campaign="steer",outcome="placed"}' in metrics
+        # the other worker may have placed the first calls alone (it started sooner)
+        placed = 'dialer_create_call_outcomes_total{campaign="steer",outcome="placed"}'
+        deadline = time.monotonic() + 15
+        metrics = ""
+        while placed not in metrics and time.monotonic() < deadline:
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            await anyio.sleep(0.2)
+        assert placed in metrics, metrics
         assert "dialer_api_request_seconds_bucket" in metrics
 
         paused = _dialer(store_url, server.url, "pause", "steer")
