@@ -823,17 +823,23 @@ class Store:
     # -- leases ----------------------------------------------------------------------------
 
     async def _skip_if_cancelled(self, conn: AsyncConnection, lead_id: int, now: datetime) -> None:
-        """A lead whose call ended after its campaign was cancelled is not dialed again."""
-        cancelled = exists().where(
-            (campaigns.c.id == leads.c.campaign_id) & (campaigns.c.status == "cancelled")
-        )
-        await conn.execute(
-            leads.update()
-            .where(leads.c.id == lead_id)
-            .where(leads.c.state.in_(DUE_LEAD_STATES))
-            .where(cancelled)
-            .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
-        )
+        """A lead due again whose campaign was cancelled is not dialed again.
+
+        Read under the campaign's lock, which `cancel` holds too: a cancel committing at the
+        same moment either runs first (and this sees it) or after (and it finds this lead due
+        and skips it). Read without the lock, the lead could stay waiting in a cancelled
+        campaign."""
+        lead = select(leads.c.campaign_id).where(leads.c.id == lead_id)
+        campaign_id = int((await conn.execute(lead)).scalar_one())
+        await self._lock_campaign(conn, campaign_id)
+        status = await conn.scalar(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
+        if status == "cancelled":
+            await conn.execute(
+                leads.update()
+                .where(leads.c.id == lead_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+                .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
+            )
 
     async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
         """One batched heartbeat for every live attempt this worker holds."""
