@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import yaml
+from sqlalchemy import select
 
 from dialer.campaign import load_campaign
 from dialer.load import load_campaign_into_store
@@ -17,6 +18,7 @@ from dialer.runner import CampaignRunner, RunOptions, RunResult
 from dialer.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
+from dialer.store.schema import leads
 
 
 def write_campaign(
@@ -51,6 +53,13 @@ def write_campaign(
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+async def lead_rows(store: Store) -> list[dict[str, object]]:
+    """Every lead row of the store, in id order."""
+    async with store.engine.connect() as conn:
+        result = await conn.execute(select(leads).order_by(leads.c.id))
+        return [dict(r._mapping) for r in result]
 
 
 def numbers(count: int, start: int = 0) -> list[str]:

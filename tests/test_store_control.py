@@ -6,34 +6,15 @@ from pathlib import Path
 
 import anyio
 import pytest
-from sqlalchemy import select
 
 from dialer.campaign import load_campaign
 from dialer.load import load_campaign_into_store
 from dialer.store import Store
 from dialer.store.schema import campaigns, leads
 
+from .helpers import lead_rows, numbers, write_campaign
+
 pytestmark = pytest.mark.anyio
-
-CAMPAIGN = """\
-name: control
-from_number: "+14155550100"
-leads: leads.csv
-"""
-
-
-def _write(tmp_path: Path, rows: list[str]) -> Path:
-    (tmp_path / "campaign.yaml").write_text(CAMPAIGN)
-    (tmp_path / "leads.csv").write_text(
-        "to_number,first_name,plan\n" + "".join(r + "\n" for r in rows)
-    )
-    return tmp_path / "campaign.yaml"
-
-
-async def _lead_rows(store: Store) -> list[dict[str, object]]:
-    async with store.engine.connect() as conn:
-        result = await conn.execute(select(leads).order_by(leads.c.id))
-        return [dict(r._mapping) for r in result]
 
 
 async def test_a_call_ending_during_a_cancel_does_not_leave_its_lead_waiting(
@@ -41,7 +22,7 @@ async def test_a_call_ending_during_a_cancel_does_not_leave_its_lead_waiting(
 ) -> None:
     """A cancel in progress (here: held open) and a call ending with a retryable outcome: the
     lead must end `skipped` whichever commits first."""
-    path = _write(tmp_path, ["+14155550101,Ann,Gold"])
+    path = write_campaign(tmp_path, numbers(1), name="control")
     campaign_id = (await load_campaign_into_store(store, load_campaign(path))).campaign_id
     claim = await store.claim(campaign_id, "w1", limit=1, lease_seconds=30)
     (lead,) = claim.leads
@@ -75,5 +56,5 @@ async def test_a_call_ending_during_a_cancel_does_not_leave_its_lead_waiting(
         )
         group.start_soon(ended)
         await anyio.sleep(0.5)  # the call's end is written meanwhile (or waits for us)
-    (row,) = await _lead_rows(store)
+    (row,) = await lead_rows(store)
     assert (row["state"], row["skip_reason"]) == ("skipped", "campaign cancelled")

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from dialer.campaign import load_campaign
 from dialer.load import load_campaign_into_store
 from dialer.problems import InputError
 from dialer.store import Store
 from dialer.store.schema import leads
+
+from .helpers import lead_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -33,18 +34,12 @@ def _write(tmp_path: Path, rows: list[str]) -> Path:
     return tmp_path / "campaign.yaml"
 
 
-async def _lead_rows(store: Store) -> list[dict[str, object]]:
-    async with store.engine.connect() as conn:
-        result = await conn.execute(select(leads).order_by(leads.c.id))
-        return [dict(r._mapping) for r in result]
-
-
 async def test_loading_twice_adds_nothing(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,"])
     first = await load_campaign_into_store(store, load_campaign(path))
     second = await load_campaign_into_store(store, load_campaign(path))
     assert (first.added, second.added) == (2, 0)
-    rows = await _lead_rows(store)
+    rows = await lead_rows(store)
     assert len(rows) == 2
     # campaign defaults merge under the lead's own values; empty CSV cells are the lead's own
     assert rows[0]["dynamic_variables"] == {"company": "Acme", "plan": "Gold", "first_name": "Ann"}
@@ -67,7 +62,7 @@ async def test_edited_list_adds_new_rows_and_keeps_history(store: Store, tmp_pat
     )
     result = await load_campaign_into_store(store, load_campaign(path))
     assert result.added == 1
-    rows = {r["to_number"]: r for r in await _lead_rows(store)}
+    rows = {r["to_number"]: r for r in await lead_rows(store)}
     assert rows["+14155550101"]["dynamic_variables"]["plan"] == "Gold"  # history: untouched
     assert rows["+14155550101"]["state"] == "completed"
     assert rows["+14155550102"]["dynamic_variables"]["plan"] == "Bronze"  # never dialed: refreshed
@@ -79,7 +74,7 @@ async def test_bad_row_loads_nothing(store: Store, tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         await load_campaign_into_store(store, load_campaign(path))
     assert "leads.csv:3: to_number" in str(caught.value)
-    assert await _lead_rows(store) == []
+    assert await lead_rows(store) == []
     assert await store.campaign_id("spring") is None
 
 
@@ -100,7 +95,7 @@ async def test_bad_row_after_many_batches_loads_nothing(store: Store, tmp_path: 
     with pytest.raises(InputError) as caught:
         await load_campaign_into_store(store, load_campaign(path))
     assert "leads.csv:11002: to_number" in str(caught.value)
-    assert await _lead_rows(store) == []
+    assert await lead_rows(store) == []
     assert await store.campaign_id("spring") is None
 
 
@@ -116,7 +111,7 @@ async def test_reloading_a_large_edited_list(store: Store, tmp_path: Path) -> No
     rows.append("+12123000000,New,Gold")
     result = await load_campaign_into_store(store, load_campaign(_write(tmp_path, rows)))
     assert (result.added, result.leads_in_file) == (1, 12_001)
-    found = {r["to_number"]: r for r in await _lead_rows(store)}
+    found = {r["to_number"]: r for r in await lead_rows(store)}
     assert found["+12122000000"]["dynamic_variables"]["plan"] == "Platinum"  # refreshed
     assert found["+12122000001"]["dynamic_variables"]["plan"] == "Gold"  # has history: kept
     assert found["+12122000002"]["updated_at"] == found["+12122000002"]["created_at"]  # same
@@ -142,4 +137,4 @@ async def test_a_failing_write_fails_the_load_with_its_own_error(
     with pytest.raises(RuntimeError, match="refused the batch"):
         await load_campaign_into_store(store, load_campaign(path))
     monkeypatch.undo()
-    assert await _lead_rows(store) == []
+    assert await lead_rows(store) == []
