@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -45,6 +46,11 @@ database_option = click.option(
     default=None,
     help="The store (default: sqlite+aiosqlite:///dialer.db). Env: DATABASE_URL.",
 )
+
+
+def _signal_exit_code(signum: int | None) -> int:
+    """143 after SIGTERM, 130 after SIGINT (128 + the signal's number)."""
+    return EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
 
 
 def _clock_from_env() -> Clock:
@@ -202,7 +208,7 @@ def run(
         sys.exit(EXIT_OK)
     if result.outcome is RunOutcome.STOPPED:
         click.echo("stopped; run the same command again to resume", err=True)
-        sys.exit(EXIT_SIGTERM if signum == 15 else EXIT_SIGINT)
+        sys.exit(_signal_exit_code(signum))
     if result.outcome is RunOutcome.FATAL:
         click.echo(
             f"{result.message}\nnothing was lost; fix the key or account and run again", err=True
@@ -278,7 +284,7 @@ def worker(
         click.echo(f"{fatal}\nnothing was lost; fix the key or account and start again", err=True)
         sys.exit(EXIT_ACCOUNT)
     if signum is not None:
-        sys.exit(EXIT_SIGTERM if signum == 15 else EXIT_SIGINT)
+        sys.exit(_signal_exit_code(signum))
     sys.exit(EXIT_OK)
 
 

@@ -87,14 +87,13 @@ async def load_campaign_into_store(store: Store, loaded: LoadedCampaign) -> Load
     """Create or refresh the campaign and its leads. Loading the same file twice adds nothing;
     new rows are added; rows with history are left as they are; leads on the campaign's
     suppression files that are still waiting end `skipped`. Any problem rolls it all back."""
-    scan = LeadScan()
-    suppress = read_suppress_files(loaded)
+    review = CampaignReview(LeadScan(), read_suppress_files(loaded))
 
     def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
         # Read to the end to report every problem, but write nothing after the first: the
         # transaction will roll back.
-        for lead in iter_leads(loaded, scan):
-            if not (scan.problem_count or suppress.problems):
+        for lead in iter_leads(loaded, review.scan):
+            if not review.problem_count:
                 yield lead_record(campaign_id, lead)
 
     async with store.transaction() as conn:
@@ -112,13 +111,13 @@ async def load_campaign_into_store(store: Store, loaded: LoadedCampaign) -> Load
         else:
             for batch in _batches(records, LOAD_BATCH):
                 await write(batch)
-        if scan.problem_count or suppress.problems:
-            raise InputError(sorted_problems([*suppress.problems, *scan.problems]))
+        if review.problem_count:
+            raise InputError(review.problems)
         after = await store.count_leads(conn, campaign_id)
-        suppressed = await store.skip_suppressed(conn, campaign_id, suppress.sources, now)
+        suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
     return LoadResult(
         campaign_id=campaign_id,
-        leads_in_file=scan.leads,
+        leads_in_file=review.scan.leads,
         added=after - before,
         suppressed=suppressed,
     )

@@ -114,14 +114,10 @@ def is_e164(text: str) -> bool:
 
 def number_time_zones(e164: str) -> tuple[str, ...]:
     """IANA zones the number may be in (several for some area codes); () when unknown."""
-    code = canonical_country_code(e164)
-    if code is None:
-        try:
-            number = phonenumbers.parse(e164, None)
-        except phonenumbers.NumberParseException:
-            return ()
-        return _zones_of(number)
-    return _facts(e164, code)[1]
+    try:
+        return number_and_zones(e164)[1]
+    except InvalidNumberError:
+        return ()  # not a valid number: no zone
 
 
 class _PrefixCache(Generic[T]):

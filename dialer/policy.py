@@ -136,15 +136,12 @@ def decide(
         return Decision(LeadState.COMPLETED, suppress=True, why=reason)
     if reason == "user_requested_callback":
         if attempts_left:
-            if rules.callback_delay is None:
-                return Decision(
-                    LeadState.RETRY_WAIT,
-                    later(DEFAULT_CALLBACK_DELAY),
-                    why="callback requested",
-                    next_day_window=True,
-                )
+            delay = rules.callback_delay
             return Decision(
-                LeadState.RETRY_WAIT, later(rules.callback_delay), why="callback requested"
+                LeadState.RETRY_WAIT,
+                later(DEFAULT_CALLBACK_DELAY if delay is None else delay),
+                why="callback requested",
+                next_day_window=delay is None,  # no delay set: the next local day's window
             )
         return Decision(LeadState.COMPLETED, why="callback requested, no attempts left")
     if _matches_retry_on(rules, call_status, reason):

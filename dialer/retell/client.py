@@ -203,18 +203,22 @@ class RetellClient:
                 CREATE_PATH, json=request.body(), timeout=self._create_timeout
             )
         except httpx.HTTPError as exc:
-            self._observed("create-phone-call", started, type(exc).__name__)
+            self._observed("create-phone-call", started, exc)
             return classify_create_error(exc)
-        self._observed(
-            "create-phone-call",
-            started,
-            f"http_{response.status_code}" if response.is_error else None,
-        )
+        self._observed("create-phone-call", started, response)
         return classify_create_response(response)
 
-    def _observed(self, endpoint: str, started: float, error: str | None) -> None:
-        if self._observe is not None:
-            self._observe(endpoint, time.perf_counter() - started, error)
+    def _observed(
+        self, endpoint: str, started: float, outcome: httpx.Response | httpx.HTTPError
+    ) -> None:
+        """Tell the observer how a request went: its error kind, or None."""
+        if self._observe is None:
+            return
+        if isinstance(outcome, httpx.Response):
+            error = f"http_{outcome.status_code}" if outcome.is_error else None
+        else:
+            error = type(outcome).__name__
+        self._observe(endpoint, time.perf_counter() - started, error)
 
     async def _read(self, method: str, path: str, **kwargs: Any) -> Any:
         async for attempt in AsyncRetrying(
@@ -233,11 +237,9 @@ class RetellClient:
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            self._observed(endpoint, started, type(exc).__name__)
+            self._observed(endpoint, started, exc)
             raise RetellTransportError(f"{method} {path}: {type(exc).__name__}") from None
-        self._observed(
-            endpoint, started, f"http_{response.status_code}" if response.is_error else None
-        )
+        self._observed(endpoint, started, response)
         if response.status_code >= 400:
             raise RetellStatusError(
                 response.status_code, _message(response), _retry_after(response)

@@ -54,6 +54,11 @@ class ZoneFilter:
     dialable: frozenset[str]
     never: dict[str, str]
 
+    @property
+    def keys_to_read(self) -> list[str]:
+        """The keys a claim reads: open now, or never open (those leads are skipped)."""
+        return [*self.dialable, *self.never]
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -333,13 +338,7 @@ class Store:
                 .where(campaigns.c.id == campaign_id)
                 .values(status="cancelled", status_reason="cancelled by a person", updated_at=now)
             )
-            result = await conn.execute(
-                leads.update()
-                .where(leads.c.campaign_id == campaign_id)
-                .where(leads.c.state.in_(DUE_LEAD_STATES))
-                .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
-            )
-            return int(result.rowcount)
+            return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
 
     async def campaigns_to_serve(self) -> list[CampaignRow]:
         """What a worker serves: active campaigns, and any campaign with a live attempt whose
@@ -592,7 +591,7 @@ class Store:
             .with_for_update(skip_locked=True, of=leads)
         )
         if zones is not None:
-            stmt = stmt.where(leads.c.zones.in_([*zones.dialable, *zones.never]))
+            stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
         return list(await conn.execute(stmt))
 
     async def _write_claims(
@@ -834,12 +833,17 @@ class Store:
         await self._lock_campaign(conn, campaign_id)
         status = await conn.scalar(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
         if status == "cancelled":
-            await conn.execute(
-                leads.update()
-                .where(leads.c.id == lead_id)
-                .where(leads.c.state.in_(DUE_LEAD_STATES))
-                .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
-            )
+            await self._skip_as_cancelled(conn, leads.c.id == lead_id, now)
+
+    async def _skip_as_cancelled(self, conn: AsyncConnection, which: Any, now: datetime) -> int:
+        """Leads matching `which` that still wait end `skipped`: their campaign was cancelled."""
+        result = await conn.execute(
+            leads.update()
+            .where(which)
+            .where(leads.c.state.in_(DUE_LEAD_STATES))
+            .values(state="skipped", skip_reason="campaign cancelled", updated_at=now)
+        )
+        return int(result.rowcount)
 
     async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
         """One batched heartbeat for every live attempt this worker holds."""
@@ -956,7 +960,7 @@ class Store:
                 .where(leads.c.state.in_(DUE_LEAD_STATES))
             )
             if zones is not None:
-                stmt = stmt.where(leads.c.zones.in_([*zones.dialable, *zones.never]))
+                stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
             value = (await conn.execute(stmt)).scalar_one()
         if value is None:
             return None
