@@ -96,18 +96,18 @@ def generate(rows: int, spread: str, folder: Path) -> Path:
 
 
 def child(campaign: str, url: str) -> None:
-    from dialer.campaign import load_campaign
-    from dialer.load import load_campaign_into_store
+    from dialer.importer import import_campaign
+    from dialer.inputs.campaign_file import read_campaign_file
     from dialer.store import open_store
 
     async def go() -> dict[str, float]:
         store = await open_store(url)
         try:
             started = time.perf_counter()
-            result = await load_campaign_into_store(store, load_campaign(Path(campaign)))
+            result = await import_campaign(store, read_campaign_file(Path(campaign)))
             first = time.perf_counter() - started
             started = time.perf_counter()
-            again = await load_campaign_into_store(store, load_campaign(Path(campaign)))
+            again = await import_campaign(store, read_campaign_file(Path(campaign)))
             second = time.perf_counter() - started
             return {
                 "rows": result.added,

@@ -24,15 +24,15 @@ from typing import Any
 
 from common import KEY, Simulator, database, write_campaign, write_leads
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.store import open_store
 
 
 async def _load(url: str, campaign: Path) -> None:
     store = await open_store(url)
     try:
-        await load_campaign_into_store(store, load_campaign(campaign))
+        await import_campaign(store, read_campaign_file(campaign))
     finally:
         await store.close()
 

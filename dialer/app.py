@@ -20,22 +20,24 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from dialer.campaign import load_campaign
 from dialer.clock import Clock
+from dialer.control import open_for_run
+from dialer.dialing.options import RunOptions, RunOutcome, RunResult
+from dialer.dialing.runner import CampaignRunner
+from dialer.dialing.worker import Worker
 from dialer.display import print_summary, progress_line, window_note
-from dialer.load import load_campaign_into_store
+from dialer.domain.states import CampaignStatus
+from dialer.exit_codes import for_signal
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.metrics import observe_api_call
 from dialer.retell import RetellClient
-from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
 from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store, open_store
-from dialer.worker import Worker
 
 log = structlog.get_logger("dialer")
-
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class UsageError(Exception):
@@ -82,7 +84,7 @@ async def _watch_signals(stop: Callable[[], None], received: list[int]) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if received:
-                os._exit(EXIT_BY_SIGNAL.get(signal.Signals(signum), 1))
+                os._exit(for_signal(signum))
             received.append(signum)
             log.warning(
                 "stopping",
@@ -120,34 +122,28 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
 
 async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     """`dialer run`: validate, load, run to the end. Returns the result and a signal, if any."""
-    loaded = load_campaign(Path(config.campaign_file))
+    source = read_campaign_file(Path(config.campaign_file))
     store = await open_store(config.database_url)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
-        load = await load_campaign_into_store(store, loaded)
+        imported = await import_campaign(store, source)
         log.info(
             "campaign_loaded",
-            campaign=loaded.campaign.name,
-            leads=load.leads_in_file,
-            added=load.added,
-            suppressed=load.suppressed,
+            campaign=source.campaign.name,
+            leads=imported.leads_in_file,
+            added=imported.added,
+            suppressed=imported.suppressed,
         )
-        row = await store.campaign(load.campaign_id)
-        assert row is not None
-        if row.status == "paused":
-            return RunResult(RunOutcome.PAUSED, row.status_reason or "paused"), None
-        if row.status == "cancelled":
-            return RunResult(RunOutcome.CANCELLED, row.status_reason or "cancelled"), None
-        if row.status == "finished":
-            await store.set_status(row.id, "active")
-            row = await store.campaign(row.id)
-            assert row is not None
+        loaded_row = await store.campaign(imported.campaign_id)
+        assert loaded_row is not None
+        row = await open_for_run(store, loaded_row)
+        if isinstance(row, RunResult):
+            return row, None
         received: list[int] = []
-        time_scale = config.speed
         options = RunOptions(
             worker_id=worker_id(),
             lease_seconds=config.lease_seconds,
-            time_scale=time_scale,
+            speed=config.speed,
             clock=config.clock,
         )
         async with retell_client(config.retell, config.simulate, config.speed) as client:
@@ -159,7 +155,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
-            await store.set_status(row.id, "finished")
+            await store.set_status(row.id, CampaignStatus.FINISHED)
         print_summary(Console(), row.name, await store.summary(row.id))
         return result, (received[0] if received else None)
     finally:
@@ -191,7 +187,7 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
                 return RunOptions(
                     worker_id=worker_name,
                     lease_seconds=config.lease_seconds,
-                    time_scale=config.speed,
+                    speed=config.speed,
                     grace_seconds=config.grace_seconds,
                     clock=config.clock,
                 )

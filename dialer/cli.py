@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import click
 
-from dialer.campaign import load_campaign
 from dialer.clock import Clock
-from dialer.load import review_campaign, sorted_problems
+from dialer.exit_codes import ExitCode, for_signal
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.inputs.review import review_campaign, sorted_problems
 from dialer.problems import InputError
-
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_INVALID = 2
-EXIT_ACCOUNT = 3
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -48,18 +40,13 @@ database_option = click.option(
 )
 
 
-def _signal_exit_code(signum: int | None) -> int:
-    """143 after SIGTERM, 130 after SIGINT (128 + the signal's number)."""
-    return EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
-
-
 def _clock_from_env() -> Clock:
     """DIALER_CLOCK_START, or exit 2 saying what is wrong with it."""
     try:
         return Clock.from_env()
     except ValueError as exc:
         click.echo(str(exc), err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
 
 
 lease_option = click.option(
@@ -93,16 +80,16 @@ def main() -> None:
 def validate(campaign_file: Path) -> None:
     """Check a campaign and every lead; print each problem as FILE:LINE: field: message."""
     try:
-        loaded = load_campaign(campaign_file)
+        source = read_campaign_file(campaign_file)
     except InputError as exc:
         _print_problems(sorted_problems(exc.problems))
-        sys.exit(EXIT_INVALID)
-    review = review_campaign(loaded)
+        sys.exit(ExitCode.INVALID)
+    review = review_campaign(source)
     if review.problem_count:
         _print_problems(review.problems, review.problem_count)
         click.echo(f"{review.problem_count} problem(s); nothing was stored or dialed", err=True)
-        sys.exit(EXIT_INVALID)
-    leads_path = loaded.leads_path or loaded.path
+        sys.exit(ExitCode.INVALID)
+    leads_path = source.leads_path or source.path
     for never in review.never_callable:
         click.echo(
             f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "
@@ -116,7 +103,7 @@ def validate(campaign_file: Path) -> None:
             err=True,
         )
     click.echo(
-        f"{campaign_file}: ok — campaign {loaded.campaign.name!r}, {review.scan.leads} leads"
+        f"{campaign_file}: ok — campaign {source.campaign.name!r}, {review.scan.leads} leads"
     )
 
 
@@ -130,22 +117,10 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target migration.")
 def db_upgrade(database_url: str | None, revision: str) -> None:
     """Apply migrations (safe to run from several containers at once)."""
-    from dialer.store.engine import create_engine, upgrade
-    from dialer.store.engine import database_url as resolve
+    from dialer.store import upgrade_store
 
-    url = resolve(database_url)
-
-    async def go() -> None:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine, revision)
-        finally:
-            await engine.dispose()
-
-    run_async(go)
-    from sqlalchemy.engine import make_url
-
-    click.echo(f"store {make_url(url).render_as_string(hide_password=True)} is at {revision}")
+    shown = run_async(lambda: upgrade_store(database_url, revision))
+    click.echo(f"store {shown} is at {revision}")
 
 
 @main.command()
@@ -174,8 +149,8 @@ def run(
 ) -> None:
     """Validate, load and run one campaign to the end; re-running the same file resumes it."""
     from dialer.app import RunConfig, UsageError, run_campaign
+    from dialer.dialing.options import RunOutcome
     from dialer.logs import configure_logging
-    from dialer.runner import RunOutcome
     from dialer.settings import retell_settings_from_env
 
     as_json = configure_logging(log_format)
@@ -183,7 +158,7 @@ def run(
     retell = retell_settings_from_env()
     if retell is None and not simulate:
         click.echo("RETELL_API_KEY is not set (or use --simulate to try the simulator)", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     config = RunConfig(
         campaign_file=str(campaign_file),
         database_url=database_url,
@@ -200,27 +175,27 @@ def run(
     except InputError as exc:
         _print_problems(exc.problems)
         click.echo("nothing was stored or dialed", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     except UsageError as exc:
         click.echo(str(exc), err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     if result.outcome is RunOutcome.FINISHED:
-        sys.exit(EXIT_OK)
+        sys.exit(ExitCode.OK)
     if result.outcome is RunOutcome.STOPPED:
         click.echo("stopped; run the same command again to resume", err=True)
-        sys.exit(_signal_exit_code(signum))
+        sys.exit(for_signal(signum))
     if result.outcome is RunOutcome.FATAL:
         click.echo(
             f"{result.message}\nnothing was lost; fix the key or account and run again", err=True
         )
-        sys.exit(EXIT_ACCOUNT)
+        sys.exit(ExitCode.ACCOUNT)
     if result.outcome is RunOutcome.PAUSED:
         click.echo(
             f"campaign is paused ({result.message}); `dialer resume NAME` to continue", err=True
         )
-        sys.exit(EXIT_RUNTIME)
+        sys.exit(ExitCode.RUNTIME)
     click.echo(f"campaign was cancelled ({result.message})", err=True)
-    sys.exit(EXIT_OK)
+    sys.exit(ExitCode.OK)
 
 
 @main.command()
@@ -268,7 +243,7 @@ def worker(
     retell = retell_settings_from_env()
     if retell is None:
         click.echo("RETELL_API_KEY is not set", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     clock = _clock_from_env()
     config = WorkerConfig(
         database_url=database_url,
@@ -282,36 +257,24 @@ def worker(
     fatal, signum = run_async(lambda: run_worker(config))
     if fatal:
         click.echo(f"{fatal}\nnothing was lost; fix the key or account and start again", err=True)
-        sys.exit(EXIT_ACCOUNT)
+        sys.exit(ExitCode.ACCOUNT)
     if signum is not None:
-        sys.exit(_signal_exit_code(signum))
-    sys.exit(EXIT_OK)
+        sys.exit(for_signal(signum))
+    sys.exit(ExitCode.OK)
 
 
 def _control(name: str, database_url: str | None, action: str) -> str:
+    from dialer import control
     from dialer.store import open_store
+
+    steer = {"pause": control.pause, "resume": control.resume, "cancel": control.cancel}[action]
 
     async def go() -> str:
         store = await open_store(database_url)
         try:
-            row = await store.campaign(name)
-            if row is None:
-                raise click.UsageError(f"no campaign named {name!r} in the store")
-            if action == "pause":
-                if row.status != "active":
-                    return f"{name} is {row.status}; nothing to pause"
-                await store.set_status(row.id, "paused", "paused by a person")
-                return f"{name} paused: no new calls; calls in progress are followed to the end"
-            if action == "resume":
-                if row.status == "cancelled":
-                    raise click.UsageError(f"{name} was cancelled; a cancelled campaign stays so")
-                await store.set_status(row.id, "active")
-                return f"{name} resumed"
-            skipped = await store.cancel(row.id)
-            return (
-                f"{name} cancelled: {skipped:,} waiting lead(s) skipped; "
-                "calls in progress are followed to the end"
-            )
+            return await steer(store, name)
+        except control.ControlRefusedError as exc:
+            raise click.UsageError(str(exc)) from None
         finally:
             await store.close()
 
@@ -353,95 +316,30 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
     from rich.console import Console
 
     from dialer.display import summary_table, window_note
-    from dialer.hours import waiting_for_window
+    from dialer.status import CampaignStatusView, read_status
     from dialer.store import open_store
-    from dialer.store.repository import CampaignSummary
 
-    async def go() -> list[
-        tuple[str, str, str | None, CampaignSummary, tuple[int, datetime | None]]
-    ]:
+    async def go() -> list[CampaignStatusView]:
         store = await open_store(database_url)
-        now = _clock_from_env().now()
         try:
-            rows = await store.campaigns()
-            if name is not None:
-                rows = [r for r in rows if r.name == name]
-            found = []
-            for r in rows:
-                hours = r.settings().calling_hours
-                waiting = waiting_for_window(hours, await store.waiting_by_zone(r.id), now)
-                found.append(
-                    (r.name, r.status, r.status_reason, await store.summary(r.id), waiting)
-                )
-            return found
+            return await read_status(store, name, _clock_from_env().now())
         finally:
             await store.close()
 
-    found = run_async(go)
-    if name is not None and not found:
+    views = run_async(go)
+    if name is not None and not views:
         click.echo(f"no campaign named {name!r} in the store", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
     console = Console()
-    for campaign_name, campaign_status, reason, summary, (waiting, next_window) in found:
+    for view in views:
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "name": campaign_name,
-                        "status": campaign_status,
-                        "status_reason": reason,
-                        "leads": summary.leads_by_state,
-                        "calls_by_reason": summary.calls_by_reason,
-                        "attempts": summary.attempts,
-                        "active_calls": summary.live_attempts,
-                        "in_doubt": summary.in_doubt,
-                        "total_duration_ms": summary.total_duration_ms,
-                        "next_due_at": summary.next_due_at.isoformat()
-                        if summary.next_due_at
-                        else None,
-                        "waiting_for_window": waiting,
-                        "next_window_opens_at": next_window.isoformat() if next_window else None,
-                    }
-                )
-            )
-        else:
-            suffix = f" ({reason})" if reason else ""
-            console.print(f"[bold]{campaign_name}[/bold]: {campaign_status}{suffix}")
-            console.print(summary_table(campaign_name, summary))
-            if waiting:
-                console.print(window_note(waiting, next_window))
-
-
-EXPORT_FIELDS = (
-    "lead_id",
-    "to_number",
-    "state",
-    "attempts",
-    "last_call_id",
-    "last_call_status",
-    "last_disconnection_reason",
-    "last_attempt_at",
-    "next_attempt_at",
-    "duration_ms",
-    "dynamic_variables",
-    "skip_reason",
-)
-ATTEMPT_FIELDS = (
-    "attempt_id",
-    "lead_id",
-    "attempt",
-    "to_number",
-    "state",
-    "call_id",
-    "call_status",
-    "disconnection_reason",
-    "api_error",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "analysis",
-)
+            click.echo(json.dumps(view.as_json()))
+            continue
+        suffix = f" ({view.status_reason})" if view.status_reason else ""
+        console.print(f"[bold]{view.name}[/bold]: {view.status}{suffix}")
+        console.print(summary_table(view.name, view.summary))
+        if view.waiting_for_window:
+            console.print(window_note(view.waiting_for_window, view.next_window))
 
 
 @main.command()
@@ -462,43 +360,14 @@ def export(
     name: str, database_url: str | None, fmt: str, per_attempt: bool, output: Path | None
 ) -> None:
     """One row per lead (or per attempt with --attempts), as CSV or JSON lines."""
-    import csv
-    import json
-    from datetime import datetime
-
+    from dialer.export import write_export
     from dialer.store import open_store
-
-    fields = ATTEMPT_FIELDS if per_attempt else EXPORT_FIELDS
-
-    def cell(value: object) -> object:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        return value
 
     async def go() -> bool:
         store = await open_store(database_url)
         handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
-            campaign_id = await store.campaign_id(name)
-            if campaign_id is None:
-                return False
-            writer = csv.DictWriter(handle, fieldnames=fields) if fmt == "csv" else None
-            if writer:
-                writer.writeheader()
-            rows = (
-                store.export_attempt_rows(campaign_id)
-                if per_attempt
-                else store.export_rows(campaign_id)
-            )
-            async for row in rows:
-                data = {k: cell(row.get(k)) for k in fields}
-                if writer:
-                    writer.writerow(
-                        {k: json.dumps(v) if isinstance(v, dict) else v for k, v in data.items()}
-                    )
-                else:
-                    handle.write(json.dumps(data) + "\n")
-            return True
+            return await write_export(store, name, fmt, per_attempt=per_attempt, out=handle)
         finally:
             if output:
                 handle.close()
@@ -506,7 +375,7 @@ def export(
 
     if not run_async(go):
         click.echo(f"no campaign named {name!r} in the store", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID)
 
 
 @main.command()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from dialer.store.repository import CampaignSummary
+from dialer.store import CampaignSummary
 
 STATE_ORDER = ("pending", "dialing", "in_call", "retry_wait", "completed", "failed", "skipped")
 TERMINAL = ("completed", "failed", "skipped")

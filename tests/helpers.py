@@ -11,10 +11,11 @@ import anyio
 import yaml
 from sqlalchemy import select
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
+from dialer.dialing.options import RunOptions, RunResult
+from dialer.dialing.runner import CampaignRunner
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.retell import RetellClient
-from dialer.runner import CampaignRunner, RunOptions, RunResult
 from dialer.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
@@ -89,8 +90,8 @@ async def run_in_process(
     limit_seconds: float = 120,
 ) -> RunResult:
     """Load the campaign and run it to the end against `engine` served on loopback."""
-    loaded = load_campaign(campaign_path)
-    result = await load_campaign_into_store(store, loaded)
+    loaded = read_campaign_file(campaign_path)
+    result = await import_campaign(store, loaded)
     row = await store.campaign(result.campaign_id)
     assert row is not None
     async with (

@@ -20,12 +20,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from dialer.campaign import load_campaign
 from dialer.cli import main
 from dialer.clock import Clock
-from dialer.load import load_campaign_into_store
+from dialer.dialing.options import RunOutcome
+from dialer.dialing.runner import CampaignRunner
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.retell import RetellClient
-from dialer.runner import CampaignRunner, RunOutcome
 from dialer.settings import ApiKey
 from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer, run_simulator_in_thread
 from dialer.store import Store, open_store
@@ -167,8 +168,8 @@ async def test_max_attempts_per_number_per_day_holds_across_campaigns(
     second = write_campaign(
         tmp_path, [shared, fresh], name="second", extra={"max_attempts_per_number_per_day": 1}
     )
-    loaded = load_campaign(second)
-    campaign_id = (await load_campaign_into_store(store, loaded)).campaign_id
+    loaded = read_campaign_file(second)
+    campaign_id = (await import_campaign(store, loaded)).campaign_id
     row = await store.campaign(campaign_id)
     assert row is not None
     async with (
@@ -244,8 +245,8 @@ async def test_a_callback_without_delay_waits_for_the_next_days_window(
     path = write_campaign(
         tmp_path, [number], extra={"calling_hours": HOURS["calling_hours"], "retry": retry}
     )
-    loaded = load_campaign(path)
-    campaign_id = (await load_campaign_into_store(store, loaded)).campaign_id
+    loaded = read_campaign_file(path)
+    campaign_id = (await import_campaign(store, loaded)).campaign_id
     row = await store.campaign(campaign_id)
     assert row is not None
     clock = Clock.from_iso(TUESDAY_1430_UTC)

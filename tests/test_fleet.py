@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.simulator import Faults, SimulatedRetell, run_simulator_in_thread
 from dialer.store import open_store
 from dialer.store.schema import attempts, leads
@@ -147,7 +147,7 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
     path = write_campaign(tmp_path, nums, name="steer", cps=15 / (SPEED / 3), cap=8)
     store = await open_store(store_url)
     try:
-        await load_campaign_into_store(store, load_campaign(path))
+        await import_campaign(store, read_campaign_file(path))
     finally:
         await store.close()
     log = tmp_path / "steer.log"

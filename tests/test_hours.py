@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.campaign import CallingHours
-from dialer.hours import (
+from dialer.domain.campaign import CallingHours
+from dialer.domain.hours import (
     Window,
     effective_zones,
     is_open,
-    lead_zone_key,
     local_instant,
     next_day_opening,
     next_opening,
     schedule,
 )
+from dialer.domain.timezones import lead_zone_key
 from dialer.phones import number_time_zones
 
 NY, LA, HNL, CHI = "America/New_York", "America/Los_Angeles", "Pacific/Honolulu", "America/Chicago"

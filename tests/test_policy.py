@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer.campaign import RetryRules
-from dialer.policy import KNOWN_REASONS, LeadState, backoff_before, decide
+from dialer.domain.campaign import RetryRules
+from dialer.domain.policy import KNOWN_REASONS, backoff_before, decide
+from dialer.domain.states import LeadState
 
 NOW = datetime(2027, 3, 2, 14, 30, tzinfo=UTC)
 RULES = RetryRules(
@@ -86,8 +87,8 @@ def test_dnc_suppresses_and_callback_schedules() -> None:
     assert decide(RULES, 3, "ended", "user_requested_callback", NOW).state is LeadState.COMPLETED
 
 
-def test_time_scale_compresses_waits() -> None:
-    decision = decide(RULES, 1, "not_connected", "dial_busy", NOW, time_scale=60)
+def test_speed_compresses_waits() -> None:
+    decision = decide(RULES, 1, "not_connected", "dial_busy", NOW, speed=60)
     assert decision.next_attempt_at == NOW + timedelta(seconds=30)
 
 

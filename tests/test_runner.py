@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dialer.runner import RunOutcome
+from dialer.dialing.options import RunOutcome
 from dialer.simulator import Faults, OutcomeRule, SimulatedRetell
 from dialer.store import Store
 from dialer.store.schema import attempts, leads, suppressions

@@ -7,9 +7,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
-from dialer.store import Store
+from dialer.domain.calls import CallEnd
+from dialer.domain.campaign import Pacing
+from dialer.domain.policy import Decision
+from dialer.domain.states import LeadState
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.store import ClaimRequest, Store
 from dialer.store.schema import campaigns, leads
 
 from .helpers import lead_rows, numbers, write_campaign
@@ -23,28 +27,23 @@ async def test_a_call_ending_during_a_cancel_does_not_leave_its_lead_waiting(
     """A cancel in progress (here: held open) and a call ending with a retryable outcome: the
     lead must end `skipped` whichever commits first."""
     path = write_campaign(tmp_path, numbers(1), name="control")
-    campaign_id = (await load_campaign_into_store(store, load_campaign(path))).campaign_id
-    claim = await store.claim(campaign_id, "w1", limit=1, lease_seconds=30)
-    (lead,) = claim.leads
-    assert await store.record_placed(lead.attempt_id, lead.lead_id, "w1", "call-1", "ongoing", 30)
+    campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=10), 1, 30)
+    claim = await store.claim(campaign_id, "w1", request)
+    (lead,) = claim.attempts
+    assert await store.record_placed(lead, "w1", "call-1", "ongoing", 30)
 
     async def ended() -> None:
         await store.record_call_end(
-            lead.attempt_id,
-            lead.lead_id,
-            campaign_id,
+            lead,
             "w1",
-            {"call_id": "call-1", "call_status": "ended", "disconnection_reason": "dial_busy"},
-            state="retry_wait",
-            next_attempt_at=None,
-            refund=False,
-            suppress=False,
-            pause_reason=None,
+            Decision(LeadState.RETRY_WAIT),
+            CallEnd("call-1", "ended", "dial_busy"),
         )
 
     # the transaction (what `cancel` does, held open a moment) ends first, then the group
     async with anyio.create_task_group() as group, store.transaction() as conn:
-        await store._lock_campaign(conn, campaign_id)
+        await store.lock_campaign(conn, campaign_id)
         await conn.execute(
             campaigns.update().where(campaigns.c.id == campaign_id).values(status="cancelled")
         )

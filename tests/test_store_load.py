@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.problems import InputError
 from dialer.store import Store
 from dialer.store.schema import leads
@@ -36,8 +36,8 @@ def _write(tmp_path: Path, rows: list[str]) -> Path:
 
 async def test_loading_twice_adds_nothing(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,"])
-    first = await load_campaign_into_store(store, load_campaign(path))
-    second = await load_campaign_into_store(store, load_campaign(path))
+    first = await import_campaign(store, read_campaign_file(path))
+    second = await import_campaign(store, read_campaign_file(path))
     assert (first.added, second.added) == (2, 0)
     rows = await lead_rows(store)
     assert len(rows) == 2
@@ -49,7 +49,7 @@ async def test_loading_twice_adds_nothing(store: Store, tmp_path: Path) -> None:
 
 async def test_edited_list_adds_new_rows_and_keeps_history(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,Silver"])
-    await load_campaign_into_store(store, load_campaign(path))
+    await import_campaign(store, read_campaign_file(path))
     # the first lead has history now
     async with store.transaction() as conn:
         await conn.execute(
@@ -60,7 +60,7 @@ async def test_edited_list_adds_new_rows_and_keeps_history(store: Store, tmp_pat
     path = _write(
         tmp_path, ["+14155550101,Ann,Platinum", "+14155550102,Bob,Bronze", "+14155550103,Cy,Gold"]
     )
-    result = await load_campaign_into_store(store, load_campaign(path))
+    result = await import_campaign(store, read_campaign_file(path))
     assert result.added == 1
     rows = {r["to_number"]: r for r in await lead_rows(store)}
     assert rows["+14155550101"]["dynamic_variables"]["plan"] == "Gold"  # history: untouched
@@ -72,7 +72,7 @@ async def test_edited_list_adds_new_rows_and_keeps_history(store: Store, tmp_pat
 async def test_bad_row_loads_nothing(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, ["+14155550101,Ann,Gold", "garbage,Bob,Gold"])
     with pytest.raises(InputError) as caught:
-        await load_campaign_into_store(store, load_campaign(path))
+        await import_campaign(store, read_campaign_file(path))
     assert "leads.csv:3: to_number" in str(caught.value)
     assert await lead_rows(store) == []
     assert await store.campaign_id("spring") is None
@@ -81,7 +81,7 @@ async def test_bad_row_loads_nothing(store: Store, tmp_path: Path) -> None:
 async def test_large_list_loads_in_batches(store: Store, tmp_path: Path) -> None:
     rows = [f"+1212{2_000_000 + i:07d},N{i}," for i in range(12_000)]
     path = _write(tmp_path, rows)
-    result = await load_campaign_into_store(store, load_campaign(path))
+    result = await import_campaign(store, read_campaign_file(path))
     assert result.added == 12_000
     assert result.leads_in_file == 12_000
 
@@ -93,7 +93,7 @@ async def test_bad_row_after_many_batches_loads_nothing(store: Store, tmp_path: 
     rows[11_000] = "+1212000,Bad,"
     path = _write(tmp_path, rows)
     with pytest.raises(InputError) as caught:
-        await load_campaign_into_store(store, load_campaign(path))
+        await import_campaign(store, read_campaign_file(path))
     assert "leads.csv:11002: to_number" in str(caught.value)
     assert await lead_rows(store) == []
     assert await store.campaign_id("spring") is None
@@ -101,7 +101,7 @@ async def test_bad_row_after_many_batches_loads_nothing(store: Store, tmp_path: 
 
 async def test_reloading_a_large_edited_list(store: Store, tmp_path: Path) -> None:
     rows = [f"+1212{2_000_000 + i:07d},N{i},Gold" for i in range(12_000)]
-    await load_campaign_into_store(store, load_campaign(_write(tmp_path, rows)))
+    await import_campaign(store, read_campaign_file(_write(tmp_path, rows)))
     async with store.transaction() as conn:  # one lead has history now
         await conn.execute(
             leads.update().where(leads.c.to_number == "+12122000001").values(attempts=1)
@@ -109,7 +109,7 @@ async def test_reloading_a_large_edited_list(store: Store, tmp_path: Path) -> No
     rows[0] = "+12122000000,N0,Platinum"
     rows[1] = "+12122000001,N1,Platinum"
     rows.append("+12123000000,New,Gold")
-    result = await load_campaign_into_store(store, load_campaign(_write(tmp_path, rows)))
+    result = await import_campaign(store, read_campaign_file(_write(tmp_path, rows)))
     assert (result.added, result.leads_in_file) == (1, 12_001)
     found = {r["to_number"]: r for r in await lead_rows(store)}
     assert found["+12122000000"]["dynamic_variables"]["plan"] == "Platinum"  # refreshed
@@ -135,6 +135,6 @@ async def test_a_failing_write_fails_the_load_with_its_own_error(
     monkeypatch.setattr(Store, "insert_leads", failing_insert)
     path = _write(tmp_path, [f"+1212{2_000_000 + i:07d},N{i}," for i in range(12_000)])
     with pytest.raises(RuntimeError, match="refused the batch"):
-        await load_campaign_into_store(store, load_campaign(path))
+        await import_campaign(store, read_campaign_file(path))
     monkeypatch.undo()
     assert await lead_rows(store) == []

@@ -19,8 +19,8 @@ import pytest
 from retell.lib import webhook_auth
 from sqlalchemy import select
 
-from dialer.campaign import load_campaign
-from dialer.load import load_campaign_into_store
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
 from dialer.retell.webhooks import (
     SIGNATURE_HEADER,
     BadEventError,
@@ -128,7 +128,7 @@ async def test_a_worker_records_calls_as_their_events_arrive(
     path = write_campaign(tmp_path, numbers(30), name="hooks", cps=5, cap=10, max_attempts=1)
     store = await open_store(store_url)
     try:
-        await load_campaign_into_store(store, load_campaign(path))
+        await import_campaign(store, read_campaign_file(path))
     finally:
         await store.close()
     port = _free_port()

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dialer.domain.calls import CallEnd, from_epoch_ms
+
 TERMINAL_CALL_STATUSES = frozenset({"ended", "error", "not_connected"})
 
 
@@ -36,6 +38,18 @@ class PhoneCall(_Lenient):
     @property
     def is_terminal(self) -> bool:
         return self.call_status in TERMINAL_CALL_STATUSES
+
+    def call_end(self) -> CallEnd:
+        """What dialer records of this call once it is terminal."""
+        return CallEnd(
+            call_id=self.call_id,
+            call_status=self.call_status,
+            disconnection_reason=self.disconnection_reason,
+            started_at=from_epoch_ms(self.start_timestamp),
+            ended_at=from_epoch_ms(self.end_timestamp),
+            duration_ms=self.duration_ms,
+            analysis=self.call_analysis,
+        )
 
 
 class CreateCallRequest(BaseModel):

@@ -1,6 +1,55 @@
-"""The store: campaigns, leads, attempts and suppressions in SQLite or Postgres."""
+"""The store: campaigns, leads, attempts and suppressions in SQLite or Postgres.
 
-from dialer.store.engine import open_store
-from dialer.store.repository import Store
+It executes; it does not decide. The domain's decisions arrive as typed values (a claim
+request, a `Decision`, a `CallEnd`) and come back as typed rows and results. Everything outside
+this package imports it from here only; nothing outside it imports SQLAlchemy.
+"""
 
-__all__ = ["Store", "open_store"]
+from dialer.store.campaigns import CampaignQueries
+from dialer.store.claiming import ClaimingQueries
+from dialer.store.engine import SchemaOutOfDateError, database_url, open_engine, upgrade_store
+from dialer.store.leases import LeaseQueries
+from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
+from dialer.store.records import (
+    Attempt,
+    CampaignRow,
+    CampaignSummary,
+    Claim,
+    ClaimRequest,
+    NumberBusyError,
+)
+from dialer.store.reports import ATTEMPT_EXPORT_FIELDS, LEAD_EXPORT_FIELDS, ReportQueries
+from dialer.store.settling import SettlingQueries
+
+
+class Store(
+    CampaignQueries, LoadingQueries, ClaimingQueries, SettlingQueries, LeaseQueries, ReportQueries
+):
+    """Typed access to the store, one part per concern (campaigns, loading, claiming,
+    settling, leases, reports). Create with `open_store`."""
+
+
+async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the store at `url` (default: DATABASE_URL, else the embedded SQLite file); the
+    embedded SQLite store is migrated on first use, Postgres must be (`dialer db upgrade`)."""
+    engine = await open_engine(url, migrate=migrate)
+    return Store(engine)
+
+
+__all__ = [
+    "ATTEMPT_EXPORT_FIELDS",
+    "LEAD_EXPORT_FIELDS",
+    "Attempt",
+    "CampaignRow",
+    "CampaignSummary",
+    "Claim",
+    "ClaimRequest",
+    "LeadRecord",
+    "NumberBusyError",
+    "SchemaOutOfDateError",
+    "Store",
+    "database_url",
+    "lead_record",
+    "open_store",
+    "upgrade_store",
+]

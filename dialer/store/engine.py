@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,9 +13,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
-if TYPE_CHECKING:
-    from dialer.store.repository import Store
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dialer.db"
 _MIGRATION_LOCK = 0x6469616C  # "dial": serializes concurrent `db upgrade` on Postgres
@@ -133,10 +130,9 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     )
 
 
-async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
-    """Open the store at `url` (default: DATABASE_URL, else the embedded SQLite file)."""
-    from dialer.store.repository import Store
-
+async def open_engine(url: str | None = None, *, migrate: bool = True) -> AsyncEngine:
+    """An engine for the store at `url` (default: DATABASE_URL, else the embedded SQLite file),
+    its schema checked (and the embedded SQLite store migrated) unless `migrate` is False."""
     engine = create_engine(database_url(url))
     if migrate:
         try:
@@ -144,4 +140,14 @@ async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         except BaseException:
             await engine.dispose()
             raise
-    return Store(engine)
+    return engine
+
+
+async def upgrade_store(url: str | None, revision: str = "head") -> str:
+    """`dialer db upgrade`: migrate the store at `url`; returns its URL without a password."""
+    engine = create_engine(database_url(url))
+    try:
+        await upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+    return engine.url.render_as_string(hide_password=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,13 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-LEAD_STATES = ("pending", "dialing", "in_call", "retry_wait", "completed", "failed", "skipped")
-TERMINAL_LEAD_STATES = ("completed", "failed", "skipped")
-DUE_LEAD_STATES = ("pending", "retry_wait")
-# An attempt holds a concurrency slot, and its number, from the moment its row is written until
-# its call is known to be over.
-LIVE_ATTEMPT_STATES = ("dialing", "in_doubt", "placed")
-ATTEMPT_STATES = (*LIVE_ATTEMPT_STATES, "ended", "not_placed")
+from dialer.domain import states
+
+# The partial indexes below are written with the states' plain values, as the migrations wrote
+# them (dialer.domain.states names the same sets).
+DUE_LEAD_STATES = tuple(s.value for s in states.DUE_LEAD_STATES)
+LIVE_ATTEMPT_STATES = tuple(s.value for s in states.LIVE_ATTEMPT_STATES)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,7 +70,7 @@ campaigns = Table(
     Column("name", String(100), nullable=False, unique=True),
     Column("config", JSONType, nullable=False),
     Column("source_path", Text),
-    # active | paused | cancelled | finished
+    # dialer.domain.states.CampaignStatus
     Column("status", String(16), nullable=False),
     Column("status_reason", Text),
     # Campaign-wide dial pacing (GCRA): the earliest instant the next call may start.
@@ -92,7 +90,7 @@ leads = Table(
     Column("to_number", String(20), nullable=False),
     Column("timezone", String(64)),
     # The lead's time zones for calling hours: its own `timezone`, else its number's zones,
-    # '|'-joined; '' when unknown (dialer.hours.lead_zone_key).
+    # '|'-joined; '' when unknown (dialer.domain.timezones.lead_zone_key).
     Column("zones", Text, nullable=False, server_default=""),
     Column("dynamic_variables", JSONType, nullable=False),
     Column("call_metadata", JSONType, nullable=False),
@@ -173,8 +171,3 @@ suppressions = Table(
     Column("source", Text),
     Column("created_at", UTCDateTime, nullable=False),
 )
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    """A result row as a plain dict."""
-    return dict(row._mapping)

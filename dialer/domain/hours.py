@@ -11,29 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
 
-from dialer.campaign import WEEKDAYS, CallingHours
+from dialer.domain.campaign import WEEKDAYS, CallingHours
+from dialer.domain.states import SkipReason
+from dialer.domain.timezones import zone
 
 # Far enough to see every allowed weekday twice, across a DST change.
 HORIZON = timedelta(days=15)
-NO_ZONE = ""  # the zone key of a lead whose time zone is unknown
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def is_known_zone(name: str) -> bool:
-    """Whether `name` is an IANA time zone this machine knows."""
-    return name in _zones()
-
-
-@lru_cache(maxsize=1024)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 @dataclass(frozen=True)
@@ -138,14 +122,6 @@ def next_day_opening(window: Window | None, zones: Sequence[str], at: datetime) 
     return opening if opening is not None else at + timedelta(days=1)
 
 
-def lead_zone_key(timezone_column: str | None, number_zones: Iterable[str]) -> str:
-    """What the store keeps of a lead's zones: its own `timezone`, else the zones of its
-    number, '|'-joined; NO_ZONE when neither is known."""
-    if timezone_column:
-        return timezone_column
-    return "|".join(sorted(number_zones))
-
-
 def effective_zones(hours: CallingHours, key: str) -> tuple[str, ...]:
     """The zones whose windows a lead must be inside: the campaign's fixed zone, else the lead's
     own, else the campaign's fallback; () when none is known."""
@@ -201,8 +177,26 @@ def waiting_for_window(
     return plan.waiting_count(leads_by_key), plan.next_opening
 
 
-def never_reason(hours: CallingHours, key: str) -> str:
+def never_reason(hours: CallingHours, key: str) -> SkipReason:
     """Why a lead with zone key `key` can never be called under `hours`."""
     if not effective_zones(hours, key):
-        return "no time zone known for calling hours"
-    return "never inside calling hours in its time zones"
+        return SkipReason.NO_TIME_ZONE
+    return SkipReason.NEVER_IN_HOURS
+
+
+@dataclass(frozen=True)
+class ZoneFilter:
+    """Calling hours as a claim sees them: zone keys open now, and keys that never open
+    (with the reason their leads are skipped). Leads of other keys wait."""
+
+    dialable: frozenset[str]
+    never: dict[str, str]
+
+    @property
+    def keys_to_read(self) -> list[str]:
+        """The keys a claim reads: open now, or never open (those leads are skipped)."""
+        return [*self.dialable, *self.never]
+
+    @classmethod
+    def of(cls, hours: CallingHours, plan: ZoneSchedule) -> ZoneFilter:
+        return cls(plan.open_keys, {key: never_reason(hours, key) for key in plan.never_keys})

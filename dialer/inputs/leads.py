@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dialer.campaign import LoadedCampaign, did_you_mean, stringify_variable
-from dialer.hours import NO_ZONE, is_known_zone, lead_zone_key
+from dialer.domain.campaign import stringify_variable
+from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
+from dialer.inputs.campaign_file import CampaignSource, did_you_mean
+from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 from dialer.intset import IntSet
 from dialer.phones import InvalidNumberError, number_and_zones
 from dialer.problems import Problem
-from dialer.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 
 NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
 RESERVED_COLUMNS = frozenset({*NUMBER_COLUMNS, "lead_id", "timezone"})
@@ -38,7 +39,7 @@ class Lead:
     dynamic_variables: dict[str, str]
     metadata: dict[str, Any]
     line: int
-    zones: str = NO_ZONE  # for calling hours: dialer.hours.lead_zone_key
+    zones: str = NO_ZONE  # for calling hours: dialer.domain.timezones.lead_zone_key
 
 
 @dataclass
@@ -87,7 +88,7 @@ class _Dedup:
         return key.startswith("+") and digits.isdigit() and int(digits) in self.numbers
 
 
-def iter_leads(loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
     """Yield every valid lead; record every problem in `scan` (the caller decides what to do)."""
     dedup = _Dedup()
     leads_path = loaded.leads_path
@@ -129,7 +130,7 @@ def iter_leads(loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
 
 
 def _build_lead(
-    loaded: LoadedCampaign,
+    loaded: CampaignSource,
     path: Path,
     line: int,
     raw_number: object,
@@ -197,7 +198,7 @@ def _zone_key(timezone: str | None, number_zones: tuple[str, ...]) -> str:
     return lead_zone_key(timezone, number_zones)  # a handful of distinct answers per list
 
 
-def _csv_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -304,7 +305,7 @@ def _first_undecodable_line(path: Path) -> tuple[int, str] | None:
     return None
 
 
-def _yaml_file_rows(path: Path, loaded: LoadedCampaign, scan: LeadScan) -> Iterator[Lead]:
+def _yaml_file_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
     try:
         text = read_text(path)
     except UnicodeDecodeError as exc:
@@ -333,7 +334,7 @@ def _yaml_rows(
     lines: dict[tuple[str | int, ...], int],
     prefix: tuple[str | int, ...],
     scan: LeadScan,
-    loaded: LoadedCampaign,
+    loaded: CampaignSource,
 ) -> Iterator[Lead]:
     assert isinstance(items, list)
     for index, item in enumerate(items):

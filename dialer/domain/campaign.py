@@ -1,11 +1,10 @@
-"""Campaign files: the YAML a user writes, parsed into typed settings with located errors."""
+"""A campaign's settings, typed: pacing, calling hours, retry rules and the rest of its file
+but the lead list (dialer.inputs.campaign_file reads the file itself)."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import time, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -14,15 +13,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from dialer.domain.timezones import is_known_zone
 from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
-from dialer.problems import InputError, Problem
-from dialer.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 
 Duration = Annotated[
     timedelta,
@@ -121,8 +118,6 @@ class CallingHours(_Strict):
     def _zone(cls, value: str | None) -> str | None:
         if value is None or value == "auto":
             return value
-        from dialer.hours import is_known_zone
-
         if not is_known_zone(value):
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name like America/New_York)"
@@ -149,13 +144,12 @@ class RetryRules(_Strict):
     callback_delay: Duration | None = None
 
 
-class Campaign(_Strict):
-    """A campaign file, validated. `leads` is a path (relative to the file) or an inline list."""
+class CampaignSettings(_Strict):
+    """Everything a campaign file says but its leads: what the store keeps of a campaign."""
 
     name: str
     from_number: str
     agent_id: str | None = None
-    leads: str | list[dict[str, Any]]
     default_region: str | None = None
     dynamic_variables: StringVariables = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -196,106 +190,3 @@ class Campaign(_Strict):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown region {value!r} (two letters, like US or GB)")
         return region
-
-
-class LoadedCampaign(BaseModel):
-    """A campaign together with where it came from (for locating lead-file problems)."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    campaign: Campaign
-    path: Path
-    lines: dict[tuple[str | int, ...], int]
-
-    @property
-    def leads_path(self) -> Path | None:
-        if isinstance(self.campaign.leads, str):
-            return (self.path.parent / self.campaign.leads).resolve()
-        return None
-
-
-def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The field names allowed at `loc` (the parent of an unknown key)."""
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        candidates = [annotation, *args]
-        current = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(choices)})"
-
-
-def _problems_from(
-    exc: ValidationError, path: Path, lines: dict[tuple[str | int, ...], int]
-) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        # pydantic names the branch of a union (`str`, `list[...]`) in the location; drop it
-        loc = tuple(
-            p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "list"}))
-        )
-        field = ".".join(str(p) for p in loc)
-        if error["type"] == "extra_forbidden":
-            known = _known_fields(Campaign, loc[:-1])
-            message = f"unknown key{did_you_mean(str(loc[-1]), known)}"
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(Problem(path, line_of(lines, loc), field, message))
-    # one message per location is enough (a union can fail once per branch)
-    seen: set[tuple[int, str]] = set()
-    unique = []
-    for p in problems:
-        if (p.line, p.field) not in seen:
-            seen.add((p.line, p.field))
-            unique.append(p)
-    return unique
-
-
-def load_campaign(path: Path) -> LoadedCampaign:
-    """Read and check a campaign file (not its leads). Raises InputError listing every problem."""
-    path = Path(path)
-    try:
-        text = read_text(path)
-    except FileNotFoundError:
-        raise InputError([Problem(path, 0, "", "campaign file not found")]) from None
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(path, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
-    except OSError as exc:
-        raise InputError([Problem(path, 0, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        data, lines = load_with_lines(text)
-    except YamlSyntaxError as exc:
-        raise InputError([Problem(path, exc.line, "", f"malformed YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise InputError(
-            [
-                Problem(
-                    path,
-                    1,
-                    "",
-                    "a campaign file is a YAML mapping (name:, from_number:, leads:, …)",
-                )
-            ]
-        )
-    try:
-        campaign = Campaign.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(_problems_from(exc, path, lines)) from None
-    return LoadedCampaign(campaign=campaign, path=path.resolve(), lines=lines)

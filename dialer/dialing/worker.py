@@ -15,12 +15,13 @@ from collections.abc import Callable
 import anyio
 import structlog
 
+from dialer.dialing.options import RunOptions, RunOutcome, RunResult
+from dialer.dialing.runner import CampaignRunner
+from dialer.domain.states import CampaignStatus
 from dialer.metrics import METRICS
 from dialer.retell import RetellClient
 from dialer.retell.webhooks import CallEvent
-from dialer.runner import CampaignRunner, RunOptions, RunOutcome, RunResult
-from dialer.store import Store
-from dialer.store.repository import CampaignRow
+from dialer.store import CampaignRow, Store
 
 log = structlog.get_logger("dialer.worker")
 
@@ -91,7 +92,7 @@ class Worker:
     async def _ended(self, runner: CampaignRunner, result: RunResult) -> None:
         name = runner.row.name
         if result.outcome is RunOutcome.FINISHED:
-            await self.store.set_status(runner.row.id, "finished")
+            await self.store.set_status(runner.row.id, CampaignStatus.FINISHED)
             log.info("campaign_finished", campaign=name)
         elif result.outcome is RunOutcome.FATAL:
             # The key or the account is refused: every campaign would fail the same way.

@@ -1,12 +1,15 @@
-"""What happens to a lead after a call: a pure function of the campaign's rules and the outcome."""
+"""What happens to a lead after a call or a refused create: pure functions of the campaign's
+rules, the outcome and the instants they are judged at."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from dialer.campaign import RetryRules
+from dialer.domain.campaign import CampaignSettings, RetryRules
+from dialer.domain.hours import Window, effective_zones, next_day_opening
+from dialer.domain.states import LeadState
 
 # retell-api.md, "Outcomes a dialer should treat alike".
 ACCOUNT_BROKEN = frozenset(
@@ -57,31 +60,32 @@ DEFAULT_CALLBACK_DELAY = timedelta(days=1)
 OVER_CONCURRENCY_DELAY = timedelta(seconds=30)
 
 
-class LeadState(StrEnum):
-    PENDING = "pending"
-    DIALING = "dialing"
-    IN_CALL = "in_call"
-    RETRY_WAIT = "retry_wait"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
 @dataclass(frozen=True)
 class Decision:
-    """The lead's next state. `refund`: the attempt does not count (the callee never had a
-    chance because of our side); `suppress`: never call this number again, in any campaign;
-    `pause_reason`: stop the campaign until a person fixes the account."""
+    """The lead's next state. `next_attempt_at`: when it is due again (None: no time of its
+    own); `refund`: the attempt does not count (the callee never had a chance because of our
+    side); `suppress_reason`: never call this number again, in any campaign, for this reason;
+    `pause_reason`: stop the campaign until a person fixes the account; `lead_reason`: what the
+    lead records as the reason it failed without a call."""
 
     state: LeadState
     next_attempt_at: datetime | None = None
     refund: bool = False
-    suppress: bool = False
+    suppress_reason: str | None = None
     pause_reason: str | None = None
+    lead_reason: str | None = None
     why: str = ""
-    # A callback without a configured delay: the caller moves `next_attempt_at` to the
-    # lead's first calling window on the next local day (dialer.hours.next_day_opening).
+    # A callback without a configured delay: `after_call` moves `next_attempt_at` to the
+    # lead's first calling window on the next local day.
     next_day_window: bool = False
+
+    @property
+    def suppress(self) -> bool:
+        return self.suppress_reason is not None
+
+    @property
+    def due_again(self) -> bool:
+        return self.state in (LeadState.PENDING, LeadState.RETRY_WAIT)
 
 
 KNOWN_REASONS = REACHED | NEVER_CONNECTED | ACCOUNT_BROKEN
@@ -114,16 +118,16 @@ def decide(
     reason: str | None,
     now: datetime,
     *,
-    time_scale: float = 1.0,
+    speed: float = 1.0,
 ) -> Decision:
     """The next state of a lead whose latest call ended with (`call_status`, `reason`).
 
-    `attempts_spent` includes the call that just ended. `time_scale` > 1 compresses waits
-    (the simulator's accelerated clock).
+    `attempts_spent` includes the call that just ended. `speed` > 1 compresses waits (the
+    simulator's accelerated clock).
     """
 
     def later(delay: timedelta) -> datetime:
-        return now + delay / time_scale
+        return now + delay / speed
 
     attempts_left = attempts_spent < rules.max_attempts
     if reason in ACCOUNT_BROKEN:
@@ -133,7 +137,7 @@ def decide(
             LeadState.RETRY_WAIT, later(OVER_CONCURRENCY_DELAY), refund=True, why=reason
         )
     if reason == "user_requested_dnc":
-        return Decision(LeadState.COMPLETED, suppress=True, why=reason)
+        return Decision(LeadState.COMPLETED, suppress_reason=reason, why=reason)
     if reason == "user_requested_callback":
         if attempts_left:
             delay = rules.callback_delay
@@ -153,3 +157,43 @@ def decide(
         return Decision(LeadState.COMPLETED, why=reason)
     # never connected, an error not in retry_on, or a reason this version does not know
     return Decision(LeadState.FAILED, why=reason or call_status)
+
+
+def after_call(
+    settings: CampaignSettings,
+    attempts_spent: int,
+    zone_key: str,
+    call_status: str,
+    reason: str | None,
+    *,
+    now: datetime,
+    wall_now: datetime,
+    speed: float = 1.0,
+) -> Decision:
+    """`decide`, with a callback's next-day window worked out: `now` is the store's clock
+    (when the lead becomes due), `wall_now` the clock calling hours are judged by (they differ
+    when DIALER_CLOCK_START pins it), and waits are compressed by `speed`."""
+    decision = decide(settings.retry, attempts_spent, call_status, reason, now, speed=speed)
+    if not decision.next_day_window:
+        return decision
+    hours = settings.calling_hours
+    window = Window.of(hours) if hours else None
+    zones: Sequence[str] = effective_zones(hours, zone_key) if hours else ()
+    opening = next_day_opening(window, zones, wall_now)
+    return Decision(
+        decision.state,
+        now + (opening - wall_now) / speed,
+        why=decision.why,
+    )
+
+
+def after_not_placed(
+    attempt_number: int, now: datetime, *, retry_in: timedelta | None, error: str | None
+) -> Decision:
+    """The create's answer proved no call exists. `retry_in` None: the API refused this lead
+    for good (it fails, with `error` recorded); otherwise the attempt is given back and the
+    lead is due again after `retry_in` — `pending` again if this was its first attempt."""
+    if retry_in is None:
+        return Decision(LeadState.FAILED, lead_reason=error, why=error or "refused")
+    state = LeadState.PENDING if attempt_number <= 1 else LeadState.RETRY_WAIT
+    return Decision(state, now + retry_in, refund=True, why=error or "not placed")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-from dialer.campaign import LoadedCampaign
+from dialer.inputs.campaign_file import CampaignSource
+from dialer.inputs.yamlsource import line_of
 from dialer.phones import InvalidNumberError, normalize_number
 from dialer.problems import Problem
-from dialer.yamlsource import line_of
 
 
 @dataclass
@@ -29,7 +29,7 @@ class SuppressList:
         return self.sources.get(number)
 
 
-def _region(loaded: LoadedCampaign) -> str | None:
+def _region(loaded: CampaignSource) -> str | None:
     campaign = loaded.campaign
     if campaign.default_region:
         return campaign.default_region
@@ -37,7 +37,7 @@ def _region(loaded: LoadedCampaign) -> str | None:
     return region if region and region != "ZZ" else None
 
 
-def read_suppress_files(loaded: LoadedCampaign) -> SuppressList:
+def read_suppress_files(loaded: CampaignSource) -> SuppressList:
     """Read every file of the campaign's `suppress:` list (paths relative to the campaign)."""
     result = SuppressList()
     region = _region(loaded)

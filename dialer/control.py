@@ -1,0 +1,56 @@
+"""Steering a campaign in the store: pause, resume, cancel (`dialer pause|resume|cancel`), and
+what `dialer run` does with a campaign it loaded that is paused, cancelled or finished. The
+rules are dialer.domain.control's; this module applies them."""
+
+from __future__ import annotations
+
+from dialer.dialing.options import RunOutcome, RunResult
+from dialer.domain import control
+from dialer.domain.control import ControlRefusedError
+from dialer.domain.states import PAUSED_BY_A_PERSON, CampaignStatus
+from dialer.store import CampaignRow, Store
+
+__all__ = ["ControlRefusedError", "cancel", "open_for_run", "pause", "resume"]
+
+
+async def _campaign(store: Store, name: str) -> CampaignRow:
+    row = await store.campaign(name)
+    if row is None:
+        raise ControlRefusedError(f"no campaign named {name!r} in the store")
+    return row
+
+
+async def pause(store: Store, name: str) -> str:
+    row = await _campaign(store, name)
+    change = control.pause(name, row.status)
+    if change.status is not None:
+        await store.set_status(row.id, change.status, PAUSED_BY_A_PERSON)
+    return change.message
+
+
+async def resume(store: Store, name: str) -> str:
+    row = await _campaign(store, name)
+    change = control.resume(name, row.status)
+    if change.status is not None:
+        await store.set_status(row.id, change.status)
+    return change.message
+
+
+async def cancel(store: Store, name: str) -> str:
+    row = await _campaign(store, name)
+    return control.cancelled_message(name, await store.cancel(row.id))
+
+
+async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResult:
+    """The campaign `dialer run` runs (a finished one with new rows is opened again), or the
+    result to report at once when it is paused or cancelled."""
+    status = control.status_for_a_run(row.status)
+    if status is None:
+        outcome = RunOutcome.PAUSED if row.status is CampaignStatus.PAUSED else RunOutcome.CANCELLED
+        return RunResult(outcome, row.status_reason or row.status.value)
+    if status is not row.status:
+        await store.set_status(row.id, status)
+        reopened = await store.campaign(row.id)
+        assert reopened is not None
+        return reopened
+    return row

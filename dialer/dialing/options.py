@@ -1,0 +1,67 @@
+"""How a runner runs (options), what it reports while it runs (stats), and how it ended."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from dialer.clock import Clock
+
+
+class RunOutcome(StrEnum):
+    FINISHED = "finished"  # every lead is terminal
+    STOPPED = "stopped"  # a signal asked us to stop; resumable
+    FATAL = "fatal"  # the API refused the key or the account
+    PAUSED = "paused"  # the campaign was paused (by a person or an account outcome)
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: RunOutcome
+    message: str = ""
+
+
+@dataclass
+class RunOptions:
+    worker_id: str
+    lease_seconds: float = 30.0
+    # How many times faster than real time the Retell we dial runs (a simulator's --speed):
+    # pacing, backoffs and polling are compressed by it. Calling hours never are.
+    speed: float = 1.0
+    claim_batch: int = 50
+    poll_concurrency: int = 32
+    poll_min_seconds: float = 1.0
+    poll_max_seconds: float = 5.0
+    grace_seconds: float = 10.0
+    exit_when_done: bool = True
+    clock: Clock = field(default_factory=Clock)  # the wall clock calling hours are judged by
+
+    def scaled(self, seconds: float) -> float:
+        """Real seconds for `seconds` of campaign time (never below 50 ms, so an accelerated
+        simulation does not turn polling into a busy loop)."""
+        return max(0.05, seconds / self.speed)
+
+
+@dataclass
+class RunStats:
+    """What the progress display reads; updated by the runner only."""
+
+    placed: int = 0
+    ended: int = 0
+    in_doubt: int = 0
+    not_placed: int = 0
+    waiting_for_window: int = 0  # due leads whose calling window is closed now
+    next_window: datetime | None = None  # when the next of those windows opens
+    dial_times: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+    def dial_rate(self, window: float = 10.0) -> float:
+        now = time.monotonic()
+        recent = [t for t in self.dial_times if now - t <= window]
+        if len(recent) < 2:
+            return 0.0
+        span = max(now - recent[0], 1e-6)
+        return len(recent) / span

@@ -1,0 +1,435 @@
+"""The runner: claims due leads, places each call exactly once, follows it to its end.
+
+Every state change is one short transaction in the store, written before the next step that
+depends on it, so a process killed at any instant leaves a state the next run can finish:
+- an attempt row (and its lease) exists before its create request is sent;
+- an ambiguous create leaves the attempt `in_doubt`: it is reconciled (list-calls by the
+  attempt id in metadata, then a resend with the same idempotency key) before the lead may be
+  dialed again;
+- a call with a known id is followed until terminal, by us or, once our lease lapses, by
+  whoever takes the attempt over.
+
+What happens to a lead is decided by the domain (dialer.domain.policy); the store records it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import anyio
+import anyio.abc
+import structlog
+
+from dialer.dialing.calling_hours import CallingHoursGate
+from dialer.dialing.follower import CallFollower, FollowedCall
+from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
+from dialer.domain.hours import ZoneFilter
+from dialer.domain.policy import after_call, after_not_placed
+from dialer.domain.states import AttemptState, CampaignStatus
+from dialer.logs import loggable_number
+from dialer.metrics import METRICS
+from dialer.retell import (
+    Ambiguous,
+    CreateCallRequest,
+    CreateOutcome,
+    Fatal,
+    NotPlaced,
+    PhoneCall,
+    Placed,
+    RetellClient,
+    RetellError,
+)
+from dialer.store import Attempt, CampaignRow, Claim, ClaimRequest, NumberBusyError, Store
+
+log = structlog.get_logger("dialer.runner")
+
+_OUTCOME_NAMES = {Placed: "placed", NotPlaced: "not_placed", Ambiguous: "in_doubt", Fatal: "fatal"}
+IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Retell honors a key for one hour
+
+
+class CampaignRunner:
+    """Runs one campaign in this process until it is done (or, as a worker, until stopped)."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: RetellClient,
+        campaign: CampaignRow,
+        options: RunOptions,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.row = campaign
+        self.campaign = campaign.settings()
+        self.options = options
+        self.stats = RunStats()
+        self.stopping = anyio.Event()
+        # One event per waiter: a waiter that re-arms its event must not swallow another's wake-up.
+        self._wakes = {"claim": anyio.Event(), "end": anyio.Event()}
+        self._fatal: str | None = None
+        self._status = campaign.status
+        self._account_cap: int | None = None
+        self._busy: dict[str, Attempt] = {}  # dialing or reconciling in this process
+        self._dial_group: anyio.abc.TaskGroup | None = None
+        self._log = log.bind(campaign=campaign.name, worker=options.worker_id)
+        self._follower = CallFollower(client, options, self._call_ended, self._log)
+        hours = self.campaign.calling_hours
+        self._hours = CallingHoursGate(store, campaign.id, hours, options.clock) if hours else None
+
+    # -- public ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight requests finish within the grace period."""
+        self.stopping.set()
+        self._nudge()
+
+    async def call_reported(self, call: PhoneCall) -> bool:
+        """A webhook told how a call stands; returns whether this runner follows the call."""
+        return await self._follower.report(call)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._follower) + len(self._busy)
+
+    async def run(self) -> RunResult:
+        await self._read_account_capacity()
+        async with anyio.create_task_group() as background:
+            background.start_soon(self._follower.run)
+            background.start_soon(self._lease_loop)
+            with anyio.CancelScope() as dial_scope:
+                async with anyio.create_task_group() as dial_group:
+                    self._dial_group = dial_group
+                    await self._take_over_expired()  # recover before anything new is dialed
+                    dial_group.start_soon(self._claim_loop)
+                    result = await self._wait_for_end()
+                    self.stopping.set()
+                    self._nudge()
+                    dial_scope.deadline = anyio.current_time() + self.options.grace_seconds
+            background.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await self.store.release_leases(self.options.worker_id)
+        return result
+
+    # -- ending ----------------------------------------------------------------------------
+
+    async def _wait_for_end(self) -> RunResult:
+        while True:
+            with anyio.move_on_after(1.0):
+                await self._woken("end")
+            await anyio.sleep(0.05)  # many calls ending at once need one check, not many
+            if self._fatal:
+                return RunResult(RunOutcome.FATAL, self._fatal)
+            if self.stopping.is_set():
+                return RunResult(RunOutcome.STOPPED)
+            if not self.options.exit_when_done:
+                continue
+            row = await self.store.campaign(self.row.id)
+            self._status = row.status if row else CampaignStatus.CANCELLED
+            reason = row.status_reason if row else None
+            if self.active_calls == 0:
+                if self._status is CampaignStatus.PAUSED:
+                    return RunResult(RunOutcome.PAUSED, reason or "")
+                if self._status is CampaignStatus.CANCELLED:
+                    return RunResult(RunOutcome.CANCELLED, reason or "")
+                if await self.store.unfinished_leads(self.row.id) == 0:
+                    return RunResult(RunOutcome.FINISHED)
+
+    async def _woken(self, waiter: str) -> None:
+        await self._wakes[waiter].wait()
+        self._wakes[waiter] = anyio.Event()
+
+    def _nudge(self) -> None:
+        """Something changed (a slot freed, a stop): wake the claimer and the end check."""
+        for event in self._wakes.values():
+            event.set()
+
+    # -- claiming --------------------------------------------------------------------------
+
+    async def _read_account_capacity(self) -> None:
+        """Never plan above the account's free concurrency (read once at start)."""
+        try:
+            concurrency = await self.client.get_concurrency()
+        except RetellError as exc:
+            self._log.warning("concurrency_unknown", error=str(exc))
+            return
+        free = concurrency.free
+        if free is not None:
+            own = await self.store.live_attempts(self.row.id)
+            self._account_cap = max(1, free + own)
+            self._log.info("account_concurrency", limit=concurrency.concurrency_limit, free=free)
+
+    async def _zones(self) -> ZoneFilter | None:
+        """Which zone keys may be dialed now (None: no calling hours)."""
+        if self._hours is None:
+            return None
+        zones = await self._hours.zones()
+        self.stats.waiting_for_window = self._hours.waiting
+        self.stats.next_window = self._hours.next_opening
+        return zones
+
+    async def _claim_loop(self) -> None:
+        assert self._dial_group is not None
+        while not self.stopping.is_set():
+            zones = await self._zones()
+            request = ClaimRequest(
+                pacing=self.campaign.pacing,
+                limit=self.options.claim_batch,
+                lease_seconds=self.options.lease_seconds,
+                account_cap=self._account_cap,
+                speed=self.options.speed,
+                zones=zones,
+                per_number_per_day=self.campaign.max_attempts_per_number_per_day,
+            )
+            try:
+                claim = await self.store.claim(self.row.id, self.options.worker_id, request)
+            except NumberBusyError:
+                # Another campaign dialed the same number at this instant; try again shortly.
+                await anyio.sleep(0.1)
+                continue
+            self._status = claim.status
+            claimed_at = time.monotonic()
+            for attempt in claim.attempts:
+                self._busy[attempt.attempt_id] = attempt
+                assert attempt.send_at is not None
+                slot_in = (attempt.send_at - claim.now).total_seconds()
+                delay = slot_in - (time.monotonic() - claimed_at)
+                self._dial_group.start_soon(self._dial, attempt, delay)
+            if claim.attempts and claim.free_slots > 0:
+                continue
+            wait = await self._claim_wait(claim, zones)
+            with anyio.move_on_after(wait):
+                await self._woken("claim")
+
+    async def _claim_wait(self, claim: Claim, zones: ZoneFilter | None) -> float:
+        """How long the claim loop sleeps (a freed slot or a stop wakes it sooner)."""
+        if self._status is not CampaignStatus.ACTIVE:
+            return 2.0
+        if claim.retry_in is not None:
+            return max(0.005, claim.retry_in)
+        if claim.free_slots <= 0 or claim.attempts:
+            return 1.0  # a finished call nudges us sooner
+        ceiling = 2.0
+        if self.stats.next_window is not None:  # sleep until the next window opens, not poll
+            opens_in = (self.stats.next_window - self.options.clock.now()).total_seconds()
+            ceiling = min(ceiling, max(0.01, opens_in))
+        due = await self.store.next_due_at(self.row.id, zones)
+        if due is None:
+            return ceiling
+        return min(ceiling, max(0.01, (due - claim.now).total_seconds()))  # both the store's clock
+
+    # -- placing ---------------------------------------------------------------------------
+
+    def _request(self, attempt: Attempt) -> CreateCallRequest:
+        metadata = {
+            **attempt.call_metadata,
+            "campaign": self.campaign.name,
+            "lead_id": attempt.lead_id,
+            "attempt_id": attempt.attempt_id,
+        }
+        return CreateCallRequest(
+            from_number=self.campaign.from_number,
+            to_number=attempt.to_number,
+            override_agent_id=self.campaign.agent_id,
+            metadata=metadata,
+            retell_llm_dynamic_variables=attempt.dynamic_variables,
+            idempotency_key=attempt.attempt_id,
+        )
+
+    async def _dial(self, attempt: Attempt, delay: float) -> None:
+        if delay > 0:
+            with anyio.move_on_after(delay):
+                await self.stopping.wait()
+        if self.stopping.is_set():
+            # Never sent: hand the lead back with its attempt refunded.
+            now = await self.store.now()
+            decision = after_not_placed(attempt.number, now, retry_in=timedelta(0), error=None)
+            await self.store.record_not_placed(
+                attempt, self.options.worker_id, decision, error=None, sent=False
+            )
+            self._busy.pop(attempt.attempt_id, None)
+            return
+        self.stats.dial_times.append(time.monotonic())
+        outcome = await self.client.create_phone_call(self._request(attempt))
+        await self._settle(attempt, outcome)
+
+    async def _settle(self, attempt: Attempt, outcome: CreateOutcome) -> None:
+        """Write what a create answer proves, then follow, requeue, fail or reconcile."""
+        worker = self.options.worker_id
+        METRICS.calls_placed.inc(campaign=self.row.name, outcome=_OUTCOME_NAMES[type(outcome)])
+        if isinstance(outcome, Placed):
+            await self._follow(attempt, outcome.call)
+            return
+        if isinstance(outcome, Ambiguous):
+            self.stats.in_doubt += 1
+            self._log.warning("create_in_doubt", attempt=attempt.attempt_id, reason=outcome.reason)
+            await self.store.record_in_doubt(attempt, worker, outcome.reason)
+            assert self._dial_group is not None
+            self._dial_group.start_soon(self._reconcile, attempt)
+            return
+        self._busy.pop(attempt.attempt_id, None)
+        self._nudge()
+        if isinstance(outcome, Fatal):
+            await self._not_placed(attempt, outcome.reason, retry_in=0.0)
+            self._fatal = f"Retell refused the request ({outcome.status}): {outcome.reason}"
+            self._log.error("api_refused", status=outcome.status, reason=outcome.reason)
+            self.stop()
+            return
+        self.stats.not_placed += 1
+        if outcome.permanent:
+            self._log.warning(
+                "create_rejected",
+                attempt=attempt.attempt_id,
+                status=outcome.status,
+                reason=outcome.reason,
+                to=loggable_number(attempt.to_number),
+            )
+            await self._not_placed(attempt, f"{outcome.status}: {outcome.reason}", retry_in=None)
+            return
+        retry_in = outcome.retry_after if outcome.retry_after is not None else 1.0
+        if outcome.status == 429:
+            await self.store.hold(self.row.id, retry_in)
+        error = f"{outcome.status or 'not sent'}: {outcome.reason}"
+        await self._not_placed(attempt, error, retry_in=retry_in)
+
+    async def _not_placed(self, attempt: Attempt, error: str, *, retry_in: float | None) -> None:
+        """The answer proves no call exists: the lead fails (`retry_in` None) or is due again."""
+        now = await self.store.now()
+        wait = None if retry_in is None else timedelta(seconds=retry_in)
+        decision = after_not_placed(attempt.number, now, retry_in=wait, error=error)
+        await self.store.record_not_placed(attempt, self.options.worker_id, decision, error=error)
+
+    async def _reconcile(self, attempt: Attempt) -> None:
+        """Settle an attempt in doubt: find its call by metadata, else resend with the same key."""
+        delay = 0.25
+        while not self.stopping.is_set():
+            try:
+                calls = await self.client.find_calls_by_metadata("attempt_id", attempt.attempt_id)
+            except RetellError as exc:
+                self._log.info("reconcile_list_failed", attempt=attempt.attempt_id, error=str(exc))
+                calls = None
+            if calls:
+                if len(calls) > 1:
+                    self._log.error(
+                        "duplicate_calls_for_attempt",
+                        attempt=attempt.attempt_id,
+                        calls=[c.call_id for c in calls],
+                    )
+                self._log.info("reconciled", attempt=attempt.attempt_id, call=calls[0].call_id)
+                await self._follow(attempt, calls[0])
+                return
+            if calls is not None:
+                if await self.store.now() - attempt.created_at > IDEMPOTENCY_WINDOW:
+                    # Listed as absent, and too old for a resend to be deduplicated: no call.
+                    await self._settle(attempt, NotPlaced("reconciled: no call exists", None))
+                    return
+                wait = await self.store.reserve_dial_slot(
+                    self.row.id, self.campaign.pacing, self.options.speed
+                )
+                await anyio.sleep(wait)
+                self.stats.dial_times.append(time.monotonic())
+                outcome = await self.client.create_phone_call(self._request(attempt))
+                if not isinstance(outcome, Ambiguous):
+                    self._log.info("reconciled_by_resend", attempt=attempt.attempt_id)
+                    await self._settle(attempt, outcome)
+                    return
+            with anyio.move_on_after(delay):
+                await self.stopping.wait()
+            delay = min(delay * 2, 30.0)
+        # Stopping: the attempt stays in doubt; the next run reconciles it.
+        self._busy.pop(attempt.attempt_id, None)
+
+    # -- following -------------------------------------------------------------------------
+
+    async def _follow(self, attempt: Attempt, call: PhoneCall) -> None:
+        ok = await self.store.record_placed(
+            attempt,
+            self.options.worker_id,
+            call.call_id,
+            call.call_status,
+            self.options.lease_seconds,
+        )
+        self._busy.pop(attempt.attempt_id, None)
+        if not ok:
+            self._log.warning("lease_lost", attempt=attempt.attempt_id)
+            return
+        self.stats.placed += 1
+        self._log.info(
+            "call_placed",
+            attempt=attempt.attempt_id,
+            call=call.call_id,
+            to=loggable_number(attempt.to_number),
+        )
+        followed = self._follower.follow(attempt, call.call_id)
+        if call.is_terminal:
+            await self._follower.finish(followed, call, "poll")
+
+    async def _call_ended(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
+        """The follower saw the call's end: record it with the lead's next state."""
+        attempt = followed.attempt
+        decision = after_call(
+            self.campaign,
+            attempt.number,
+            attempt.zone_key,
+            call.call_status,
+            call.disconnection_reason,
+            now=await self.store.now(),
+            wall_now=self.options.clock.now(),
+            speed=self.options.speed,
+        )
+        with anyio.CancelScope(shield=True):
+            ok = await self.store.record_call_end(
+                attempt, self.options.worker_id, decision, call.call_end()
+            )
+        self._nudge()
+        if not ok:
+            self._log.warning("lease_lost", attempt=attempt.attempt_id)
+            return
+        self.stats.ended += 1
+        METRICS.calls_ended.inc(
+            campaign=self.row.name, reason=call.disconnection_reason or call.call_status
+        )
+        self._log.info(
+            "call_ended",
+            attempt=attempt.attempt_id,
+            call=call.call_id,
+            status=call.call_status,
+            reason=call.disconnection_reason,
+            lead_state=decision.state.value,
+            source=source,
+        )
+        if decision.pause_reason:
+            self._log.error(
+                "campaign_paused",
+                reason=decision.pause_reason,
+                hint="fix the account or number, then `dialer resume " + self.row.name + "`",
+            )
+
+    # -- leases ----------------------------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        """Heartbeat our leases; take over attempts whose worker died."""
+        period = max(0.2, self.options.lease_seconds / 3)
+        while True:
+            await anyio.sleep(period)
+            await self.store.renew_leases(self.options.worker_id, self.options.lease_seconds)
+            if not self.stopping.is_set():
+                await self._take_over_expired()
+
+    async def _take_over_expired(self) -> None:
+        assert self._dial_group is not None or self.stopping.is_set()
+        taken = await self.store.take_over_expired(
+            self.row.id, self.options.worker_id, self.options.lease_seconds
+        )
+        for attempt in taken:
+            self._adopt(attempt)
+
+    def _adopt(self, attempt: Attempt) -> None:
+        if attempt.attempt_id in self._follower or attempt.attempt_id in self._busy:
+            return
+        self._log.info("attempt_taken_over", attempt=attempt.attempt_id, state=attempt.state)
+        if attempt.state is AttemptState.PLACED and attempt.call_id:
+            self._follower.follow(attempt, attempt.call_id, read_now=True)
+        elif self._dial_group is not None:
+            self._busy[attempt.attempt_id] = attempt
+            self._dial_group.start_soon(self._reconcile, attempt)

@@ -1,0 +1,27 @@
+"""A call's end as dialer records it: Retell's terminal call object, reduced and typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """What a terminal call says: status, reason, when it started and ended, its analysis."""
+
+    call_id: str
+    call_status: str
+    disconnection_reason: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_ms: int | None = None
+    analysis: dict[str, Any] | None = None
+
+
+def from_epoch_ms(value: object) -> datetime | None:
+    """Retell's timestamps (milliseconds since the epoch) as aware datetimes."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC)

@@ -1,0 +1,50 @@
+"""Pausing, resuming and cancelling a campaign: which status follows from which, and what a
+person is told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialer.domain.states import CampaignStatus
+
+
+class ControlRefusedError(Exception):
+    """The action does not apply to the campaign as it stands (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """The status to write (None: nothing to write) and what to tell the person."""
+
+    status: CampaignStatus | None
+    message: str
+
+
+def pause(name: str, status: CampaignStatus) -> Change:
+    if status is not CampaignStatus.ACTIVE:
+        return Change(None, f"{name} is {status}; nothing to pause")
+    return Change(
+        CampaignStatus.PAUSED,
+        f"{name} paused: no new calls; calls in progress are followed to the end",
+    )
+
+
+def resume(name: str, status: CampaignStatus) -> Change:
+    if status is CampaignStatus.CANCELLED:
+        raise ControlRefusedError(f"{name} was cancelled; a cancelled campaign stays so")
+    return Change(CampaignStatus.ACTIVE, f"{name} resumed")
+
+
+def cancelled_message(name: str, skipped: int) -> str:
+    return (
+        f"{name} cancelled: {skipped:,} waiting lead(s) skipped; "
+        "calls in progress are followed to the end"
+    )
+
+
+def status_for_a_run(status: CampaignStatus) -> CampaignStatus | None:
+    """What `dialer run` does with a campaign it loaded: a finished one with new rows is
+    opened again (ACTIVE); a paused or cancelled one is not run (None); an active one runs."""
+    if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+        return None
+    return CampaignStatus.ACTIVE

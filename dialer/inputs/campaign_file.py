@@ -1,0 +1,123 @@
+"""Campaign files: the YAML a user writes, read into typed settings with located errors."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dialer.domain.campaign import CampaignSettings
+from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
+from dialer.problems import InputError, Problem
+
+
+class CampaignFile(CampaignSettings):
+    """A campaign file, validated. `leads` is a path (relative to the file) or an inline list."""
+
+    leads: str | list[dict[str, Any]]
+
+
+class CampaignSource(BaseModel):
+    """A campaign file as read: its settings, its path, and where each key stands (for
+    locating problems in it and in its lead list)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    campaign: CampaignFile
+    path: Path
+    lines: dict[tuple[str | int, ...], int]
+
+    @property
+    def leads_path(self) -> Path | None:
+        if isinstance(self.campaign.leads, str):
+            return (self.path.parent / self.campaign.leads).resolve()
+        return None
+
+
+def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The field names allowed at `loc` (the parent of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        current = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(choices)})"
+
+
+def _problems_from(
+    exc: ValidationError, path: Path, lines: dict[tuple[str | int, ...], int]
+) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # pydantic names the branch of a union (`str`, `list[...]`) in the location; drop it
+        loc = tuple(
+            p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "list"}))
+        )
+        field = ".".join(str(p) for p in loc)
+        if error["type"] == "extra_forbidden":
+            known = _known_fields(CampaignFile, loc[:-1])
+            message = f"unknown key{did_you_mean(str(loc[-1]), known)}"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(Problem(path, line_of(lines, loc), field, message))
+    # one message per location is enough (a union can fail once per branch)
+    seen: set[tuple[int, str]] = set()
+    unique = []
+    for p in problems:
+        if (p.line, p.field) not in seen:
+            seen.add((p.line, p.field))
+            unique.append(p)
+    return unique
+
+
+def read_campaign_file(path: Path) -> CampaignSource:
+    """Read and check a campaign file (not its leads). Raises InputError listing every problem."""
+    path = Path(path)
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        raise InputError([Problem(path, 0, "", "campaign file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(path, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise InputError([Problem(path, 0, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        data, lines = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        raise InputError([Problem(path, exc.line, "", f"malformed YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise InputError(
+            [
+                Problem(
+                    path,
+                    1,
+                    "",
+                    "a campaign file is a YAML mapping (name:, from_number:, leads:, …)",
+                )
+            ]
+        )
+    try:
+        campaign = CampaignFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems_from(exc, path, lines)) from None
+    return CampaignSource(campaign=campaign, path=path.resolve(), lines=lines)

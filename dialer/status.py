@@ -1,0 +1,60 @@
+"""`dialer status`: what a campaign looks like now, as one read-model for the table, the JSON
+and the live display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dialer.domain.hours import waiting_for_window
+from dialer.domain.states import CampaignStatus
+from dialer.store import CampaignSummary, Store
+
+
+@dataclass(frozen=True)
+class CampaignStatusView:
+    name: str
+    status: CampaignStatus
+    status_reason: str | None
+    summary: CampaignSummary
+    waiting_for_window: int
+    next_window: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        summary = self.summary
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "status_reason": self.status_reason,
+            "leads": summary.leads_by_state,
+            "calls_by_reason": summary.calls_by_reason,
+            "attempts": summary.attempts,
+            "active_calls": summary.live_attempts,
+            "in_doubt": summary.in_doubt,
+            "total_duration_ms": summary.total_duration_ms,
+            "next_due_at": summary.next_due_at.isoformat() if summary.next_due_at else None,
+            "waiting_for_window": self.waiting_for_window,
+            "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
+        }
+
+
+async def read_status(store: Store, name: str | None, now: datetime) -> list[CampaignStatusView]:
+    """Every campaign (or the one named), with calling hours judged at `now`."""
+    views = []
+    for row in await store.campaigns():
+        if name is not None and row.name != name:
+            continue
+        hours = row.settings().calling_hours
+        waiting, next_window = waiting_for_window(hours, await store.waiting_by_zone(row.id), now)
+        views.append(
+            CampaignStatusView(
+                row.name,
+                row.status,
+                row.status_reason,
+                await store.summary(row.id),
+                waiting,
+                next_window,
+            )
+        )
+    return views

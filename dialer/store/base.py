@@ -1,0 +1,137 @@
+"""What every part of the store shares: the engine, the database's clock, transactions, the
+per-campaign lock, the fence on a claim, and the two cancellation helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dialer.domain.states import (
+    DUE_LEAD_STATES,
+    LIVE_ATTEMPT_STATES,
+    AttemptState,
+    CampaignStatus,
+    LeadState,
+    SkipReason,
+)
+from dialer.store.schema import attempts, campaigns, leads
+
+_CAMPAIGN_LOCK = 0x6469  # advisory lock class for per-campaign claim serialization
+
+
+async def count_rows(conn: AsyncConnection, table: Any, *conditions: Any) -> int:
+    """Rows of `table` matching every condition."""
+    stmt = select(func.count()).select_from(table).where(*conditions)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+def aware(value: object) -> datetime | None:
+    """A timestamp read back from either database, as an aware UTC datetime."""
+    if value is None:
+        return None
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def claim_fence(
+    attempt_id: str, worker_id: str, states: tuple[AttemptState, ...]
+) -> tuple[ColumnElement[bool], ...]:
+    """The attempt, still held by this worker, still in one of `states`. Every write after a
+    request is fenced so: a process that lost its lease writes nothing."""
+    return (
+        attempts.c.id == attempt_id,
+        attempts.c.claimed_by == worker_id,
+        attempts.c.state.in_(states),
+    )
+
+
+class StoreBase:
+    """The engine and the helpers the store's parts share. Create a Store with `open_store`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def now(self, conn: AsyncConnection | None = None) -> datetime:
+        """The database's clock on Postgres (workers with skewed clocks agree); else ours."""
+        if not self.is_postgres:
+            return datetime.now(UTC)
+        if conn is None:
+            async with self.engine.connect() as own:
+                value = (await own.execute(text("SELECT clock_timestamp()"))).scalar_one()
+        else:
+            value = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+    async def ping(self) -> None:
+        """Raise unless the store answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    def _insert(self, table: Any) -> Any:
+        return pg_insert(table) if self.is_postgres else sqlite_insert(table)
+
+    async def lock_campaign(self, conn: AsyncConnection, campaign_id: int) -> None:
+        """Serialize this transaction with every other claim of the campaign (Postgres; on
+        SQLite, BEGIN IMMEDIATE already serializes all writers)."""
+        if self.is_postgres:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": _CAMPAIGN_LOCK, "b": campaign_id},
+            )
+
+    async def _live_count(self, conn: AsyncConnection, campaign_id: int) -> int:
+        return await count_rows(
+            conn,
+            attempts,
+            attempts.c.campaign_id == campaign_id,
+            attempts.c.state.in_(LIVE_ATTEMPT_STATES),
+        )
+
+    async def _skip_if_cancelled(self, conn: AsyncConnection, lead_id: int, now: datetime) -> None:
+        """A lead due again whose campaign was cancelled is not dialed again.
+
+        Read under the campaign's lock, which `cancel` holds too: a cancel committing at the
+        same moment either runs first (and this sees it) or after (and it finds this lead due
+        and skips it). Read without the lock, the lead could stay waiting in a cancelled
+        campaign."""
+        lead = select(leads.c.campaign_id).where(leads.c.id == lead_id)
+        campaign_id = int((await conn.execute(lead)).scalar_one())
+        await self.lock_campaign(conn, campaign_id)
+        status = await conn.scalar(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
+        if status == CampaignStatus.CANCELLED:
+            await self._skip_as_cancelled(conn, leads.c.id == lead_id, now)
+
+    async def _skip_as_cancelled(self, conn: AsyncConnection, which: Any, now: datetime) -> int:
+        """Leads matching `which` that still wait end `skipped`: their campaign was cancelled."""
+        result = await conn.execute(
+            leads.update()
+            .where(which)
+            .where(leads.c.state.in_(DUE_LEAD_STATES))
+            .values(
+                state=LeadState.SKIPPED,
+                skip_reason=SkipReason.CAMPAIGN_CANCELLED,
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount)

@@ -1,0 +1,127 @@
+"""Campaign rows: create or refresh, read, change status, cancel, hold after a 429."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dialer.domain.campaign import CampaignSettings
+from dialer.domain.states import (
+    CANCELLED_BY_A_PERSON,
+    LIVE_ATTEMPT_STATES,
+    CampaignStatus,
+)
+from dialer.store.base import StoreBase
+from dialer.store.records import CampaignRow
+from dialer.store.schema import attempts, campaigns, leads
+
+_CAMPAIGN_COLUMNS = (
+    campaigns.c.id,
+    campaigns.c.name,
+    campaigns.c.status,
+    campaigns.c.status_reason,
+    campaigns.c.config,
+)
+
+
+def _campaign_row(row: Any) -> CampaignRow:
+    return CampaignRow(row.id, row.name, CampaignStatus(row.status), row.status_reason, row.config)
+
+
+class CampaignQueries(StoreBase):
+    async def upsert_campaign(
+        self, conn: AsyncConnection, settings: CampaignSettings, source_path: str | None
+    ) -> int:
+        """Create the campaign or refresh its settings; returns its id."""
+        now = await self.now(conn)
+        config = settings.model_dump(mode="json", exclude={"leads"})  # the file's leads: not kept
+        stmt = self._insert(campaigns).values(
+            name=settings.name,
+            config=config,
+            source_path=source_path,
+            status=CampaignStatus.ACTIVE,
+            created_at=now,
+            updated_at=now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[campaigns.c.name],
+            set_={"config": config, "source_path": source_path, "updated_at": now},
+        ).returning(campaigns.c.id)
+        return int((await conn.execute(stmt)).scalar_one())
+
+    async def campaign_id(self, name: str) -> int | None:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(campaigns.c.id).where(campaigns.c.name == name))
+            return int(found) if found is not None else None
+
+    async def campaign(self, name_or_id: str | int) -> CampaignRow | None:
+        column = campaigns.c.id if isinstance(name_or_id, int) else campaigns.c.name
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(*_CAMPAIGN_COLUMNS).where(column == name_or_id))
+            ).one_or_none()
+        return None if row is None else _campaign_row(row)
+
+    async def campaigns(self) -> list[CampaignRow]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(*_CAMPAIGN_COLUMNS).order_by(campaigns.c.id))
+            return [_campaign_row(r) for r in rows]
+
+    async def campaigns_to_serve(self) -> list[CampaignRow]:
+        """What a worker serves: active campaigns, and any campaign with a live attempt whose
+        lease expired (a dead worker's calls must still be followed to their end)."""
+        async with self.engine.connect() as conn:
+            now = await self.now(conn)
+            orphaned = exists().where(
+                (attempts.c.campaign_id == campaigns.c.id)
+                & attempts.c.state.in_(LIVE_ATTEMPT_STATES)
+                & (attempts.c.lease_expires_at < now)
+            )
+            rows = await conn.execute(
+                select(*_CAMPAIGN_COLUMNS)
+                .where((campaigns.c.status == CampaignStatus.ACTIVE) | orphaned)
+                .order_by(campaigns.c.id)
+            )
+            return [_campaign_row(r) for r in rows]
+
+    async def set_status(
+        self, campaign_id: int, status: CampaignStatus, reason: str | None = None
+    ) -> None:
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(status=status, status_reason=reason, updated_at=now)
+            )
+
+    async def cancel(self, campaign_id: int) -> int:
+        """Cancel: no new dial; every lead still waiting ends `skipped`. Calls in progress are
+        followed to their end by whoever holds them. Returns how many leads were skipped."""
+        async with self.transaction() as conn:
+            await self.lock_campaign(conn, campaign_id)  # no claim interleaves with this
+            now = await self.now(conn)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    status=CampaignStatus.CANCELLED,
+                    status_reason=CANCELLED_BY_A_PERSON,
+                    updated_at=now,
+                )
+            )
+            return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
+
+    async def hold(self, campaign_id: int, seconds: float) -> None:
+        """No new dial for this campaign, by any worker, for `seconds` (after a 429)."""
+        async with self.transaction() as conn:
+            until = await self.now(conn) + timedelta(seconds=seconds)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .where((campaigns.c.hold_until.is_(None)) | (campaigns.c.hold_until < until))
+                .values(hold_until=until)
+            )

@@ -1,0 +1,255 @@
+"""Claiming due leads for dialing, within both campaign-wide ceilings, in one short transaction.
+
+The transaction is serialized per campaign (an advisory lock on Postgres, BEGIN IMMEDIATE on
+SQLite), so the live count and the pacing row cannot be read stale by a concurrent claim. Each
+claimed lead gets an attempt row before any request is sent, and a dial slot spaced
+1/calls_per_second after the previous one, campaign-wide. How many to claim and which
+candidates to dial, skip or defer is decided by the domain (pacing, screening); this module
+reads, counts and writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dialer.domain.campaign import Pacing
+from dialer.domain.hours import ZoneFilter
+from dialer.domain.pacing import next_free_slot, plan_claim
+from dialer.domain.screening import DAILY_WINDOW, Candidate, Defer, RecentCalls, Skip, screen
+from dialer.domain.states import (
+    DUE_LEAD_STATES,
+    LIVE_ATTEMPT_STATES,
+    AttemptState,
+    CampaignStatus,
+    LeadState,
+)
+from dialer.store.base import StoreBase, aware
+from dialer.store.records import Attempt, Claim, ClaimRequest, NumberBusyError
+from dialer.store.schema import attempts, campaigns, leads, suppressions
+
+
+class ClaimingQueries(StoreBase):
+    async def claim(self, campaign_id: int, worker_id: str, request: ClaimRequest) -> Claim:
+        """Claim due leads for dialing. Raises NumberBusyError when another campaign took one of the
+        same numbers at this instant (nothing is claimed then)."""
+        try:
+            async with self.transaction() as conn:
+                return await self._claim(conn, campaign_id, worker_id, request)
+        except IntegrityError as exc:  # the one-live-attempt-per-number index
+            raise NumberBusyError(str(exc.orig)) from None
+
+    async def _claim(
+        self, conn: AsyncConnection, campaign_id: int, worker_id: str, request: ClaimRequest
+    ) -> Claim:
+        await self.lock_campaign(conn, campaign_id)
+        row = (
+            await conn.execute(
+                select(campaigns.c.status, campaigns.c.next_dial_at, campaigns.c.hold_until).where(
+                    campaigns.c.id == campaign_id
+                )
+            )
+        ).one()
+        now = await self.now(conn)
+        status = CampaignStatus(row.status)
+        plan = plan_claim(
+            request.pacing,
+            status=status,
+            hold_until=row.hold_until,
+            live=await self._live_count(conn, campaign_id),
+            next_dial_at=row.next_dial_at,
+            now=now,
+            limit=request.limit,
+            account_cap=request.account_cap,
+            speed=request.speed,
+        )
+        if not plan.count:
+            return Claim([], now, status, plan.retry_in, plan.free_slots)
+        rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.zones)
+        recent = (
+            await self._recent_calls(conn, {r.to_number for r in rows}, now)
+            if request.per_number_per_day
+            else {}
+        )
+        claimed: list[Attempt] = []
+        skipped: dict[str, list[int]] = {}
+        deferred: list[tuple[int, datetime]] = []
+        for row in rows:
+            verdict = screen(
+                Candidate(row.id, row.to_number, row.zones, bool(row.suppressed)),
+                zones=request.zones,
+                recent_calls=recent,
+                per_number_per_day=request.per_number_per_day,
+            )
+            if isinstance(verdict, Skip):
+                skipped.setdefault(verdict.reason, []).append(row.id)
+            elif isinstance(verdict, Defer):
+                deferred.append((row.id, verdict.until))
+            else:
+                claimed.append(self._attempt(campaign_id, row, now, plan.slot(len(claimed))))
+        await self._write_skips(conn, skipped, now)
+        await self._write_deferrals(conn, deferred, now)
+        if claimed:
+            await self._write_claims(conn, worker_id, claimed, now, request.lease_seconds)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(next_dial_at=plan.slot(len(claimed)))
+            )
+        return Claim(claimed, now, status, None, plan.free_slots - len(claimed))
+
+    @staticmethod
+    def _attempt(campaign_id: int, row: Any, now: datetime, send_at: datetime) -> Attempt:
+        return Attempt(
+            attempt_id=str(uuid.uuid4()),
+            lead_id=row.id,
+            campaign_id=campaign_id,
+            number=row.attempts + 1,
+            to_number=row.to_number,
+            zone_key=row.zones,
+            dynamic_variables=row.dynamic_variables,
+            call_metadata=row.call_metadata,
+            created_at=now,
+            send_at=send_at,
+        )
+
+    async def reserve_dial_slot(
+        self, campaign_id: int, pacing: Pacing, speed: float = 1.0
+    ) -> float:
+        """Take the campaign's next dial slot outside a claim (a resend that settles an attempt
+        in doubt is a dial too). Returns the seconds to wait before sending."""
+        async with self.transaction() as conn:
+            await self.lock_campaign(conn, campaign_id)
+            next_dial_at = await conn.scalar(
+                select(campaigns.c.next_dial_at).where(campaigns.c.id == campaign_id)
+            )
+            now = await self.now(conn)
+            slot, following = next_free_slot(pacing, aware(next_dial_at), now, speed)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(next_dial_at=following)
+            )
+            return (slot - now).total_seconds()
+
+    async def _due_candidates(
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        now: datetime,
+        limit: int,
+        zones: ZoneFilter | None,
+    ) -> list[Any]:
+        live_same_number = exists().where(
+            and_(
+                attempts.c.to_number == leads.c.to_number, attempts.c.state.in_(LIVE_ATTEMPT_STATES)
+            )
+        )
+        suppressed = exists().where(suppressions.c.to_number == leads.c.to_number)
+        stmt = (
+            select(
+                leads.c.id,
+                leads.c.to_number,
+                leads.c.zones,
+                leads.c.dynamic_variables,
+                leads.c.call_metadata,
+                leads.c.attempts,
+                suppressed.label("suppressed"),
+            )
+            .where(leads.c.campaign_id == campaign_id)
+            .where(leads.c.state.in_(DUE_LEAD_STATES))
+            .where(leads.c.next_attempt_at <= now)
+            .where(~live_same_number)
+            .order_by(leads.c.next_attempt_at, leads.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=leads)
+        )
+        if zones is not None:
+            stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
+        return list(await conn.execute(stmt))
+
+    async def _recent_calls(
+        self, conn: AsyncConnection, numbers: Iterable[str], now: datetime
+    ) -> dict[str, RecentCalls]:
+        """Calls to each of `numbers` in the last 24 hours, in any campaign."""
+        numbers = list(numbers)
+        if not numbers:
+            return {}
+        rows = await conn.execute(
+            select(attempts.c.to_number, func.count(), func.min(attempts.c.created_at))
+            .where(attempts.c.to_number.in_(numbers))
+            .where(attempts.c.created_at > now - DAILY_WINDOW)
+            .where(attempts.c.state != AttemptState.NOT_PLACED)
+            .group_by(attempts.c.to_number)
+        )
+        found: dict[str, RecentCalls] = {}
+        for number, count, oldest in rows:
+            first = aware(oldest)
+            assert first is not None
+            found[number] = RecentCalls(int(count), first)
+        return found
+
+    async def _write_skips(
+        self, conn: AsyncConnection, skipped: dict[str, list[int]], now: datetime
+    ) -> None:
+        for reason, ids in skipped.items():
+            await conn.execute(
+                leads.update()
+                .where(leads.c.id.in_(ids))
+                .values(state=LeadState.SKIPPED, skip_reason=reason, updated_at=now)
+            )
+
+    async def _write_deferrals(
+        self, conn: AsyncConnection, deferred: list[tuple[int, datetime]], now: datetime
+    ) -> None:
+        for lead_id, until in deferred:
+            await conn.execute(
+                leads.update()
+                .where(leads.c.id == lead_id)
+                .values(next_attempt_at=until, updated_at=now)
+            )
+
+    async def _write_claims(
+        self,
+        conn: AsyncConnection,
+        worker_id: str,
+        claimed: list[Attempt],
+        now: datetime,
+        lease_seconds: float,
+    ) -> None:
+        lease = timedelta(seconds=lease_seconds)
+        await conn.execute(
+            attempts.insert(),
+            [
+                {
+                    "id": a.attempt_id,
+                    "lead_id": a.lead_id,
+                    "campaign_id": a.campaign_id,
+                    "number": a.number,
+                    "to_number": a.to_number,
+                    "state": AttemptState.DIALING,
+                    "created_at": now,
+                    "claimed_by": worker_id,
+                    # the lease lasts until well after the slot the request goes out at
+                    "lease_expires_at": max(now, a.send_at or now) + lease,
+                }
+                for a in claimed
+            ],
+        )
+        await conn.execute(
+            leads.update()
+            .where(leads.c.id == bindparam("lid"))
+            .values(
+                state=LeadState.DIALING,
+                attempts=leads.c.attempts + 1,
+                last_attempt_id=bindparam("aid"),
+                updated_at=now,
+            ),
+            [{"lid": a.lead_id, "aid": a.attempt_id} for a in claimed],
+        )

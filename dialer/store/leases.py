@@ -1,0 +1,96 @@
+"""Leases: a worker's heartbeat on the attempts it holds, their release on a clean stop, and
+the takeover of attempts whose worker died (pgqueuer-style: re-picked once the lease lapses)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from dialer.domain.states import LIVE_ATTEMPT_STATES, AttemptState
+from dialer.store.base import StoreBase
+from dialer.store.records import Attempt
+from dialer.store.schema import attempts, leads
+
+
+class LeaseQueries(StoreBase):
+    async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
+        """One batched heartbeat for every live attempt this worker holds."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            result = await conn.execute(
+                attempts.update()
+                .where(attempts.c.claimed_by == worker_id)
+                .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
+                .where(attempts.c.lease_expires_at < now + timedelta(seconds=lease_seconds))
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+            return int(result.rowcount)
+
+    async def release_leases(self, worker_id: str) -> None:
+        """On a clean stop: let the next run take over our live attempts at once."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            await conn.execute(
+                attempts.update()
+                .where(attempts.c.claimed_by == worker_id)
+                .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
+                .values(lease_expires_at=now)
+            )
+
+    async def take_over_expired(
+        self, campaign_id: int, worker_id: str, lease_seconds: float, limit: int = 200
+    ) -> list[Attempt]:
+        """Claim live attempts whose lease expired (their worker died or stopped)."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            expired = (
+                select(attempts.c.id)
+                .where(attempts.c.campaign_id == campaign_id)
+                .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
+                .where(attempts.c.lease_expires_at <= now)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [r.id for r in await conn.execute(expired)]
+            if not ids:
+                return []
+            await conn.execute(
+                attempts.update()
+                .where(attempts.c.id.in_(ids))
+                .values(
+                    claimed_by=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds)
+                )
+            )
+            rows = await conn.execute(
+                select(
+                    attempts.c.id,
+                    attempts.c.lead_id,
+                    attempts.c.number,
+                    attempts.c.state,
+                    attempts.c.call_id,
+                    attempts.c.to_number,
+                    attempts.c.created_at,
+                    leads.c.zones,
+                    leads.c.dynamic_variables,
+                    leads.c.call_metadata,
+                )
+                .join(leads, leads.c.id == attempts.c.lead_id)
+                .where(attempts.c.id.in_(ids))
+            )
+            return [
+                Attempt(
+                    attempt_id=r.id,
+                    lead_id=r.lead_id,
+                    campaign_id=campaign_id,
+                    number=r.number,
+                    to_number=r.to_number,
+                    zone_key=r.zones,
+                    dynamic_variables=r.dynamic_variables,
+                    call_metadata=r.call_metadata,
+                    created_at=r.created_at,
+                    state=AttemptState(r.state),
+                    call_id=r.call_id,
+                )
+                for r in rows
+            ]

@@ -1,0 +1,138 @@
+"""Writing a lead list into the store: raw rows in batches, under one rule — a known lead is
+rewritten only while it has no history, and only if what its row says changed.
+
+Both databases take raw rows: binding a million rows through SQLAlchemy costs more than
+everything else in a load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dialer.domain.states import DUE_LEAD_STATES, LeadState, suppressed_by
+from dialer.inputs.leads import Lead
+from dialer.store.base import StoreBase, count_rows
+from dialer.store.schema import leads
+
+_LEAD_COLUMNS = (
+    "campaign_id, lead_key, to_number, timezone, zones, dynamic_variables, call_metadata, "
+    "content_hash, source_line"
+)
+_LEAD_UPSERT_RULE = """
+ON CONFLICT (campaign_id, lead_key) DO UPDATE SET
+    to_number = excluded.to_number, timezone = excluded.timezone, zones = excluded.zones,
+    dynamic_variables = excluded.dynamic_variables, call_metadata = excluded.call_metadata,
+    content_hash = excluded.content_hash, source_line = excluded.source_line,
+    updated_at = excluded.updated_at
+WHERE leads.content_hash <> excluded.content_hash AND leads.state = 'pending'
+  AND leads.attempts = 0
+"""
+# SQLite: executemany of one row each (the rule's WHERE needs the VALUES form).
+_SQLITE_LEAD_UPSERT = f"""
+INSERT INTO leads ({_LEAD_COLUMNS}, state, attempts, next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+{_LEAD_UPSERT_RULE}"""
+# Postgres: COPY the batch into a temporary table, then one INSERT … SELECT.
+_LEAD_LOAD_TABLE = """
+CREATE TEMPORARY TABLE IF NOT EXISTS lead_load (
+    campaign_id integer, lead_key text, to_number text, timezone text, zones text,
+    dynamic_variables jsonb, call_metadata jsonb, content_hash text, source_line integer
+) ON COMMIT DROP
+"""
+_LEAD_LOAD_INSERT = f"""
+INSERT INTO leads ({_LEAD_COLUMNS}, state, attempts, next_attempt_at, created_at, updated_at)
+SELECT {_LEAD_COLUMNS}, 'pending', 0, $1, $1, $1 FROM lead_load
+"""
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+LeadRecord = tuple[int, str, str, str | None, str, str, str, str, int]
+
+
+def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
+    """A lead as the row values both writers take (in _LEAD_COLUMNS order). The content hash
+    is a digest of what the row says, so a reload rewrites only rows that changed."""
+    variables = _JSON.encode(lead.dynamic_variables) if lead.dynamic_variables else "{}"
+    metadata = _JSON.encode(lead.metadata) if lead.metadata else "{}"
+    payload = "\x1f".join((lead.to_number, lead.timezone or "", variables, metadata))
+    digest = hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+    return (
+        campaign_id,
+        lead.key,
+        lead.to_number,
+        lead.timezone,
+        lead.zones,
+        variables,
+        metadata,
+        digest,
+        lead.line,
+    )
+
+
+def _sqlite_timestamp(conn: AsyncConnection, moment: datetime) -> Any:
+    """`moment` exactly as SQLAlchemy stores a timestamp on SQLite, for raw statements."""
+    process = leads.c.created_at.type.bind_processor(conn.dialect)
+    return moment if process is None else process(moment)
+
+
+class LoadingQueries(StoreBase):
+    async def insert_leads(
+        self,
+        conn: AsyncConnection,
+        records: list[LeadRecord],
+        now: datetime,
+        *,
+        campaign_is_new: bool = False,
+    ) -> None:
+        """Insert new leads (as `lead_record` makes them); rewrite a known lead only while it
+        has no history.
+
+        `campaign_is_new`: the campaign had no leads when this transaction locked it, and the
+        batches carry no key twice, so nothing can conflict and Postgres may skip the
+        conflict checks (about a quarter of its work in a first load)."""
+        if not records:
+            return
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if self.is_postgres:
+            await driver.execute(_LEAD_LOAD_TABLE)
+            await driver.copy_records_to_table(
+                "lead_load", records=records, columns=_LEAD_COLUMNS.split(", ")
+            )
+            rule = "" if campaign_is_new else _LEAD_UPSERT_RULE
+            await driver.execute(_LEAD_LOAD_INSERT + rule, now)
+            await driver.execute("TRUNCATE lead_load")
+        else:
+            stamp = _sqlite_timestamp(conn, now)
+            await driver.executemany(
+                _SQLITE_LEAD_UPSERT, [(*record, stamp, stamp, stamp) for record in records]
+            )
+
+    async def count_leads(self, conn: AsyncConnection, campaign_id: int) -> int:
+        return await count_rows(conn, leads, leads.c.campaign_id == campaign_id)
+
+    async def skip_suppressed(
+        self, conn: AsyncConnection, campaign_id: int, sources: dict[str, str], now: datetime
+    ) -> int:
+        """Leads of the campaign still waiting whose number is on one of its suppression files
+        end `skipped`, the file named as the reason. Returns how many."""
+        by_file: dict[str, list[str]] = {}
+        for number, source in sources.items():
+            by_file.setdefault(source, []).append(number)
+        skipped = 0
+        for source, numbers in by_file.items():
+            for start in range(0, len(numbers), 1000):
+                result = await conn.execute(
+                    leads.update()
+                    .where(leads.c.campaign_id == campaign_id)
+                    .where(leads.c.state.in_(DUE_LEAD_STATES))
+                    .where(leads.c.to_number.in_(numbers[start : start + 1000]))
+                    .values(
+                        state=LeadState.SKIPPED, skip_reason=suppressed_by(source), updated_at=now
+                    )
+                )
+                skipped += result.rowcount
+        return skipped

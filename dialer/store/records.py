@@ -1,0 +1,85 @@
+"""What goes into the store's verbs and comes out of them: typed rows, requests and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dialer.domain.campaign import CampaignSettings, Pacing
+from dialer.domain.hours import ZoneFilter
+from dialer.domain.states import AttemptState, CampaignStatus
+
+
+class NumberBusyError(Exception):
+    """A claim would have dialed a number another campaign is dialing at this very moment (the
+    store allows one live attempt per number); nothing was claimed. Claim again shortly."""
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    id: int
+    name: str
+    status: CampaignStatus
+    status_reason: str | None
+    config: dict[str, Any]
+
+    def settings(self) -> CampaignSettings:
+        """The campaign's stored settings, typed (its leads live in the leads table)."""
+        return CampaignSettings.model_validate(self.config)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt to call a lead, as long as it is in flight: claimed (with its dial slot
+    `send_at`), in doubt, or placed (with its `call_id`). The one shape the store hands the
+    runner, whether it was just claimed or taken over from a worker that died."""
+
+    attempt_id: str
+    lead_id: int
+    campaign_id: int
+    number: int  # 1 for a lead's first attempt
+    to_number: str
+    zone_key: str
+    dynamic_variables: dict[str, str]
+    call_metadata: dict[str, Any]
+    created_at: datetime
+    state: AttemptState = AttemptState.DIALING
+    call_id: str | None = None
+    send_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What a claim may take: the campaign's ceilings (and the account's), a batch size, the
+    lease the claimed attempts get, the zones open now and the per-number daily limit."""
+
+    pacing: Pacing
+    limit: int
+    lease_seconds: float
+    account_cap: int | None = None
+    speed: float = 1.0
+    zones: ZoneFilter | None = None
+    per_number_per_day: int | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim got. `retry_in`: seconds until pacing or a hold allows the next claim."""
+
+    attempts: list[Attempt]
+    now: datetime
+    status: CampaignStatus
+    retry_in: float | None = None
+    free_slots: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    leads_by_state: dict[str, int]
+    calls_by_reason: dict[str, int]
+    attempts: int
+    live_attempts: int
+    in_doubt: int
+    total_duration_ms: int
+    next_due_at: datetime | None

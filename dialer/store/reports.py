@@ -1,0 +1,170 @@
+"""Reading a campaign's progress: counts for the runner and `dialer status`, and the rows
+`dialer export` writes (their field names are the export's columns, defined here once)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from dialer.domain.hours import ZoneFilter
+from dialer.domain.states import (
+    DUE_LEAD_STATES,
+    LIVE_ATTEMPT_STATES,
+    TERMINAL_LEAD_STATES,
+    AttemptState,
+)
+from dialer.store.base import StoreBase, aware, count_rows
+from dialer.store.records import CampaignSummary
+from dialer.store.schema import attempts, leads
+
+_last = attempts.alias("last")
+# One row per lead with its latest attempt.
+_LEAD_EXPORT: Select[Any] = select(
+    leads.c.lead_key.label("lead_id"),
+    leads.c.to_number,
+    leads.c.state,
+    leads.c.attempts,
+    _last.c.call_id.label("last_call_id"),
+    _last.c.call_status.label("last_call_status"),
+    _last.c.disconnection_reason.label("last_disconnection_reason"),
+    _last.c.created_at.label("last_attempt_at"),
+    leads.c.next_attempt_at,
+    _last.c.duration_ms,
+    leads.c.dynamic_variables,
+    leads.c.skip_reason,
+).select_from(leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id))
+# One row per attempt.
+_ATTEMPT_EXPORT: Select[Any] = select(
+    attempts.c.id.label("attempt_id"),
+    leads.c.lead_key.label("lead_id"),
+    attempts.c.number.label("attempt"),
+    attempts.c.to_number,
+    attempts.c.state,
+    attempts.c.call_id,
+    attempts.c.call_status,
+    attempts.c.disconnection_reason,
+    attempts.c.api_error,
+    attempts.c.created_at,
+    attempts.c.started_at,
+    attempts.c.ended_at,
+    attempts.c.duration_ms,
+    attempts.c.analysis,
+).join(leads, leads.c.id == attempts.c.lead_id)
+
+LEAD_EXPORT_FIELDS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
+ATTEMPT_EXPORT_FIELDS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
+
+
+class ReportQueries(StoreBase):
+    async def live_attempts(self, campaign_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return await self._live_count(conn, campaign_id)
+
+    async def in_doubt_count(self, campaign_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return await count_rows(
+                conn,
+                attempts,
+                attempts.c.campaign_id == campaign_id,
+                attempts.c.state == AttemptState.IN_DOUBT,
+            )
+
+    async def unfinished_leads(self, campaign_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return await count_rows(
+                conn,
+                leads,
+                leads.c.campaign_id == campaign_id,
+                leads.c.state.not_in(TERMINAL_LEAD_STATES),
+            )
+
+    async def next_due_at(
+        self, campaign_id: int, zones: ZoneFilter | None = None
+    ) -> datetime | None:
+        """When the next lead (of the given zone keys) is due."""
+        async with self.engine.connect() as conn:
+            stmt = (
+                select(func.min(leads.c.next_attempt_at))
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+            )
+            if zones is not None:
+                stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
+            return aware((await conn.execute(stmt)).scalar_one())
+
+    async def waiting_by_zone(self, campaign_id: int) -> dict[str, int]:
+        """Leads not yet done and not in a call, by zone key (for calling hours)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(leads.c.zones, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+                .group_by(leads.c.zones)
+            )
+            return {str(key): int(count) for key, count in rows}
+
+    async def summary(self, campaign_id: int) -> CampaignSummary:
+        """Leads by state, calls by disconnection reason, attempts and talk time."""
+        outcome = func.coalesce(attempts.c.disconnection_reason, attempts.c.state)
+        async with self.engine.connect() as conn:
+            by_state = await conn.execute(
+                select(leads.c.state, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .group_by(leads.c.state)
+            )
+            by_reason = await conn.execute(
+                select(outcome, func.count())
+                .where(attempts.c.campaign_id == campaign_id)
+                .group_by(outcome)
+            )
+            totals = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.sum(attempts.c.duration_ms), 0),
+                        func.count().filter(attempts.c.state.in_(LIVE_ATTEMPT_STATES)),
+                        func.count().filter(attempts.c.state == AttemptState.IN_DOUBT),
+                    ).where(attempts.c.campaign_id == campaign_id)
+                )
+            ).one()
+            due = (
+                await conn.execute(
+                    select(func.min(leads.c.next_attempt_at))
+                    .where(leads.c.campaign_id == campaign_id)
+                    .where(leads.c.state.in_(DUE_LEAD_STATES))
+                )
+            ).scalar_one()
+        return CampaignSummary(
+            leads_by_state={s: int(n) for s, n in by_state},
+            calls_by_reason={str(r): int(n) for r, n in by_reason},
+            attempts=int(totals[0]),
+            live_attempts=int(totals[2]),
+            in_doubt=int(totals[3]),
+            total_duration_ms=int(totals[1]),
+            next_due_at=aware(due),
+        )
+
+    async def export_lead_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
+        """One row per lead with its latest attempt (streamed), keyed by LEAD_EXPORT_FIELDS."""
+        stmt = _LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
+        async for data in self._stream(stmt):
+            if data["state"] in TERMINAL_LEAD_STATES:
+                data["next_attempt_at"] = None
+            yield data
+
+    async def export_attempt_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
+        """One row per attempt (streamed), keyed by ATTEMPT_EXPORT_FIELDS."""
+        stmt = _ATTEMPT_EXPORT.where(attempts.c.campaign_id == campaign_id).order_by(
+            attempts.c.created_at, attempts.c.id
+        )
+        async for data in self._stream(stmt):
+            yield data
+
+    async def _stream(self, stmt: Select[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.stream(stmt.execution_options(yield_per=1000))
+            async for row in result:
+                yield dict(row._mapping)

@@ -1,0 +1,192 @@
+"""Recording what became of an attempt: placed, in doubt, not placed, or its call's end — each
+in one short transaction fenced on the claim, with the lead's next state as the domain decided
+it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dialer.domain.calls import CallEnd
+from dialer.domain.policy import Decision
+from dialer.domain.states import (
+    LIVE_ATTEMPT_STATES,
+    UNSETTLED_ATTEMPT_STATES,
+    AttemptState,
+    CampaignStatus,
+    LeadState,
+)
+from dialer.store.base import StoreBase, claim_fence
+from dialer.store.records import Attempt
+from dialer.store.schema import attempts, campaigns, leads, suppressions
+
+
+class SettlingQueries(StoreBase):
+    async def _fenced_attempt_update(
+        self,
+        conn: AsyncConnection,
+        attempt: Attempt,
+        worker_id: str,
+        from_states: tuple[AttemptState, ...],
+        values: dict[str, Any],
+    ) -> bool:
+        result = await conn.execute(
+            attempts.update()
+            .where(*claim_fence(attempt.attempt_id, worker_id, from_states))
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def record_placed(
+        self,
+        attempt: Attempt,
+        worker_id: str,
+        call_id: str,
+        call_status: str,
+        lease_seconds: float,
+    ) -> bool:
+        """The create answered 2xx (or reconciliation found the call): follow it now.
+        False when the lease was lost to another worker (then nothing is written)."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            ok = await self._fenced_attempt_update(
+                conn,
+                attempt,
+                worker_id,
+                UNSETTLED_ATTEMPT_STATES,
+                {
+                    "state": AttemptState.PLACED,
+                    "call_id": call_id,
+                    "call_status": call_status,
+                    "sent_at": now,
+                    "api_error": None,
+                    "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                },
+            )
+            if ok:
+                await conn.execute(
+                    leads.update()
+                    .where(leads.c.id == attempt.lead_id)
+                    .values(state=LeadState.IN_CALL, updated_at=now)
+                )
+            return ok
+
+    async def record_in_doubt(self, attempt: Attempt, worker_id: str, reason: str) -> bool:
+        """A call may exist: hold the lead (and its slot) until reconciliation settles it."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            return await self._fenced_attempt_update(
+                conn,
+                attempt,
+                worker_id,
+                UNSETTLED_ATTEMPT_STATES,
+                {"state": AttemptState.IN_DOUBT, "api_error": reason, "sent_at": now},
+            )
+
+    async def record_not_placed(
+        self,
+        attempt: Attempt,
+        worker_id: str,
+        decision: Decision,
+        *,
+        error: str | None,
+        sent: bool = True,
+    ) -> bool:
+        """The answer proves no call exists: the attempt is closed with `error` and the lead
+        takes the state `decision` gives it. An attempt never sent leaves no row at all."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            fence = claim_fence(attempt.attempt_id, worker_id, UNSETTLED_ATTEMPT_STATES)
+            if sent:
+                result = await conn.execute(
+                    attempts.update()
+                    .where(*fence)
+                    .values(
+                        state=AttemptState.NOT_PLACED,
+                        api_error=error,
+                        settled_at=now,
+                        lease_expires_at=None,
+                    )
+                )
+            else:
+                result = await conn.execute(attempts.delete().where(*fence))
+            if not result.rowcount:
+                return False
+            await self._write_lead_decision(conn, attempt, decision, now)
+            return True
+
+    async def record_call_end(
+        self, attempt: Attempt, worker_id: str, decision: Decision, call: CallEnd
+    ) -> bool:
+        """A followed call reached a terminal status: write it and the lead's next state (and
+        the store-wide do-not-call entry, and the campaign's pause, if the decision says so)."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            ok = await self._fenced_attempt_update(
+                conn,
+                attempt,
+                worker_id,
+                LIVE_ATTEMPT_STATES,
+                {
+                    "state": AttemptState.ENDED,
+                    "call_status": call.call_status,
+                    "disconnection_reason": call.disconnection_reason,
+                    "started_at": call.started_at,
+                    "ended_at": call.ended_at,
+                    "duration_ms": call.duration_ms,
+                    "analysis": call.analysis,
+                    "settled_at": now,
+                    "lease_expires_at": None,
+                },
+            )
+            if not ok:
+                return False
+            await self._write_lead_decision(conn, attempt, decision, now)
+            if decision.suppress_reason is not None:
+                await conn.execute(
+                    self._insert(suppressions)
+                    .values(
+                        to_number=attempt.to_number,
+                        reason=decision.suppress_reason,
+                        source=f"call {call.call_id}",
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
+            if decision.pause_reason:
+                await conn.execute(
+                    campaigns.update()
+                    .where(campaigns.c.id == attempt.campaign_id)
+                    .where(campaigns.c.status == CampaignStatus.ACTIVE)
+                    .values(
+                        status=CampaignStatus.PAUSED,
+                        status_reason=decision.pause_reason,
+                        updated_at=now,
+                    )
+                )
+            return True
+
+    async def _write_lead_decision(
+        self, conn: AsyncConnection, attempt: Attempt, decision: Decision, now: Any
+    ) -> None:
+        values: dict[str, Any] = {
+            "state": decision.state,
+            "next_attempt_at": decision.next_attempt_at or now,
+            "updated_at": now,
+        }
+        if decision.refund:
+            values["attempts"] = leads.c.attempts - 1
+        if decision.lead_reason is not None:
+            values["skip_reason"] = decision.lead_reason
+        await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
+        if decision.due_again:  # only a lead due again can be caught by a cancel
+            await self._skip_if_cancelled(conn, attempt.lead_id, now)
+
+    async def record_analysis(self, call_id: str, analysis: dict[str, Any]) -> None:
+        """The call's analysis, which Retell may finish after the call ended."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                attempts.update().where(attempts.c.call_id == call_id).values(analysis=analysis)
+            )
