@@ -4,7 +4,7 @@ it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -169,7 +169,7 @@ class SettlingQueries(StoreBase):
             return True
 
     async def _write_lead_decision(
-        self, conn: AsyncConnection, attempt: Attempt, decision: Decision, now: Any
+        self, conn: AsyncConnection, attempt: Attempt, decision: Decision, now: datetime
     ) -> None:
         values: dict[str, Any] = {
             "state": decision.state,

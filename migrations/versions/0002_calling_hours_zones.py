@@ -28,7 +28,6 @@ def upgrade() -> None:
 def _backfill_zones() -> None:
     """Leads loaded before this revision get their zones now, as a load would compute them."""
     from dialer.domain.timezones import lead_zone_key
-
     from dialer.phones import number_time_zones
 
     bind = op.get_bind()

@@ -22,7 +22,7 @@ from dialer.simulator import Faults, SimulatedRetell, run_simulator_in_thread
 from dialer.store import open_store
 from dialer.store.schema import attempts, leads
 
-from .helpers import check_invariants, numbers, write_campaign
+from ..helpers import check_invariants, numbers, write_campaign
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -120,3 +120,60 @@ def test_durations_round_trip_through_the_store_format(millis: int) -> None:
 
     delta = timedelta(milliseconds=millis)
     assert parse_duration(format_duration(delta)) == delta
+
+
+def test_a_callback_without_a_delay_waits_for_the_next_local_days_window() -> None:
+    from dialer.domain.campaign import CampaignSettings
+    from dialer.domain.policy import after_call
+
+    settings = CampaignSettings.model_validate(
+        {
+            "name": "c",
+            "from_number": "+14155550100",
+            "calling_hours": {"start": "09:00", "end": "20:00"},
+        }
+    )
+    wall = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in New York, Tuesday
+    decision = after_call(
+        settings,
+        1,
+        "America/New_York",
+        "ended",
+        "user_requested_callback",
+        now=NOW,
+        wall_now=wall,
+    )
+    # Wednesday 09:00 in New York is 14:00 UTC, 23 hours after `wall`; the lead is due then,
+    # counted from the store's own clock
+    assert decision.state is LeadState.RETRY_WAIT
+    assert decision.next_attempt_at == NOW + timedelta(hours=23)
+    fast = after_call(
+        settings,
+        1,
+        "America/New_York",
+        "ended",
+        "user_requested_callback",
+        now=NOW,
+        wall_now=wall,
+        speed=60,
+    )
+    assert fast.next_attempt_at == NOW + timedelta(minutes=23)
+
+
+def test_a_refused_create_fails_the_lead_or_gives_the_attempt_back() -> None:
+    from dialer.domain.policy import after_not_placed
+
+    refused = after_not_placed(1, NOW, retry_in=None, error="422: bad number")
+    assert (refused.state, refused.lead_reason, refused.refund) == (
+        LeadState.FAILED,
+        "422: bad number",
+        False,
+    )
+    first = after_not_placed(1, NOW, retry_in=timedelta(seconds=5), error="429: busy")
+    assert (first.state, first.refund, first.next_attempt_at) == (
+        LeadState.PENDING,
+        True,
+        NOW + timedelta(seconds=5),
+    )
+    later = after_not_placed(2, NOW, retry_in=timedelta(0), error=None)
+    assert (later.state, later.refund) == (LeadState.RETRY_WAIT, True)

@@ -16,7 +16,7 @@ from dialer.inputs.campaign_file import read_campaign_file
 from dialer.store import ClaimRequest, Store
 from dialer.store.schema import campaigns, leads
 
-from .helpers import lead_rows, numbers, write_campaign
+from ..helpers import lead_rows, numbers, write_campaign
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from dialer.problems import InputError
 from dialer.store import Store
 from dialer.store.schema import leads
 
-from .helpers import lead_rows
+from ..helpers import lead_rows
 
 pytestmark = pytest.mark.anyio
 

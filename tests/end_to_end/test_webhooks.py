@@ -34,7 +34,7 @@ from dialer.simulator import SimulatedRetell, run_simulator_in_thread
 from dialer.store import open_store
 from dialer.store.schema import attempts, leads
 
-from .helpers import numbers, write_campaign
+from ..helpers import numbers, write_campaign
 
 KEY = "sim-key"
 BODY = json.dumps({"event": "call_ended", "call": {"call_id": "c1", "call_status": "ended"}})

@@ -289,7 +289,7 @@ def test_bom_crlf_and_quoted_commas_are_fine(tmp_path: Path) -> None:
 
 
 def test_example_campaign_validates() -> None:
-    path = Path(__file__).parent.parent / "campaigns" / "spring.yaml"
+    path = Path(__file__).parents[2] / "campaigns" / "spring.yaml"
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
 

@@ -12,7 +12,7 @@ from dialer.simulator import Faults, OutcomeRule, SimulatedRetell
 from dialer.store import Store
 from dialer.store.schema import attempts, leads, suppressions
 
-from .helpers import (
+from ..helpers import (
     answers,
     check_invariants,
     fast_options,

@@ -32,7 +32,7 @@ from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer, run_
 from dialer.store import Store, open_store
 from dialer.store.schema import leads
 
-from .helpers import check_invariants, fast_options, run_in_process, write_campaign
+from ..helpers import check_invariants, fast_options, run_in_process, write_campaign
 
 pytestmark = pytest.mark.anyio
 

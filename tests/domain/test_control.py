@@ -1,0 +1,35 @@
+"""Pause, resume and cancel rules. Pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialer.domain import control
+from dialer.domain.states import CampaignStatus
+
+
+def test_pause_applies_to_an_active_campaign_only() -> None:
+    assert control.pause("c", CampaignStatus.ACTIVE).status is CampaignStatus.PAUSED
+    change = control.pause("c", CampaignStatus.FINISHED)
+    assert (change.status, change.message) == (None, "c is finished; nothing to pause")
+
+
+def test_a_cancelled_campaign_stays_cancelled() -> None:
+    assert control.resume("c", CampaignStatus.PAUSED).status is CampaignStatus.ACTIVE
+    with pytest.raises(control.ControlRefusedError, match="stays so"):
+        control.resume("c", CampaignStatus.CANCELLED)
+
+
+@pytest.mark.parametrize(
+    ("status", "after"),
+    [
+        (CampaignStatus.ACTIVE, CampaignStatus.ACTIVE),
+        (CampaignStatus.FINISHED, CampaignStatus.ACTIVE),  # new rows in the file are dialed
+        (CampaignStatus.PAUSED, None),
+        (CampaignStatus.CANCELLED, None),
+    ],
+)
+def test_what_a_run_does_with_a_loaded_campaign(
+    status: CampaignStatus, after: CampaignStatus | None
+) -> None:
+    assert control.status_for_a_run(status) is after

@@ -1,0 +1,135 @@
+"""Claiming, directly against the store on both databases: both ceilings hold across
+concurrent claimers, the per-number daily limit defers, the do-not-call list skips, and two
+campaigns cannot dial one number at once."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy import func, select
+
+from dialer.domain.campaign import Pacing
+from dialer.domain.states import LeadState, SkipReason
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.store import Attempt, ClaimRequest, NumberBusyError, Store, open_store
+from dialer.store.schema import attempts, suppressions
+
+from ..helpers import lead_rows, numbers, write_campaign
+
+pytestmark = pytest.mark.anyio
+
+
+async def _import(store: Store, path: Path) -> int:
+    return (await import_campaign(store, read_campaign_file(path))).campaign_id
+
+
+async def test_two_concurrent_claimers_keep_both_ceilings(store_url: str, tmp_path: Path) -> None:
+    """Two processes' stores claim the same campaign at once, over and over: together they
+    never hold more than the cap, and their dial slots are spaced 1/rate apart."""
+    cps, cap = 40.0, 6
+    path = write_campaign(tmp_path, numbers(40), name="pacing", cps=cps, cap=cap)
+    first, second = await open_store(store_url), await open_store(store_url)
+    try:
+        campaign_id = await _import(first, path)
+        request = ClaimRequest(Pacing(calls_per_second=cps, max_concurrent_calls=cap), 4, 30)
+        got: list[Attempt] = []
+
+        async def claimer(store: Store, worker: str) -> None:
+            for _ in range(15):
+                claim = await store.claim(campaign_id, worker, request)
+                got.extend(claim.attempts)
+                await anyio.sleep(0.01)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(claimer, first, "w1")
+            group.start_soon(claimer, second, "w2")
+        assert len(got) == cap  # nothing ends here, so the cap is all there is
+        assert len({a.lead_id for a in got}) == cap
+        slots = sorted(a.send_at for a in got if a.send_at is not None)
+        interval = timedelta(seconds=1 / cps)
+        assert all(b - a >= interval for a, b in itertools.pairwise(slots))
+        live = await first.live_attempts(campaign_id)
+        assert live == cap
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_daily_limit_defers_a_number_without_spending_an_attempt(
+    store: Store, tmp_path: Path
+) -> None:
+    shared = numbers(1)[0]
+    one = await _import(store, write_campaign(tmp_path, [shared], name="one"))
+    two = await _import(
+        store,
+        write_campaign(
+            tmp_path, [shared], name="two", extra={"max_attempts_per_number_per_day": 1}
+        ),
+    )
+    pacing = Pacing(calls_per_second=50, max_concurrent_calls=10)
+    (first,) = (await store.claim(one, "w", ClaimRequest(pacing, 5, 30))).attempts
+    assert await store.record_placed(first, "w", "call-1", "ongoing", 30)
+    async with store.transaction() as conn:  # the call ended; its number is free again
+        await conn.execute(attempts.update().values(state="ended", lease_expires_at=None))
+    limited = ClaimRequest(pacing, 5, 30, per_number_per_day=1)
+    assert (await store.claim(two, "w", limited)).attempts == []
+    rows = {r["campaign_id"]: r for r in await lead_rows(store)}
+    waiting = rows[two]
+    assert (waiting["state"], waiting["attempts"]) == (LeadState.PENDING, 0)
+    assert waiting["next_attempt_at"] == first.created_at + timedelta(days=1)
+
+
+async def test_a_number_on_the_do_not_call_list_is_skipped(store: Store, tmp_path: Path) -> None:
+    dnc, fine = numbers(2)
+    campaign_id = await _import(store, write_campaign(tmp_path, [dnc, fine]))
+    async with store.transaction() as conn:
+        await conn.execute(
+            suppressions.insert().values(
+                to_number=dnc, reason="user_requested_dnc", created_at=await store.now(conn)
+            )
+        )
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=10), 5, 30)
+    claim = await store.claim(campaign_id, "w", request)
+    assert [a.to_number for a in claim.attempts] == [fine]
+    rows = {r["to_number"]: r for r in await lead_rows(store)}
+    assert (rows[dnc]["state"], rows[dnc]["skip_reason"]) == (
+        LeadState.SKIPPED,
+        SkipReason.DO_NOT_CALL,
+    )
+
+
+async def test_one_number_is_never_live_twice_across_campaigns(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two campaigns claim one number at the same moment. On Postgres the second claim cannot
+    see the first one's attempt (not committed yet), and the store refuses its dial with
+    NumberBusyError; on SQLite the claims take turns and the second finds the number busy.
+    Either way one attempt is live, never two."""
+    shared = numbers(1)[0]
+    one = await _import(store, write_campaign(tmp_path, [shared], name="one"))
+    two = await _import(store, write_campaign(tmp_path, [shared], name="two"))
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=10), 5, 30)
+    second: list[object] = []
+
+    async def claim_second() -> None:
+        try:
+            second.append(len((await store.claim(two, "w2", request)).attempts))
+        except NumberBusyError:
+            second.append("busy")
+
+    async with anyio.create_task_group() as group, store.transaction() as conn:
+        claimed = await store._claim(conn, one, "w1", request)  # held open a moment
+        assert len(claimed.attempts) == 1
+        group.start_soon(claim_second)
+        await anyio.sleep(0.5)
+    assert second == (["busy"] if store.is_postgres else [0])
+    async with store.engine.connect() as conn:
+        live = await conn.scalar(
+            select(func.count()).select_from(attempts).where(attempts.c.to_number == shared)
+        )
+    assert live == 1

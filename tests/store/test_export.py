@@ -1,0 +1,113 @@
+"""`dialer export` on both stores and in both formats: one row per lead (or attempt), the
+columns the README lists, values as the store holds them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import pytest
+from click.testing import CliRunner
+
+from dialer.cli import main
+from dialer.domain.calls import CallEnd
+from dialer.domain.campaign import Pacing
+from dialer.domain.policy import Decision
+from dialer.domain.states import LeadState
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.store import ATTEMPT_EXPORT_FIELDS, LEAD_EXPORT_FIELDS, ClaimRequest, Store
+
+from ..helpers import numbers, write_campaign
+
+pytestmark = pytest.mark.anyio
+
+README_LEAD_COLUMNS = [
+    "lead_id",
+    "to_number",
+    "state",
+    "attempts",
+    "last_call_id",
+    "last_call_status",
+    "last_disconnection_reason",
+    "last_attempt_at",
+    "next_attempt_at",
+    "duration_ms",
+    "dynamic_variables",
+    "skip_reason",
+]
+
+
+async def _one_call_ended(store: Store, tmp_path: Path) -> tuple[str, str]:
+    called, waiting = numbers(2)
+    path = write_campaign(tmp_path, [called, waiting], name="exported")
+    campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=1), 1, 30)
+    (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
+    assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
+    end = CallEnd("call-1", "ended", "user_hangup", duration_ms=42_000, analysis={"ok": True})
+    assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+    return called, waiting
+
+
+async def _export(store_url: str, *args: str) -> str:
+    """`dialer export exported …` as a user runs it (in a thread: it runs its own event loop)."""
+
+    def invoke() -> str:
+        result = CliRunner().invoke(
+            main,
+            ["export", "exported", "--database-url", store_url, *args],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return await anyio.to_thread.run_sync(invoke)
+
+
+async def test_lead_rows_in_csv_and_jsonl(store: Store, store_url: str, tmp_path: Path) -> None:
+    called, waiting = await _one_call_ended(store, tmp_path)
+    assert list(LEAD_EXPORT_FIELDS) == README_LEAD_COLUMNS
+    rows = list(csv.DictReader(io.StringIO(await _export(store_url, "--format", "csv"))))
+    assert [r["to_number"] for r in rows] == [called, waiting]
+    assert list(rows[0]) == README_LEAD_COLUMNS
+    done = rows[0]
+    assert (done["state"], done["attempts"], done["last_call_id"]) == ("completed", "1", "call-1")
+    assert (done["last_disconnection_reason"], done["duration_ms"]) == ("user_hangup", "42000")
+    assert done["next_attempt_at"] == ""  # terminal: due never
+    assert json.loads(done["dynamic_variables"]) == {"first_name": "Lead0"}
+    assert (rows[1]["state"], rows[1]["last_call_id"]) == ("pending", "")
+
+    lines = [
+        json.loads(line) for line in (await _export(store_url, "--format", "jsonl")).splitlines()
+    ]
+    assert [line["to_number"] for line in lines] == [called, waiting]
+    assert lines[0]["dynamic_variables"] == {"first_name": "Lead0"}
+    assert lines[0]["duration_ms"] == 42_000 and lines[0]["next_attempt_at"] is None
+    assert lines[1]["next_attempt_at"] is not None
+
+
+async def test_attempt_rows(store: Store, store_url: str, tmp_path: Path) -> None:
+    called, _ = await _one_call_ended(store, tmp_path)
+    lines = [
+        json.loads(line)
+        for line in (await _export(store_url, "--attempts", "--format", "jsonl")).splitlines()
+    ]
+    assert len(lines) == 1 and list(lines[0]) == list(ATTEMPT_EXPORT_FIELDS)
+    (attempt,) = lines
+    assert (attempt["to_number"], attempt["attempt"], attempt["state"]) == (called, 1, "ended")
+    assert attempt["analysis"] == {"ok": True}
+    out = tmp_path / "attempts.csv"
+    await _export(store_url, "--attempts", "-o", str(out))
+    (row,) = csv.DictReader(out.open(encoding="utf-8"))
+    assert (row["call_id"], row["disconnection_reason"]) == ("call-1", "user_hangup")
+
+
+def test_an_unknown_campaign_is_a_usage_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(main, ["export", "nope", "--database-url", url])
+    assert result.exit_code == 2 and "no campaign named 'nope'" in result.output
