@@ -13,7 +13,7 @@ import anyio
 import structlog
 
 from dialer.dialing.options import RunOptions
-from dialer.retell import PhoneCall, RetellClient, RetellError
+from dialer.retell import PhoneCall, RetellBodyError, RetellClient, RetellError
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
@@ -117,7 +117,11 @@ class CallFollower:
             async with limit:
                 try:
                     call = await self._client.get_call(followed.call_id)
-                except RetellError as exc:
+                except RetellError as exc:  # transport, status or a body of the wrong shape
+                    self._read_failed(followed, exc)
+                    return
+                except Exception as exc:  # a fault of ours must not end the process either
+                    self._log.exception("call_read_crashed", call=followed.call_id)
                     self._read_failed(followed, exc)
                     return
             followed.failures, followed.last_read = 0, time.monotonic()
@@ -145,6 +149,8 @@ class CallFollower:
 
     def _read_failed(self, followed: FollowedCall, exc: Exception) -> None:
         followed.failures += 1
+        if isinstance(exc, RetellBodyError):
+            self._log.warning("call_read_malformed", call=followed.call_id, error=str(exc))
         now = time.monotonic()
         followed.next_read = now + min(30.0, 0.5 * 2 ** min(followed.failures, 6))
         unreadable = now - followed.last_read

@@ -14,6 +14,7 @@ What happens to a lead is decided by the domain (dialer.domain.policy); the stor
 
 from __future__ import annotations
 
+import random
 import time
 from datetime import timedelta
 
@@ -46,6 +47,10 @@ log = structlog.get_logger("dialer.runner")
 
 _OUTCOME_NAMES = {Placed: "placed", NotPlaced: "not_placed", Ambiguous: "in_doubt", Fatal: "fatal"}
 IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Retell honors a key for one hour
+RECONCILE_BACKOFF_MIN = 0.25
+# Short enough that a handful of attempts in doubt probe a failing API every second or two (a
+# resend with the same key is safe), so their slots free within seconds once it is back.
+RECONCILE_BACKOFF_MAX = 8.0
 
 
 class CampaignRunner:
@@ -300,9 +305,12 @@ class CampaignRunner:
         await self.store.record_not_placed(attempt, self.options.worker_id, decision, error=error)
 
     async def _reconcile(self, attempt: Attempt) -> None:
-        """Settle an attempt in doubt: find its call by metadata, else resend with the same key."""
-        delay = 0.25
+        """Settle an attempt in doubt: find its call by metadata, else resend with the same key.
+        Faults back off (jittered, up to RECONCILE_BACKOFF_MAX), and start over the moment the
+        failing endpoint answers again."""
+        delay = RECONCILE_BACKOFF_MIN
         while not self.stopping.is_set():
+            failing = "list-calls"
             try:
                 calls = await self.client.find_calls_by_metadata("attempt_id", attempt.attempt_id)
             except RetellError as exc:
@@ -333,11 +341,29 @@ class CampaignRunner:
                     self._log.info("reconciled_by_resend", attempt=attempt.attempt_id)
                     await self._settle(attempt, outcome)
                     return
-            with anyio.move_on_after(delay):
-                await self.stopping.wait()
-            delay = min(delay * 2, 30.0)
+                failing = "create-phone-call"
+            if await self._back_off(failing, delay * random.uniform(0.5, 1.0)):
+                delay = RECONCILE_BACKOFF_MIN  # Retell answers again: no reason to wait longer
+            else:
+                delay = min(delay * 2, RECONCILE_BACKOFF_MAX)
         # Stopping: the attempt stays in doubt; the next run reconciles it.
         self._busy.pop(attempt.attempt_id, None)
+
+    async def _back_off(self, endpoint: str, seconds: float) -> bool:
+        """Wait `seconds`, or less: until a stop, or until `endpoint` answers again after a
+        fault (then True)."""
+        answered = False
+        async with anyio.create_task_group() as group:
+
+            async def until_answered() -> None:
+                nonlocal answered
+                answered = await self.client.answered_again(endpoint, seconds)
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_answered)
+            await self.stopping.wait()
+            group.cancel_scope.cancel()
+        return answered
 
     # -- following -------------------------------------------------------------------------
 

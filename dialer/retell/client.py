@@ -12,9 +12,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import httpx
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -30,6 +32,7 @@ CREATE_PATH = "/v2/create-phone-call"
 _PERMANENT = frozenset({400, 404, 422})
 _FATAL = frozenset({401, 402, 403})
 _MAX_RETRY_AFTER = 300.0
+_BODY_SHOWN = 200  # characters of a malformed body that errors and logs show
 # Told of every request: endpoint (create-phone-call, get-call, list-calls, …), seconds, and
 # the error kind (an exception name or http_NNN) or None.
 ApiObserver = Callable[[str, float, str | None], None]
@@ -41,6 +44,16 @@ class RetellError(Exception):
 
 class RetellTransportError(RetellError):
     """No usable answer: connection, timeout or protocol fault."""
+
+
+class RetellBodyError(RetellError):
+    """An answer that does not have the API's shape (not JSON, not an object, a missing field,
+    a wrong type): a read fault, never a crash. Carries the endpoint and a truncated body."""
+
+    def __init__(self, endpoint: str, problem: str, body: str) -> None:
+        self.endpoint = endpoint
+        self.body = body[:_BODY_SHOWN]
+        super().__init__(f"{endpoint}: {problem}; body: {self.body!r}")
 
 
 class RetellStatusError(RetellError):
@@ -145,6 +158,42 @@ def classify_create_error(exc: httpx.HTTPError) -> CreateOutcome:
     return Ambiguous(f"no answer after sending: {name}")
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _endpoint(path: str) -> str:
+    """`get-call` for /v2/get-call/{id}, `list-calls` for /v3/list-calls, …"""
+    return path.strip("/").split("/")[1 if path.startswith("/v") else 0]
+
+
+class _Recovery:
+    """Which endpoints are failing now, and who waits for them to answer again. The first
+    answer after a fault (any answer but a 5xx, a 429 or none at all) wakes every waiter, so
+    backoffs taken during an outage end the moment Retell is back."""
+
+    def __init__(self) -> None:
+        self._failing: set[str] = set()
+        self._waiters: dict[str, anyio.Event] = {}
+
+    def observe(self, endpoint: str, status: int | None) -> None:
+        if status is None or status == 429 or status >= 500:
+            self._failing.add(endpoint)
+            return
+        if endpoint in self._failing:
+            self._failing.discard(endpoint)
+            waiters = self._waiters.pop(endpoint, None)
+            if waiters is not None:
+                waiters.set()
+
+    async def wait(self, endpoint: str, seconds: float) -> bool:
+        """Sleep `seconds`, or until `endpoint` answers again; True if it did."""
+        event = self._waiters.setdefault(endpoint, anyio.Event())
+        with anyio.move_on_after(seconds):
+            await event.wait()
+            return True
+        return False
+
+
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, RetellTransportError):
         return True
@@ -181,6 +230,7 @@ class RetellClient:
         self._create_timeout = httpx.Timeout(create_timeout, connect=5.0)
         self._read_attempts = read_attempts
         self._observe = observe
+        self._recovery = _Recovery()
         self.base_url = base_url
 
     def __repr__(self) -> str:
@@ -208,10 +258,17 @@ class RetellClient:
         self._observed("create-phone-call", started, response)
         return classify_create_response(response)
 
+    async def answered_again(self, endpoint: str, seconds: float) -> bool:
+        """Wait `seconds`, or less: until `endpoint` (`create-phone-call`, `list-calls`, …)
+        answers again after a fault. True when it did (a backoff may start over)."""
+        return await self._recovery.wait(endpoint, seconds)
+
     def _observed(
         self, endpoint: str, started: float, outcome: httpx.Response | httpx.HTTPError
     ) -> None:
-        """Tell the observer how a request went: its error kind, or None."""
+        """Tell the recovery watch and the observer how a request went."""
+        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
+        self._recovery.observe(endpoint, status)
         if self._observe is None:
             return
         if isinstance(outcome, httpx.Response):
@@ -232,7 +289,7 @@ class RetellClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request_once(self, method: str, path: str, **kwargs: Any) -> Any:
-        endpoint = path.strip("/").split("/")[1 if path.startswith("/v") else 0]
+        endpoint = _endpoint(path)
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
@@ -247,11 +304,29 @@ class RetellClient:
         try:
             return response.json()
         except ValueError:
-            raise RetellTransportError(f"{method} {path}: unreadable JSON body") from None
+            self._observe_malformed(endpoint)
+            raise RetellBodyError(endpoint, "not JSON", response.text) from None
+
+    def _parse(self, model: type[_Model], path: str, data: Any) -> _Model:
+        """`data` as `model`, or a RetellBodyError naming what is wrong with it."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            endpoint = _endpoint(path)
+            self._observe_malformed(endpoint)
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            problem = f"{where}: {first['msg']}"
+            raise RetellBodyError(endpoint, problem, json.dumps(data, default=str)) from None
+
+    def _observe_malformed(self, endpoint: str) -> None:
+        if self._observe is not None:
+            self._observe(endpoint, 0.0, "malformed_body")
 
     async def get_call(self, call_id: str) -> PhoneCall:
         """GET /v2/get-call/{call_id}; transient faults are retried."""
-        return PhoneCall.model_validate(await self._read("GET", f"/v2/get-call/{call_id}"))
+        path = f"/v2/get-call/{call_id}"
+        return self._parse(PhoneCall, path, await self._read("GET", path))
 
     async def list_calls(
         self,
@@ -267,7 +342,8 @@ class RetellClient:
             body["filter_criteria"] = filter_criteria
         if pagination_key:
             body["pagination_key"] = pagination_key
-        return ListCallsPage.model_validate(await self._read("POST", "/v3/list-calls", json=body))
+        answer = await self._read("POST", "/v3/list-calls", json=body)
+        return self._parse(ListCallsPage, "/v3/list-calls", answer)
 
     async def find_calls_by_metadata(self, key: str, value: str) -> list[PhoneCall]:
         """Every call whose metadata[key] == value (how an ambiguous create is reconciled)."""
@@ -283,4 +359,6 @@ class RetellClient:
 
     async def get_concurrency(self) -> Concurrency:
         """GET /get-concurrency."""
-        return Concurrency.model_validate(await self._read("GET", "/get-concurrency"))
+        return self._parse(
+            Concurrency, "/get-concurrency", await self._read("GET", "/get-concurrency")
+        )

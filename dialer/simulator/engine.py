@@ -33,8 +33,13 @@ class Faults:
     create_ambiguous: float = 0.0  # the call is made, then the answer is lost (drop or 500)
     read_5xx: float = 0.0  # get-call / list-calls answer 500
     read_drop: float = 0.0  # get-call / list-calls connection dropped
+    read_malformed: float = 0.0  # get-call / list-calls answer 200 with a body of the wrong shape
+    create_no_id: float = 0.0  # the call is made; the 2xx answer carries no call_id
     slow: float = 0.0  # any request answered after `slow_seconds`
     slow_seconds: float = 2.0
+    # (start, end) in real seconds since the simulator started: every create is answered 503
+    # (no call made) in that window — an outage of the create endpoint alone.
+    create_outage: tuple[float, float] | None = None
     burst_429_every: float = 0.0  # every N real seconds, creates get 429 for `burst_429_seconds`
     burst_429_seconds: float = 1.0
 
@@ -45,6 +50,7 @@ class Reply:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection instead of answering
+    raw: bytes | None = None  # send these bytes as the body instead of `body` as JSON
     delay: float = 0.0
 
 
@@ -155,9 +161,9 @@ class SimulatedRetell:
         if path == "/v2/create-phone-call" and method == "POST":
             return self._create(body)
         if method == "GET" and (match := _GET_CALL.fullmatch(path)):
-            return self._read_fault() or self._get(match.group(1))
+            return self._read_fault() or self._malformed(self._get(match.group(1)))
         if path == "/v3/list-calls" and method == "POST":
-            return self._read_fault() or self._list_v3(body)
+            return self._read_fault() or self._malformed(self._list_v3(body))
         if path == "/v2/list-calls" and method == "GET":
             return self._read_fault() or self._list_v2(query)
         if path == "/get-concurrency" and method == "GET":
@@ -171,6 +177,25 @@ class SimulatedRetell:
         if roll < self.faults.read_5xx + self.faults.read_drop:
             return Reply(0, None, drop=True)
         return None
+
+    def _malformed(self, reply: Reply) -> Reply:
+        """With `read_malformed`, a 200 answer whose body is not the API's shape: an HTML
+        page, truncated JSON, not an object, a call without its status or with one this
+        version of the API does not have."""
+        if reply.status != 200 or self.rng.random() >= self.faults.read_malformed:
+            return reply
+        good = json.dumps(reply.body).encode()
+        kind = self.rng.randrange(5)
+        if kind == 0:
+            return Reply(200, None, raw=b"<html><body>502 Bad Gateway</body></html>")
+        if kind == 1:
+            return Reply(200, None, raw=good[: max(1, len(good) // 2)])
+        if kind == 2:
+            return Reply(200, [reply.body])
+        call = reply.body if "call_id" in reply.body else {"call_id": "call_x"}
+        if kind == 3:
+            return Reply(200, {k: v for k, v in call.items() if k != "call_status"})
+        return Reply(200, {**call, "call_status": "transferring_to_mars"})
 
     def _in_429_burst(self, now: float) -> bool:
         every = self.faults.burst_429_every
@@ -203,6 +228,10 @@ class SimulatedRetell:
             record.answer = rejection
             status = 422 if rejection == "reject_422" else 400
             return _error(status, f"Cannot call {to_number}: number rejected")
+        outage = self.faults.create_outage
+        if outage is not None and outage[0] <= now - self._start < outage[1]:
+            record.answer = "503-outage"
+            return _error(503, "Service Unavailable")
         if self._in_429_burst(now):
             record.answer = "429-burst"
             return _error(429, "Account rate limited", {"retry-after": "1"})
@@ -223,6 +252,11 @@ class SimulatedRetell:
                 return Reply(0, None, drop=True)
             record.answer = "502-after-create"
             return _error(502, "Bad gateway")
+        if self.rng.random() < self.faults.create_no_id:
+            record.answer = "201-without-id"
+            return Reply(
+                201, {k: v for k, v in self.call_json(call, now).items() if k != "call_id"}
+            )
         record.answer = "201"
         return Reply(201, self.call_json(call, now))
 

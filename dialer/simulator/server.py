@@ -163,9 +163,9 @@ class SimulatorServer:
 
 
 def _encode(conn: h11.Connection, reply: Reply) -> bytes:
-    payload = json.dumps(reply.body).encode()
+    payload = json.dumps(reply.body).encode() if reply.raw is None else reply.raw
     headers = [
-        ("content-type", "application/json"),
+        ("content-type", "application/json" if reply.raw is None else "text/html"),
         ("content-length", str(len(payload))),
         *reply.headers.items(),
     ]

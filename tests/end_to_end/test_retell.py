@@ -242,3 +242,36 @@ async def test_seed_era_list_endpoint_answers_an_array(
     ) as http:
         answer = await http.get("/v2/list-calls", params={"limit": 5})
     assert answer.status_code == 200 and isinstance(answer.json(), list) and len(answer.json()) == 1
+
+
+async def test_a_backoff_ends_when_the_failing_endpoint_answers_again() -> None:
+    """The first answer after a fault wakes whoever waits it out; other endpoints' answers
+    do not."""
+    creates = iter([503, 201])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/get-concurrency":
+            return httpx.Response(200, json={"concurrency_limit": 5})
+        status = next(creates)
+        body = {"call_id": "c1", "call_status": "registered"} if status == 201 else {}
+        return httpx.Response(status, json=body)
+
+    request = CreateCallRequest(from_number="+14155550100", to_number="+14155550101")
+    transport = httpx.MockTransport(answer)
+    async with RetellClient(ApiKey("k"), "http://retell.test", transport=transport) as client:
+        await client.create_phone_call(request)  # 503: creates are failing
+        woke: list[bool] = []
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+
+                async def wait() -> None:
+                    woke.append(await client.answered_again("create-phone-call", 60))
+
+                group.start_soon(wait)
+                await anyio.sleep(0.1)
+                await client.get_concurrency()  # another endpoint: not a sign creates are back
+                await anyio.sleep(0.1)
+                assert woke == []
+                await client.create_phone_call(request)  # 201
+        assert woke == [True]
+        assert await client.answered_again("create-phone-call", 0.01) is False  # no fault now

@@ -145,3 +145,20 @@ async def test_unknown_disconnection_reason_never_crashes(store: Store, tmp_path
     result = await run_in_process(store, engine, path, fast_options())
     assert result.outcome is RunOutcome.FINISHED
     assert {lead["state"] for lead in (await _leads(store)).values()} == {"failed"}
+
+
+async def test_attempts_in_doubt_resume_when_creates_answer_again(
+    store: Store, tmp_path: Path
+) -> None:
+    """A window of 503s on creates only: every slot ends up held by an attempt in doubt,
+    backing off; when creates answer again the campaign goes on to its end, without an extra
+    or overlapping dial (the measured idle time after the window is in bench/recovery.py)."""
+    faults = Faults(create_outage=(0.5, 3.5))
+    engine = SimulatedRetell(speed=100, faults=faults, seed=5, concurrency_limit=100)
+    path = write_campaign(tmp_path, numbers(30), cps=20, cap=3, max_attempts=2)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.FINISHED
+    records = engine.records()
+    assert answers(records)["503-outage"] > 0
+    check_invariants(records, max_attempts=2, cap=3, cps=20)
+    assert all(lead["state"] in ("completed", "failed") for lead in (await _leads(store)).values())
