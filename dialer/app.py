@@ -35,7 +35,7 @@ from dialer.retell import RetellClient
 from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
-from dialer.store import Store, open_store
+from dialer.store import DEFAULT_OUTAGE_SECONDS, Store, open_store
 
 log = structlog.get_logger("dialer")
 
@@ -56,6 +56,7 @@ class RunConfig:
     simulate: bool = False
     speed: float = 1.0
     lease_seconds: float = 30.0
+    store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
     clock: Clock = field(default_factory=Clock)
@@ -123,7 +124,7 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
 async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     """`dialer run`: validate, load, run to the end. Returns the result and a signal, if any."""
     source = read_campaign_file(Path(config.campaign_file))
-    store = await open_store(config.database_url)
+    store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
         imported = await import_campaign(store, source)
@@ -167,6 +168,7 @@ class WorkerConfig:
     database_url: str | None
     retell: RetellSettings
     lease_seconds: float = 30.0
+    store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
     speed: float = 1.0
     metrics_port: int | None = None
     webhook_port: int | None = None
@@ -177,7 +179,7 @@ class WorkerConfig:
 
 async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
     """`dialer worker`: serve the store's campaigns until a signal. Returns (fatal, signal)."""
-    store = await open_store(config.database_url)
+    store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
     received: list[int] = []
     try:
         async with retell_client(config.retell, simulate=False, speed=config.speed) as client:
@@ -197,6 +199,12 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
 
             async def health() -> tuple[bool, dict[str, object]]:
                 details: dict[str, object] = {"campaigns": len(worker.runners)}
+                outage = store.availability
+                if outage.down_since is not None:
+                    silent = time.monotonic() - outage.down_since
+                    details["store"] = f"down for {silent:.0f} s: {outage.reason}"
+                    details["gives_up_after_seconds"] = outage.limit_seconds
+                    return False, details
                 try:
                     with anyio.fail_after(2):
                         await store.ping()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import anyio
 import click
@@ -21,8 +22,48 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    return anyio.run(fn)
+DEBUG_VARIABLE = "DIALER_DEBUG"
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The failure inside task-group wrappers (the first one; a store failure first)."""
+    while isinstance(exc, BaseExceptionGroup):
+        inner = list(exc.exceptions)
+        exc = next((e for e in inner if type(e).__name__.startswith("Store")), inner[0])
+    return exc
+
+
+def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T:
+    """Run `fn`. A failure a person can fix (the store's disk is full, the database cannot be
+    reached, a file may not be written …) ends the command with one line and exit 1; its
+    traceback goes to the JSON log, and to the terminal only with --debug (DIALER_DEBUG=1).
+    Anything else is a bug, and its traceback is the report."""
+    try:
+        return anyio.run(fn)
+    except Exception as exc:
+        failure = _leaf(exc)
+        if isinstance(failure, InputError | click.ClickException):
+            raise failure from None
+        from dialer.store import database_url, explain
+
+        message = explain(failure, database_url(store_url))
+        if message is None and isinstance(failure, OSError) and failure.filename:
+            message = f"{failure.strerror or failure}: {failure.filename}"
+        if message is None:
+            raise
+        _fail(message, failure)
+
+
+def _fail(message: str, failure: BaseException) -> NoReturn:
+    from dialer.logs import log_failure
+
+    log_failure(message, failure)
+    root = click.get_current_context(silent=True)
+    debug = bool(root and root.find_root().params.get("debug"))
+    if debug:
+        traceback.print_exception(failure, file=sys.stderr)
+    click.echo(message, err=True)
+    sys.exit(ExitCode.RUNTIME)
 
 
 def _print_problems(problems: Sequence[object], total: int | None = None) -> None:
@@ -59,6 +100,17 @@ lease_option = click.option(
 )
 
 
+outage_option = click.option(
+    "--store-outage-seconds",
+    type=float,
+    default=300.0,
+    show_default=True,
+    envvar="DIALER_STORE_OUTAGE_SECONDS",
+    help="How long to wait out the database not answering (a restart, a failover) before "
+    "giving up with exit 1. Claims pause meanwhile; calls in flight are still followed.",
+)
+
+
 def log_format_option(default: str) -> Callable[[F], F]:
     return click.option(
         "--log-format",
@@ -71,7 +123,14 @@ def log_format_option(default: str) -> Callable[[F], F]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dialer")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar=DEBUG_VARIABLE,
+    help="Show the traceback of an operational error (disk full, database unreachable, …) "
+    "beside its one-line message. Env: DIALER_DEBUG=1.",
+)
+def main(debug: bool) -> None:
     """Run outbound phone-call campaigns through Retell AI; nobody is called twice by mistake."""
 
 
@@ -119,7 +178,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     """Apply migrations (safe to run from several containers at once)."""
     from dialer.store import upgrade_store
 
-    shown = run_async(lambda: upgrade_store(database_url, revision))
+    shown = run_async(lambda: upgrade_store(database_url, revision), database_url)
     click.echo(f"store {shown} is at {revision}")
 
 
@@ -136,6 +195,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 )
 @database_option
 @lease_option
+@outage_option
 @log_format_option("auto")
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 def run(
@@ -144,6 +204,7 @@ def run(
     speed: float | None,
     database_url: str | None,
     lease_seconds: float,
+    store_outage_seconds: float,
     log_format: str,
     no_progress: bool,
 ) -> None:
@@ -166,12 +227,13 @@ def run(
         simulate=simulate,
         speed=speed if speed is not None else (600.0 if simulate else 1.0),
         lease_seconds=lease_seconds,
+        store_outage_seconds=store_outage_seconds,
         progress=not no_progress,
         json_logs=as_json,
         clock=clock,
     )
     try:
-        result, signum = run_async(lambda: run_campaign(config))
+        result, signum = run_async(lambda: run_campaign(config), database_url)
     except InputError as exc:
         _print_problems(exc.problems)
         click.echo("nothing was stored or dialed", err=True)
@@ -201,6 +263,7 @@ def run(
 @main.command()
 @database_option
 @lease_option
+@outage_option
 @click.option(
     "--metrics-port",
     type=int,
@@ -228,6 +291,7 @@ def run(
 def worker(
     database_url: str | None,
     lease_seconds: float,
+    store_outage_seconds: float,
     metrics_port: int | None,
     webhook_port: int | None,
     speed: float,
@@ -249,12 +313,13 @@ def worker(
         database_url=database_url,
         retell=retell,
         lease_seconds=lease_seconds,
+        store_outage_seconds=store_outage_seconds,
         speed=speed,
         metrics_port=metrics_port,
         webhook_port=webhook_port,
         clock=clock,
     )
-    fatal, signum = run_async(lambda: run_worker(config))
+    fatal, signum = run_async(lambda: run_worker(config), database_url)
     if fatal:
         click.echo(f"{fatal}\nnothing was lost; fix the key or account and start again", err=True)
         sys.exit(ExitCode.ACCOUNT)
@@ -278,7 +343,7 @@ def _control(name: str, database_url: str | None, action: str) -> str:
         finally:
             await store.close()
 
-    return run_async(go)
+    return run_async(go, database_url)
 
 
 @main.command()
@@ -326,7 +391,7 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
         finally:
             await store.close()
 
-    views = run_async(go)
+    views = run_async(go, database_url)
     if name is not None and not views:
         click.echo(f"no campaign named {name!r} in the store", err=True)
         sys.exit(ExitCode.INVALID)
@@ -373,7 +438,7 @@ def export(
                 handle.close()
             await store.close()
 
-    if not run_async(go):
+    if not run_async(go, database_url):
         click.echo(f"no campaign named {name!r} in the store", err=True)
         sys.exit(ExitCode.INVALID)
 

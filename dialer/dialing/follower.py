@@ -59,6 +59,9 @@ class CallFollower:
     def __contains__(self, attempt_id: object) -> bool:
         return attempt_id in self._calls
 
+    def attempt_ids(self) -> list[str]:
+        return list(self._calls)
+
     def follow(self, attempt: Attempt, call_id: str, *, read_now: bool = False) -> FollowedCall:
         """Start following a placed call: first read after the shortest interval (or at once,
         for a call taken over from another worker)."""

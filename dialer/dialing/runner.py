@@ -47,6 +47,7 @@ log = structlog.get_logger("dialer.runner")
 
 _OUTCOME_NAMES = {Placed: "placed", NotPlaced: "not_placed", Ambiguous: "in_doubt", Fatal: "fatal"}
 IDEMPOTENCY_WINDOW = timedelta(minutes=55)  # Retell honors a key for one hour
+RELEASE_SECONDS = 5.0  # how long a stopping runner tries to hand its leases back
 RECONCILE_BACKOFF_MIN = 0.25
 # Short enough that a handful of attempts in doubt probe a failing API every second or two (a
 # resend with the same key is safe), so their slots free within seconds once it is back.
@@ -98,6 +99,10 @@ class CampaignRunner:
         return len(self._follower) + len(self._busy)
 
     async def run(self) -> RunResult:
+        with self.store.availability.when_back(self._renew_leases):
+            return await self._run()
+
+    async def _run(self) -> RunResult:
         await self._read_account_capacity()
         async with anyio.create_task_group() as background:
             background.start_soon(self._follower.run)
@@ -112,7 +117,9 @@ class CampaignRunner:
                     self._nudge()
                     dial_scope.deadline = anyio.current_time() + self.options.grace_seconds
             background.cancel_scope.cancel()
-        with anyio.CancelScope(shield=True):
+        # Let the next run take our calls at once; if the store does not answer, the leases
+        # simply run out.
+        with anyio.move_on_after(RELEASE_SECONDS, shield=True):
             await self.store.release_leases(self.options.worker_id)
         return result
 
@@ -438,9 +445,15 @@ class CampaignRunner:
         period = max(0.2, self.options.lease_seconds / 3)
         while True:
             await anyio.sleep(period)
-            await self.store.renew_leases(self.options.worker_id, self.options.lease_seconds)
+            await self._renew_leases()
             if not self.stopping.is_set():
                 await self._take_over_expired()
+
+    async def _renew_leases(self) -> None:
+        """Renew the leases of every attempt this runner works on (also the first thing done
+        when the store answers again after an outage)."""
+        ids = [*self._busy, *self._follower.attempt_ids()]
+        await self.store.renew_leases(self.options.worker_id, ids, self.options.lease_seconds)
 
     async def _take_over_expired(self) -> None:
         assert self._dial_group is not None or self.stopping.is_set()

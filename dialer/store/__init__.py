@@ -5,9 +5,11 @@ request, a `Decision`, a `CallEnd`) and come back as typed rows and results. Eve
 this package imports it from here only; nothing outside it imports SQLAlchemy.
 """
 
+from dialer.store.availability import DEFAULT_OUTAGE_SECONDS
 from dialer.store.campaigns import CampaignQueries
 from dialer.store.claiming import ClaimingQueries
 from dialer.store.engine import SchemaOutOfDateError, database_url, open_engine, upgrade_store
+from dialer.store.errors import StoreError, StoreOutageError, explain, shown_url
 from dialer.store.leases import LeaseQueries
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.records import (
@@ -29,15 +31,19 @@ class Store(
     settling, leases, reports). Create with `open_store`."""
 
 
-async def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+async def open_store(
+    url: str | None = None, *, migrate: bool = True, outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+) -> Store:
     """Open the store at `url` (default: DATABASE_URL, else the embedded SQLite file); the
-    embedded SQLite store is migrated on first use, Postgres must be (`dialer db upgrade`)."""
+    embedded SQLite store is migrated on first use, Postgres must be (`dialer db upgrade`).
+    Once open, the store waits out the database going away for up to `outage_seconds`."""
     engine = await open_engine(url, migrate=migrate)
-    return Store(engine)
+    return Store(engine, outage_seconds=outage_seconds)
 
 
 __all__ = [
     "ATTEMPT_EXPORT_FIELDS",
+    "DEFAULT_OUTAGE_SECONDS",
     "LEAD_EXPORT_FIELDS",
     "Attempt",
     "CampaignRow",
@@ -48,8 +54,12 @@ __all__ = [
     "NumberBusyError",
     "SchemaOutOfDateError",
     "Store",
+    "StoreError",
+    "StoreOutageError",
     "database_url",
+    "explain",
     "lead_record",
     "open_store",
+    "shown_url",
     "upgrade_store",
 ]

@@ -21,6 +21,8 @@ from dialer.domain.states import (
     LeadState,
     SkipReason,
 )
+from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, Availability
+from dialer.store.errors import shown_url
 from dialer.store.schema import attempts, campaigns, leads
 
 _CAMPAIGN_LOCK = 0x6469  # advisory lock class for per-campaign claim serialization
@@ -53,11 +55,16 @@ def claim_fence(
 
 
 class StoreBase:
-    """The engine and the helpers the store's parts share. Create a Store with `open_store`."""
+    """The engine and the helpers the store's parts share. Create a Store with `open_store`.
+    Verbs marked `rides_out_outages` wait out the database going away (availability.py)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        where = shown_url(engine.url.render_as_string(hide_password=False))
+        self.availability = Availability(self._ping_once, where, outage_seconds)
 
     @property
     def is_postgres(self) -> bool:
@@ -72,21 +79,27 @@ class StoreBase:
             yield conn
 
     async def now(self, conn: AsyncConnection | None = None) -> datetime:
-        """The database's clock on Postgres (workers with skewed clocks agree); else ours."""
+        """The database's clock on Postgres (workers with skewed clocks agree); else ours.
+        Inside a transaction, pass its connection."""
         if not self.is_postgres:
             return datetime.now(UTC)
         if conn is None:
-            async with self.engine.connect() as own:
-                value = (await own.execute(text("SELECT clock_timestamp()"))).scalar_one()
-        else:
-            value = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+            return await self.availability.run(self._own_now)
+        value = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
 
-    async def ping(self) -> None:
-        """Raise unless the store answers."""
+    async def _own_now(self) -> datetime:
+        async with self.engine.connect() as conn:
+            return await self.now(conn)
+
+    async def _ping_once(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def ping(self) -> None:
+        """Raise unless the store answers now (never waits out an outage)."""
+        await self._ping_once()
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table) if self.is_postgres else sqlite_insert(table)

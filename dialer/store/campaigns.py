@@ -14,6 +14,7 @@ from dialer.domain.states import (
     LIVE_ATTEMPT_STATES,
     CampaignStatus,
 )
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
 from dialer.store.records import CampaignRow
 from dialer.store.schema import attempts, campaigns, leads
@@ -52,11 +53,13 @@ class CampaignQueries(StoreBase):
         ).returning(campaigns.c.id)
         return int((await conn.execute(stmt)).scalar_one())
 
+    @rides_out_outages
     async def campaign_id(self, name: str) -> int | None:
         async with self.engine.connect() as conn:
             found = await conn.scalar(select(campaigns.c.id).where(campaigns.c.name == name))
             return int(found) if found is not None else None
 
+    @rides_out_outages
     async def campaign(self, name_or_id: str | int) -> CampaignRow | None:
         column = campaigns.c.id if isinstance(name_or_id, int) else campaigns.c.name
         async with self.engine.connect() as conn:
@@ -65,11 +68,13 @@ class CampaignQueries(StoreBase):
             ).one_or_none()
         return None if row is None else _campaign_row(row)
 
+    @rides_out_outages
     async def campaigns(self) -> list[CampaignRow]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(*_CAMPAIGN_COLUMNS).order_by(campaigns.c.id))
             return [_campaign_row(r) for r in rows]
 
+    @rides_out_outages
     async def campaigns_to_serve(self) -> list[CampaignRow]:
         """What a worker serves: active campaigns, and any campaign with a live attempt whose
         lease expired (a dead worker's calls must still be followed to their end)."""
@@ -87,6 +92,7 @@ class CampaignQueries(StoreBase):
             )
             return [_campaign_row(r) for r in rows]
 
+    @rides_out_outages
     async def set_status(
         self, campaign_id: int, status: CampaignStatus, reason: str | None = None
     ) -> None:
@@ -98,6 +104,7 @@ class CampaignQueries(StoreBase):
                 .values(status=status, status_reason=reason, updated_at=now)
             )
 
+    @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:
         """Cancel: no new dial; every lead still waiting ends `skipped`. Calls in progress are
         followed to their end by whoever holds them. Returns how many leads were skipped."""
@@ -115,6 +122,7 @@ class CampaignQueries(StoreBase):
             )
             return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
 
+    @rides_out_outages
     async def hold(self, campaign_id: int, seconds: float) -> None:
         """No new dial for this campaign, by any worker, for `seconds` (after a 429)."""
         async with self.transaction() as conn:

@@ -30,12 +30,14 @@ from dialer.domain.states import (
     CampaignStatus,
     LeadState,
 )
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
 from dialer.store.records import Attempt, Claim, ClaimRequest, NumberBusyError
 from dialer.store.schema import attempts, campaigns, leads, suppressions
 
 
 class ClaimingQueries(StoreBase):
+    @rides_out_outages
     async def claim(self, campaign_id: int, worker_id: str, request: ClaimRequest) -> Claim:
         """Claim due leads for dialing. Raises NumberBusyError when another campaign took one of the
         same numbers at this instant (nothing is claimed then)."""
@@ -119,6 +121,7 @@ class ClaimingQueries(StoreBase):
             send_at=send_at,
         )
 
+    @rides_out_outages
     async def reserve_dial_slot(
         self, campaign_id: int, pacing: Pacing, speed: float = 1.0
     ) -> float:

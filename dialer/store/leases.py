@@ -3,30 +3,41 @@ the takeover of attempts whose worker died (pgqueuer-style: re-picked once the l
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from dialer.domain.states import LIVE_ATTEMPT_STATES, AttemptState
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, leads
 
 
 class LeaseQueries(StoreBase):
-    async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
-        """One batched heartbeat for every live attempt this worker holds."""
+    @rides_out_outages
+    async def renew_leases(
+        self, worker_id: str, attempt_ids: Collection[str], lease_seconds: float
+    ) -> int:
+        """One batched heartbeat for the live attempts this worker works on. Only those: an
+        attempt this worker holds in the store but lost track of (a claim whose commit it
+        never heard of, in a database outage) lets its lease run out, and is taken over."""
+        if not attempt_ids:
+            return 0
         async with self.transaction() as conn:
             now = await self.now(conn)
             result = await conn.execute(
                 attempts.update()
                 .where(attempts.c.claimed_by == worker_id)
+                .where(attempts.c.id.in_(list(attempt_ids)))
                 .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
                 .where(attempts.c.lease_expires_at < now + timedelta(seconds=lease_seconds))
                 .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
             )
             return int(result.rowcount)
 
+    @rides_out_outages
     async def release_leases(self, worker_id: str) -> None:
         """On a clean stop: let the next run take over our live attempts at once."""
         async with self.transaction() as conn:
@@ -38,6 +49,7 @@ class LeaseQueries(StoreBase):
                 .values(lease_expires_at=now)
             )
 
+    @rides_out_outages
     async def take_over_expired(
         self, campaign_id: int, worker_id: str, lease_seconds: float, limit: int = 200
     ) -> list[Attempt]:

@@ -16,6 +16,7 @@ from dialer.domain.states import (
     TERMINAL_LEAD_STATES,
     AttemptState,
 )
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
 from dialer.store.records import CampaignSummary
 from dialer.store.schema import attempts, leads
@@ -59,10 +60,12 @@ ATTEMPT_EXPORT_FIELDS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
 
 
 class ReportQueries(StoreBase):
+    @rides_out_outages
     async def live_attempts(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
             return await self._live_count(conn, campaign_id)
 
+    @rides_out_outages
     async def in_doubt_count(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
             return await count_rows(
@@ -72,6 +75,7 @@ class ReportQueries(StoreBase):
                 attempts.c.state == AttemptState.IN_DOUBT,
             )
 
+    @rides_out_outages
     async def unfinished_leads(self, campaign_id: int) -> int:
         async with self.engine.connect() as conn:
             return await count_rows(
@@ -81,6 +85,7 @@ class ReportQueries(StoreBase):
                 leads.c.state.not_in(TERMINAL_LEAD_STATES),
             )
 
+    @rides_out_outages
     async def next_due_at(
         self, campaign_id: int, zones: ZoneFilter | None = None
     ) -> datetime | None:
@@ -95,6 +100,7 @@ class ReportQueries(StoreBase):
                 stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
             return aware((await conn.execute(stmt)).scalar_one())
 
+    @rides_out_outages
     async def waiting_by_zone(self, campaign_id: int) -> dict[str, int]:
         """Leads not yet done and not in a call, by zone key (for calling hours)."""
         async with self.engine.connect() as conn:
@@ -106,6 +112,7 @@ class ReportQueries(StoreBase):
             )
             return {str(key): int(count) for key, count in rows}
 
+    @rides_out_outages
     async def summary(self, campaign_id: int) -> CampaignSummary:
         """Leads by state, calls by disconnection reason, attempts and talk time."""
         outcome = func.coalesce(attempts.c.disconnection_reason, attempts.c.state)

@@ -18,6 +18,7 @@ from dialer.domain.states import (
     CampaignStatus,
     LeadState,
 )
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, claim_fence
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
@@ -39,6 +40,7 @@ class SettlingQueries(StoreBase):
         )
         return bool(result.rowcount)
 
+    @rides_out_outages
     async def record_placed(
         self,
         attempt: Attempt,
@@ -73,6 +75,7 @@ class SettlingQueries(StoreBase):
                 )
             return ok
 
+    @rides_out_outages
     async def record_in_doubt(self, attempt: Attempt, worker_id: str, reason: str) -> bool:
         """A call may exist: hold the lead (and its slot) until reconciliation settles it."""
         async with self.transaction() as conn:
@@ -85,6 +88,7 @@ class SettlingQueries(StoreBase):
                 {"state": AttemptState.IN_DOUBT, "api_error": reason, "sent_at": now},
             )
 
+    @rides_out_outages
     async def record_not_placed(
         self,
         attempt: Attempt,
@@ -117,6 +121,7 @@ class SettlingQueries(StoreBase):
             await self._write_lead_decision(conn, attempt, decision, now)
             return True
 
+    @rides_out_outages
     async def record_call_end(
         self, attempt: Attempt, worker_id: str, decision: Decision, call: CallEnd
     ) -> bool:
@@ -184,6 +189,7 @@ class SettlingQueries(StoreBase):
         if decision.due_again:  # only a lead due again can be caught by a cancel
             await self._skip_if_cancelled(conn, attempt.lead_id, now)
 
+    @rides_out_outages
     async def record_analysis(self, call_id: str, analysis: dict[str, Any]) -> None:
         """The call's analysis, which Retell may finish after the call ended."""
         async with self.transaction() as conn:

@@ -34,7 +34,8 @@ async def test_an_expired_lease_is_taken_over_and_fences_the_old_worker(
     assert await store.record_in_doubt(in_doubt, "dead", "502")
 
     assert await store.take_over_expired(campaign_id, "heir", 30) == []  # leases still good
-    assert await store.renew_leases("dead", LEASE) >= 1  # those due for renewal
+    ours = [placed.attempt_id, in_doubt.attempt_id]
+    assert await store.renew_leases("dead", ours, LEASE) >= 1  # those due for renewal
     await anyio.sleep(LEASE + 0.2)
     taken = {a.attempt_id: a for a in await store.take_over_expired(campaign_id, "heir", 30)}
     assert set(taken) == {placed.attempt_id, in_doubt.attempt_id}
@@ -48,7 +49,7 @@ async def test_an_expired_lease_is_taken_over_and_fences_the_old_worker(
     end = CallEnd("call-1", "ended", "user_hangup")
     done = Decision(LeadState.COMPLETED)
     assert not await store.record_call_end(placed, "dead", done, end)  # fenced: not its own
-    assert await store.renew_leases("dead", LEASE) == 0
+    assert await store.renew_leases("dead", ours, LEASE) == 0
     assert await store.record_call_end(taken[placed.attempt_id], "heir", done, end)
     states = {r["to_number"]: r["state"] for r in await lead_rows(store)}
     assert states[placed.to_number] == LeadState.COMPLETED

@@ -1,0 +1,105 @@
+"""What went wrong with the store, in words a person can act on — and which faults are the
+store going away for a while (a restart, a failover) rather than a problem to report."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterator
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from dialer.store.engine import SchemaOutOfDateError
+
+_UNREACHABLE_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+)
+_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,  # "the underlying connection is closed"
+)
+# SQLSTATE classes of a server going away: 08 connection exceptions; 57P01 admin shutdown,
+# 57P02 crash shutdown, 57P03 cannot connect now (shutting down, starting up, recovering).
+_GOING_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+class StoreError(Exception):
+    """A store failure explained in one line (see `explain`)."""
+
+
+class StoreOutageError(StoreError):
+    """The store has not answered for longer than the process may wait."""
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """The database is not answering (refused, reset, shutting down, starting up), as opposed
+    to refusing what was asked."""
+    for link in _chain(exc):
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        if isinstance(link, (*_CONNECTION_LOST, ConnectionError, TimeoutError, socket.gaierror)):
+            return True
+        if isinstance(link, OSError) and link.errno in _UNREACHABLE_ERRNOS:
+            return True
+        state = getattr(link, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_GOING_AWAY_STATES):
+            return True
+    return False
+
+
+def shown_url(url: str) -> str:
+    """A database URL as messages show it: no password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse is shown as given
+        return url
+
+
+def explain(exc: BaseException, url: str) -> str | None:
+    """One line saying what went wrong with the store at `url` and what to do, or None when
+    `exc` is not a store failure a person can fix (then it is a bug to report)."""
+    where = shown_url(url)
+    for link in _chain(exc):
+        if isinstance(link, StoreError | SchemaOutOfDateError):
+            return str(link)
+        text = str(link).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return (
+                f"the store's disk is full ({where}): free some space, then run the same "
+                "command again; nothing was lost"
+            )
+        if "readonly database" in text or "read-only file system" in text:
+            return f"the store is read-only ({where}): make it writable, then run again"
+        if "unable to open database file" in text:
+            return (
+                f"cannot open the store ({where}): check that its folder exists and that "
+                "this user may write there"
+            )
+        if isinstance(link, PermissionError):
+            return f"permission denied: {link.filename or where}"
+        if isinstance(
+            link, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+        ):
+            return (
+                f"the database refused the login ({where}): check DATABASE_URL's user and password"
+            )
+        if isinstance(link, asyncpg.InvalidCatalogNameError):
+            return f"no such database ({where}): create it, then `dialer db upgrade`"
+    if is_connection_lost(exc):
+        return (
+            f"cannot reach the database at {where}: is it running, and is DATABASE_URL "
+            "right? Nothing was changed"
+        )
+    return None
