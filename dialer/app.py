@@ -28,16 +28,18 @@ from dialer.dialing.worker import Worker
 from dialer.display import print_summary, progress_line, window_note
 from dialer.domain.states import CampaignStatus
 from dialer.exit_codes import for_signal
+from dialer.health import WorkerHealth
 from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
-from dialer.metrics import observe_api_call
-from dialer.retell import RetellClient
+from dialer.metrics import METRICS, observe_api_call
+from dialer.retell import DEFAULT_READS_PER_SECOND, RetellClient
 from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import DEFAULT_OUTAGE_SECONDS, Store, open_store
 
 log = structlog.get_logger("dialer")
+PORT_FILE_VARIABLE = "DIALER_PORT_FILE"
 
 
 class UsageError(Exception):
@@ -57,6 +59,8 @@ class RunConfig:
     speed: float = 1.0
     lease_seconds: float = 30.0
     store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+    follow: str = "list"
+    api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
     clock: Clock = field(default_factory=Clock)
@@ -64,19 +68,28 @@ class RunConfig:
 
 @asynccontextmanager
 async def retell_client(
-    retell: RetellSettings | None, simulate: bool, speed: float
+    retell: RetellSettings | None,
+    simulate: bool,
+    speed: float,
+    reads_per_second: float = DEFAULT_READS_PER_SECOND,
 ) -> AsyncIterator[RetellClient]:
-    """A client for Retell, or for an in-process simulator on loopback."""
+    """A client for Retell, or for an in-process simulator on loopback. Its read budget is
+    `reads_per_second` of the Retell it dials: times `speed` in real seconds."""
+    budget = reads_per_second * speed
     if simulate:
         engine = SimulatedRetell(api_key="sim-key", speed=speed, concurrency_limit=100)
         async with SimulatorServer(engine) as server:
             log.info("simulator_started", url=server.url, speed=speed)
-            async with RetellClient(ApiKey("sim-key"), server.url) as client:
+            async with RetellClient(
+                ApiKey("sim-key"), server.url, reads_per_second=budget
+            ) as client:
                 yield client
         return
     if retell is None:
         raise UsageError("RETELL_API_KEY is not set (or use --simulate to try the simulator)")
-    async with RetellClient(retell.api_key, retell.base_url, observe=observe_api_call) as client:
+    async with RetellClient(
+        retell.api_key, retell.base_url, observe=observe_api_call, reads_per_second=budget
+    ) as client:
         yield client
 
 
@@ -121,10 +134,19 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
             await anyio.sleep(0.5)
 
 
+def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int], None]:
+    def freed(freed_campaign: int) -> None:
+        if freed_campaign == campaign_id:
+            wake()
+
+    return freed
+
+
 async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     """`dialer run`: validate, load, run to the end. Returns the result and a signal, if any."""
     source = read_campaign_file(Path(config.campaign_file))
     store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
+    store.availability.listen(METRICS.store_changed)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
         imported = await import_campaign(store, source)
@@ -145,14 +167,19 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             worker_id=worker_id(),
             lease_seconds=config.lease_seconds,
             speed=config.speed,
+            follow=config.follow,
+            api_reads_per_second=config.api_reads_per_second,
             clock=config.clock,
         )
-        async with retell_client(config.retell, config.simulate, config.speed) as client:
+        async with retell_client(
+            config.retell, config.simulate, config.speed, config.api_reads_per_second
+        ) as client:
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, runner.stop, received)
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
+                group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
@@ -169,6 +196,8 @@ class WorkerConfig:
     retell: RetellSettings
     lease_seconds: float = 30.0
     store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+    follow: str = "list"
+    api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     speed: float = 1.0
     metrics_port: int | None = None
     webhook_port: int | None = None
@@ -177,12 +206,22 @@ class WorkerConfig:
     clock: Clock = field(default_factory=Clock)
 
 
+def _write_port_file(port: int) -> None:
+    """Where the image's HEALTHCHECK finds the port this worker serves (DIALER_PORT_FILE)."""
+    path = os.environ.get(PORT_FILE_VARIABLE)
+    if path:
+        Path(path).write_text(f"{port}\n", encoding="utf-8")
+
+
 async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
     """`dialer worker`: serve the store's campaigns until a signal. Returns (fatal, signal)."""
     store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
+    store.availability.listen(METRICS.store_changed)
     received: list[int] = []
     try:
-        async with retell_client(config.retell, simulate=False, speed=config.speed) as client:
+        async with retell_client(
+            config.retell, False, config.speed, config.api_reads_per_second
+        ) as client:
             worker_name = worker_id()
 
             def options() -> RunOptions:
@@ -190,6 +229,8 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
                     worker_id=worker_name,
                     lease_seconds=config.lease_seconds,
                     speed=config.speed,
+                    follow=config.follow,
+                    api_reads_per_second=config.api_reads_per_second,
                     grace_seconds=config.grace_seconds,
                     clock=config.clock,
                 )
@@ -197,29 +238,15 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
             worker = Worker(store, client, options, scan_seconds=config.scan_seconds)
             log.info("worker_started", worker=worker_name)
 
-            async def health() -> tuple[bool, dict[str, object]]:
-                details: dict[str, object] = {"campaigns": len(worker.runners)}
-                outage = store.availability
-                if outage.down_since is not None:
-                    silent = time.monotonic() - outage.down_since
-                    details["store"] = f"down for {silent:.0f} s: {outage.reason}"
-                    details["gives_up_after_seconds"] = outage.limit_seconds
-                    return False, details
-                try:
-                    with anyio.fail_after(2):
-                        await store.ping()
-                    details["store"] = "ok"
-                except Exception as exc:  # any failure to answer is "unhealthy"
-                    details["store"] = type(exc).__name__
-                    return False, details
-                stale = time.monotonic() - worker.last_scan
-                details["last_scan_seconds_ago"] = round(stale, 1)
-                return stale < max(30.0, 5 * config.scan_seconds), details
+            health = WorkerHealth(store, client, worker, config.scan_seconds)
 
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, worker.stop, received)
                 if config.metrics_port is not None:
-                    await group.start(serve_metrics, config.metrics_port, health)
+                    bound = await group.start(
+                        serve_metrics, config.metrics_port, health.live, health.ready
+                    )
+                    _write_port_file(bound)
                 if config.webhook_port is not None:
                     api_key = config.retell.api_key.reveal()
                     await group.start(

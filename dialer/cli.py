@@ -111,6 +111,29 @@ outage_option = click.option(
 )
 
 
+def following_options(command: F) -> F:
+    """How placed calls are followed, and the process's read budget (run and worker)."""
+    command = click.option(
+        "--api-reads-per-second",
+        type=float,
+        default=10.0,
+        show_default=True,
+        envvar="DIALER_API_READS_PER_SECOND",
+        help="This process's ceiling on reads from Retell (get-call, list-calls, "
+        "reconciliation), scaled by --speed like every wait. Creates are paced by the "
+        "campaign's calls_per_second.",
+    )(command)
+    return click.option(
+        "--follow",
+        type=click.Choice(["list", "get-call"]),
+        default="list",
+        show_default=True,
+        envvar="DIALER_FOLLOW",
+        help="list: one list-calls per 250 ms for every call followed (a slow get-call per "
+        "call as the fallback); get-call: one get-call per live call (the older way).",
+    )(command)
+
+
 def log_format_option(default: str) -> Callable[[F], F]:
     return click.option(
         "--log-format",
@@ -196,6 +219,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 @database_option
 @lease_option
 @outage_option
+@following_options
 @log_format_option("auto")
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 def run(
@@ -205,6 +229,8 @@ def run(
     database_url: str | None,
     lease_seconds: float,
     store_outage_seconds: float,
+    api_reads_per_second: float,
+    follow: str,
     log_format: str,
     no_progress: bool,
 ) -> None:
@@ -228,6 +254,8 @@ def run(
         speed=speed if speed is not None else (600.0 if simulate else 1.0),
         lease_seconds=lease_seconds,
         store_outage_seconds=store_outage_seconds,
+        api_reads_per_second=api_reads_per_second,
+        follow=follow,
         progress=not no_progress,
         json_logs=as_json,
         clock=clock,
@@ -264,6 +292,7 @@ def run(
 @database_option
 @lease_option
 @outage_option
+@following_options
 @click.option(
     "--metrics-port",
     type=int,
@@ -292,6 +321,8 @@ def worker(
     database_url: str | None,
     lease_seconds: float,
     store_outage_seconds: float,
+    api_reads_per_second: float,
+    follow: str,
     metrics_port: int | None,
     webhook_port: int | None,
     speed: float,
@@ -314,6 +345,8 @@ def worker(
         retell=retell,
         lease_seconds=lease_seconds,
         store_outage_seconds=store_outage_seconds,
+        api_reads_per_second=api_reads_per_second,
+        follow=follow,
         speed=speed,
         metrics_port=metrics_port,
         webhook_port=webhook_port,
@@ -462,6 +495,13 @@ def export(
 @click.option("--concurrency-limit", type=int, default=20, show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed the outcome mix (repeatable runs).")
 @click.option(
+    "--call-seconds",
+    default=None,
+    metavar="LOW-HIGH",
+    help="Every call connects and lasts uniform(LOW, HIGH) simulated seconds (e.g. 2-4), "
+    "instead of the realistic outcome mix.",
+)
+@click.option(
     "--webhook-url",
     default=None,
     help="POST each call's events here when it ends (call_ended, call_analyzed), signed with "
@@ -474,9 +514,19 @@ def simulator(
     speed: float,
     concurrency_limit: int,
     seed: int | None,
+    call_seconds: str | None,
     webhook_url: str | None,
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
+    lengths = None
+    if call_seconds is not None:
+        try:
+            low, high = (float(part) for part in call_seconds.split("-", 1))
+            lengths = (low, high)
+        except ValueError:
+            raise click.BadParameter(
+                f"{call_seconds!r} is not LOW-HIGH", param_hint="--call-seconds"
+            ) from None
     from dialer.simulator import SimulatedRetell, SimulatorServer
 
     async def go() -> None:
@@ -486,6 +536,7 @@ def simulator(
             concurrency_limit=concurrency_limit,
             seed=seed,
             webhook_url=webhook_url,
+            call_seconds=lengths,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"

@@ -32,7 +32,7 @@ async def resume(store: Store, name: str) -> str:
     row = await _campaign(store, name)
     change = control.resume(name, row.status)
     if change.status is not None:
-        await store.set_status(row.id, change.status)
+        await store.reopen(row.id)
     return change.message
 
 
@@ -49,7 +49,7 @@ async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResul
         outcome = RunOutcome.PAUSED if row.status is CampaignStatus.PAUSED else RunOutcome.CANCELLED
         return RunResult(outcome, row.status_reason or row.status.value)
     if status is not row.status:
-        await store.set_status(row.id, status)
+        await store.reopen(row.id)
         reopened = await store.campaign(row.id)
         assert reopened is not None
         return reopened

@@ -101,6 +101,8 @@ async def _write_while_reading(
                         await anyio.lowlevel.checkpoint()  # let the writer's I/O move
                 await send.send(batch)
     except BaseExceptionGroup as group:  # the writer's error, as itself
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
+        # (the reader may meet the stream its failed writer closed: that is not news)
+        causes = [e for e in group.exceptions if not isinstance(e, anyio.BrokenResourceError)]
+        if len(causes) == 1:
+            raise causes[0] from None
         raise

@@ -1,136 +1,89 @@
-"""Prometheus metrics: a small registry rendered in the text exposition format.
-
-Counters and gauges keyed by label values, and one latency histogram. Kept in-process and
-dependency-free; `dialer worker --metrics-port` serves it (dialer.service).
-"""
+"""Prometheus metrics (prometheus_client): what dialer counts, in one registry per process
+with the standard process and platform collectors. `dialer worker --metrics-port` serves it
+(dialer.service)."""
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
-from dataclasses import dataclass, field
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
-Labels = tuple[tuple[str, str], ...]
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-def _labels(values: dict[str, str]) -> Labels:
-    return tuple(sorted(values.items()))
-
-
-def _render_labels(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    pairs = [*labels, *extra]
-    if not pairs:
-        return ""
-    escaped = (
-        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in pairs
-    )
-    return "{" + ",".join(escaped) + "}"
-
-
-@dataclass
-class _Family:
-    """Samples of one metric name, by label values."""
-
-    name: str
-    help: str
-    values: dict[Labels, float] = field(default_factory=lambda: defaultdict(float))
-    kind = "untyped"
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-        lines += [f"{self.name}{_render_labels(k)} {v:g}" for k, v in sorted(self.values.items())]
-        return lines
-
-
-class Counter(_Family):
-    kind = "counter"
-
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        self.values[_labels(labels)] += amount
-
-
-class Gauge(_Family):
-    kind = "gauge"
-
-    def set(self, value: float, **labels: str) -> None:
-        self.values[_labels(labels)] = value
-
-
-@dataclass
-class Histogram:
-    name: str
-    help: str
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
-    counts: dict[Labels, list[int]] = field(default_factory=dict)
-    sums: dict[Labels, float] = field(default_factory=lambda: defaultdict(float))
-
-    def observe(self, value: float, **labels: str) -> None:
-        key = _labels(labels)
-        counts = self.counts.setdefault(key, [0] * (len(self.buckets) + 1))
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sums[key] += value
-
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        for key, counts in sorted(self.counts.items()):
-            running = 0
-            for bound, count in zip([*self.buckets, float("inf")], counts, strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                lines.append(f"{self.name}_bucket{_render_labels(key, (('le', le),))} {running}")
-            lines.append(f"{self.name}_sum{_render_labels(key)} {self.sums[key]:g}")
-            lines.append(f"{self.name}_count{_render_labels(key)} {running}")
-        return lines
-
-
-@dataclass
 class Metrics:
     """Everything dialer reports. One instance per process (`METRICS`)."""
 
-    calls_placed: Counter = field(
-        default_factory=lambda: Counter(
-            "dialer_create_call_outcomes_total",
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
+        self.calls_placed = Counter(
+            "dialer_create_call_outcomes",
             "create-phone-call answers by outcome: placed, not_placed, in_doubt, fatal",
+            ["campaign", "outcome"],
+            registry=registry,
         )
-    )
-    calls_ended: Counter = field(
-        default_factory=lambda: Counter(
-            "dialer_calls_ended_total", "calls followed to their end, by disconnection reason"
+        self.calls_ended = Counter(
+            "dialer_calls_ended",
+            "calls followed to their end, by disconnection reason",
+            ["campaign", "reason"],
+            registry=registry,
         )
-    )
-    active_calls: Gauge = field(
-        default_factory=lambda: Gauge(
-            "dialer_active_calls", "calls this process is dialing or following now"
+        self.active_calls = Gauge(
+            "dialer_active_calls",
+            "calls this process is dialing or following now",
+            ["campaign"],
+            registry=registry,
         )
-    )
-    in_doubt: Gauge = field(
-        default_factory=lambda: Gauge(
-            "dialer_in_doubt_attempts", "attempts whose create answer was ambiguous, unsettled"
+        self.in_doubt = Gauge(
+            "dialer_in_doubt_attempts",
+            "attempts whose create answer was ambiguous, unsettled",
+            ["campaign"],
+            registry=registry,
         )
-    )
-    api_latency: Histogram = field(
-        default_factory=lambda: Histogram(
-            "dialer_api_request_seconds", "Retell API request latency by endpoint"
+        self.api_latency = Histogram(
+            "dialer_api_request_seconds",
+            "Retell API request latency by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
-    )
-    errors: Counter = field(
-        default_factory=lambda: Counter("dialer_errors_total", "errors by kind")
-    )
+        self.errors = Counter(
+            "dialer_errors", "errors by kind", ["kind", "endpoint"], registry=registry
+        )
+        self.store_up = Gauge(
+            "dialer_store_up", "1 while the store answers, 0 during an outage", registry=registry
+        )
+        self.store_outages = Counter(
+            "dialer_store_outages", "times the store stopped answering", registry=registry
+        )
+        self.campaigns_paused = Counter(
+            "dialer_campaigns_paused",
+            "campaigns this process paused by itself, by reason (account outcome, failure spike)",
+            ["campaign", "reason"],
+            registry=registry,
+        )
+        self.store_up.set(1)
 
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in (
-            self.calls_placed,
-            self.calls_ended,
-            self.active_calls,
-            self.in_doubt,
-            self.api_latency,
-            self.errors,
-        ):
-            lines += metric.render()
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()
+
+    def store_changed(self, up: bool, _reason: str) -> None:
+        """A store Availability listener."""
+        self.store_up.set(1 if up else 0)
+        if not up:
+            self.store_outages.inc()
 
 
 METRICS = Metrics()
@@ -138,6 +91,7 @@ METRICS = Metrics()
 
 def observe_api_call(endpoint: str, seconds: float, error: str | None) -> None:
     """A RetellClient observer (dialer.retell.client.ApiObserver) feeding METRICS."""
-    METRICS.api_latency.observe(seconds, endpoint=endpoint)
+    if error != "malformed_body":  # a parse fault is told after the request's own report
+        METRICS.api_latency.labels(endpoint=endpoint).observe(seconds)
     if error is not None:
-        METRICS.errors.inc(kind=f"api_{error}", endpoint=endpoint)
+        METRICS.errors.labels(kind=f"api_{error}", endpoint=endpoint).inc()

@@ -1,5 +1,7 @@
-"""What a worker serves over plain HTTP: `/metrics` (Prometheus text) and `/healthz` for its
-container, and Retell's webhook events on a port of their own."""
+"""What a worker serves over plain HTTP: `/metrics` (Prometheus text), `/healthz` (liveness)
+and `/readyz` (readiness) for its container, and Retell's webhook events on a port of their
+own. One small server with limits against abusive clients: head and body sizes, 10 s per
+request, one request per connection."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import anyio
 import anyio.abc
 import structlog
 
-from dialer.metrics import METRICS
+from dialer.metrics import CONTENT_TYPE, METRICS
 from dialer.retell.webhooks import SIGNATURE_HEADER, BadEventError, CallEvent, parse_event, verify
 
 log = structlog.get_logger("dialer.service")
@@ -111,13 +113,15 @@ async def serve_http(
         await listener.serve(handle)
 
 
-def metrics_handler(health: HealthCheck) -> Handler:
+def metrics_handler(health: HealthCheck, ready: HealthCheck | None = None) -> Handler:
+    checks = {"/healthz": health, "/readyz": ready or health}
+
     async def answer(request: Request) -> Response:
         if request.path == "/metrics":
-            content_type = {"Content-Type": "text/plain; version=0.0.4"}
-            return Response(200, METRICS.render().encode(), content_type)
-        if request.path == "/healthz":
-            healthy, details = await health()
+            return Response(200, METRICS.render().encode(), {"Content-Type": CONTENT_TYPE})
+        check = checks.get(request.path)
+        if check is not None:
+            healthy, details = await check()
             body = json.dumps({"ok": healthy, **details}).encode()
             return Response(200 if healthy else 503, body, {"Content-Type": "application/json"})
         return Response(404, b"not found\n")
@@ -128,13 +132,14 @@ def metrics_handler(health: HealthCheck) -> Handler:
 async def serve_metrics(
     port: int,
     health: HealthCheck,
+    ready: HealthCheck | None = None,
     *,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """`/metrics` and `/healthz` until cancelled."""
+    """`/metrics`, `/healthz` and `/readyz` until cancelled."""
     async with anyio.create_task_group() as group:
-        bound = await group.start(serve_http, port, metrics_handler(health))
-        log.info("metrics_listening", port=bound, paths=["/metrics", "/healthz"])
+        bound = await group.start(serve_http, port, metrics_handler(health, ready))
+        log.info("metrics_listening", port=bound, paths=["/metrics", "/healthz", "/readyz"])
         task_status.started(bound)
 
 

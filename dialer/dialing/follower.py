@@ -1,22 +1,41 @@
-"""Following placed calls to their end: one `get-call` per call, fast right after dialing and
-around the typical call length, slower in long calls. Read faults retry with backoff; a call
-unreadable for minutes is reported and still followed. A terminal call is handed to the end
-callback exactly once, whether a poll or a webhook saw it first."""
+"""Following placed calls to their end.
+
+Batched (the default): one `list-calls` per tick asks Retell which of the calls this process
+follows have ended (pages of up to 1,000 ids), every `follow_tick_seconds` (250 ms, scaled by
+the speed factor); a call the list reports ended is settled at once from the list item. A
+slow `get-call` per call stays as the fallback, so a call is never lost if list-calls lags or
+fails: each call is read on its own every `fallback_seconds`, or less often when many calls are
+followed (the fallback never takes more than a share of the process's read budget). A call
+unreadable for minutes is reported and still followed. Calls that ended without their
+analysis are looked at again by a slower pass over recently ended calls.
+
+Per call (`follow = "get-call"`, the behaviour before batched following): one `get-call` per
+live call, fast right after dialing and around the typical call length, slower in long calls.
+
+Either way a terminal call is handed to the end callback exactly once, whether a read or a
+webhook saw it first.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import anyio
+import anyio.abc
 import structlog
 
 from dialer.dialing.options import RunOptions
-from dialer.retell import PhoneCall, RetellBodyError, RetellClient, RetellError
+from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellClient, RetellError
+from dialer.retell.models import TERMINAL_CALL_STATUSES
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
+FALLBACK_BUDGET_SHARE = 0.4  # of the read budget, at most, for per-call fallback reads
+ANALYSIS_PASS_SECONDS = 30.0  # campaign time between passes over recently ended calls
+ANALYSIS_WAIT_SECONDS = 600.0  # how long an ended call's analysis is waited for
+_TERMINAL = sorted(TERMINAL_CALL_STATUSES)
 
 
 @dataclass
@@ -26,15 +45,22 @@ class FollowedCall:
     attempt: Attempt
     call_id: str
     followed_since: float  # monotonic
-    next_read: float
-    last_read: float
-    reading: bool = False  # a read (or a webhook's settling) is under way
+    next_read: float  # its next get-call (the fallback, when following in batches)
+    last_read: float  # its state was last known then (a read, or a list that did not list it)
+    reading: bool = False  # a read (or a webhook's or a list's settling) is under way
     failures: int = 0
     warned_at: float = 0.0
 
 
-# Called once per call with its terminal state and what saw it ("poll" or "webhook").
+# Called once per call with its terminal state and what saw it ("list", "poll", "webhook").
 EndCallback = Callable[[FollowedCall, PhoneCall, str], Awaitable[None]]
+# Called with a call that ended earlier, now carrying its analysis.
+AnalysisCallback = Callable[[PhoneCall], Awaitable[None]]
+
+
+def _pages(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), MAX_PAGE):
+        yield ids[start : start + MAX_PAGE]
 
 
 class CallFollower:
@@ -44,14 +70,18 @@ class CallFollower:
         options: RunOptions,
         on_end: EndCallback,
         log: structlog.typing.FilteringBoundLogger,
+        on_analysis: AnalysisCallback | None = None,
     ) -> None:
         self._client = client
         self._options = options
         self._on_end = on_end
+        self._on_analysis = on_analysis
         self._log = log
         self._calls: dict[str, FollowedCall] = {}  # by attempt id
         self._wake = anyio.Event()
         self._mean_call_seconds: float | None = None
+        self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (monotonic)
+        self._batched = options.follow == "list"
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -63,10 +93,14 @@ class CallFollower:
         return list(self._calls)
 
     def follow(self, attempt: Attempt, call_id: str, *, read_now: bool = False) -> FollowedCall:
-        """Start following a placed call: first read after the shortest interval (or at once,
-        for a call taken over from another worker)."""
+        """Start following a placed call. Per call: first read after the shortest interval
+        (or at once, for a call taken over from another worker). In batches: the next tick
+        asks about it; its own fallback read comes much later."""
         now = time.monotonic()
-        first = now if read_now else now + self._options.scaled(self._options.poll_min_seconds)
+        if self._batched:
+            first = now + (0.0 if read_now else self._fallback_interval())
+        else:
+            first = now if read_now else now + self._options.scaled(self._options.poll_min_seconds)
         followed = FollowedCall(attempt, call_id, now, first, now)
         self._calls[attempt.attempt_id] = followed
         self._wake.set()
@@ -79,7 +113,7 @@ class CallFollower:
         if followed is None:
             return False
         if call.is_terminal and not followed.reading:  # a read in flight settles it just as well
-            followed.reading = True  # keeps the poll loop off it meanwhile
+            followed.reading = True  # keeps the reads off it meanwhile
             try:
                 await self.finish(followed, call, "webhook")
             finally:
@@ -92,14 +126,20 @@ class CallFollower:
             await self._on_end(followed, call, source)
         finally:
             self._calls.pop(followed.attempt.attempt_id, None)
+        if call.call_analysis is None and call.call_status == "ended" and self._on_analysis:
+            wait = ANALYSIS_WAIT_SECONDS / self._options.speed
+            self._awaiting_analysis[call.call_id] = time.monotonic() + wait
         seconds = (time.monotonic() - followed.followed_since) * self._options.speed
         mean = self._mean_call_seconds
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
 
     async def run(self) -> None:
-        """Read every followed call when its next read is due, until cancelled."""
+        """Follow every call until cancelled."""
         limit = anyio.Semaphore(self._options.poll_concurrency)
         async with anyio.create_task_group() as group:
+            if self._batched:
+                group.start_soon(self._list_loop, group)
+                group.start_soon(self._analysis_loop)
             while True:
                 now = time.monotonic()
                 soonest = now + 0.25
@@ -114,6 +154,69 @@ class CallFollower:
                 with anyio.move_on_after(max(0.005, soonest - time.monotonic())):
                     await self._wake.wait()
                 self._wake = anyio.Event()
+
+    # -- batched -----------------------------------------------------------------------------
+
+    async def _list_loop(self, group: anyio.abc.TaskGroup) -> None:
+        tick = self._options.scaled(self._options.follow_tick_seconds)
+        while True:
+            started = time.monotonic()
+            ids = [f.call_id for f in self._calls.values() if not f.reading]
+            for page in _pages(ids):
+                try:
+                    ended = await self._client.calls_by_id(page, _TERMINAL)
+                except RetellError as exc:  # the per-call fallback carries on meanwhile
+                    self._log.info("list_calls_failed", error=str(exc))
+                    break
+                asked = set(page)
+                known = time.monotonic()
+                by_call = {f.call_id: f for f in self._calls.values() if f.call_id in asked}
+                for followed in by_call.values():
+                    followed.last_read = known  # not listed as ended: still alive
+                for call in ended:
+                    listed = by_call.get(call.call_id)
+                    if listed is not None and call.is_terminal and not listed.reading:
+                        listed.reading = True
+                        group.start_soon(self._finish_listed, listed, call)
+            await anyio.sleep(max(0.0, tick - (time.monotonic() - started)))
+
+    async def _finish_listed(self, followed: FollowedCall, call: PhoneCall) -> None:
+        try:
+            await self.finish(followed, call, "list")
+        finally:
+            followed.reading = False
+
+    def _fallback_interval(self) -> float:
+        """Seconds between two fallback reads of one call: `fallback_seconds`, or longer when
+        so many calls are followed that their fallback reads would pass their share of the
+        read budget."""
+        opts = self._options
+        share = FALLBACK_BUDGET_SHARE * opts.api_reads_per_second * opts.speed  # real reads/s
+        return max(opts.scaled(opts.fallback_seconds), (len(self._calls) + 1) / share)
+
+    async def _analysis_loop(self) -> None:
+        """A slow pass over calls that ended without their analysis (Retell adds it minutes
+        later): their list items, a page at a time; found analyses go to the callback."""
+        assert self._on_analysis is not None
+        period = self._options.scaled(ANALYSIS_PASS_SECONDS)
+        while True:
+            await anyio.sleep(period)
+            now = time.monotonic()
+            for call_id, give_up in list(self._awaiting_analysis.items()):
+                if give_up < now:
+                    del self._awaiting_analysis[call_id]
+            for page in _pages(list(self._awaiting_analysis)):
+                try:
+                    calls = await self._client.calls_by_id(page)
+                except RetellError as exc:
+                    self._log.info("analysis_pass_failed", error=str(exc))
+                    break
+                for call in calls:
+                    if call.call_analysis is not None:
+                        self._awaiting_analysis.pop(call.call_id, None)
+                        await self._on_analysis(call)
+
+    # -- per call -----------------------------------------------------------------------------
 
     async def _read(self, followed: FollowedCall, limit: anyio.Semaphore) -> None:
         try:
@@ -137,7 +240,10 @@ class CallFollower:
             self._wake.set()  # its next read may be sooner than the loop's sleep
 
     def _interval(self, followed: FollowedCall, call: PhoneCall) -> float:
-        """Fast right after dialing and around the expected end; slower in long calls."""
+        """Batched: the slow fallback. Per call: fast right after dialing and around the
+        expected end; slower in long calls."""
+        if self._batched:
+            return self._fallback_interval()
         opts = self._options
         elapsed = (time.monotonic() - followed.followed_since) * opts.speed
         low, high = opts.poll_min_seconds, opts.poll_max_seconds
@@ -155,7 +261,10 @@ class CallFollower:
         if isinstance(exc, RetellBodyError):
             self._log.warning("call_read_malformed", call=followed.call_id, error=str(exc))
         now = time.monotonic()
-        followed.next_read = now + min(30.0, 0.5 * 2 ** min(followed.failures, 6))
+        backoff = min(30.0, 0.5 * 2 ** min(followed.failures, 6))
+        if self._batched:
+            backoff = max(backoff, self._fallback_interval())
+        followed.next_read = now + backoff
         unreadable = now - followed.last_read
         if unreadable > UNREADABLE_WARN_SECONDS and now - followed.warned_at > 60:
             followed.warned_at = now

@@ -33,8 +33,15 @@ class RunOptions:
     # pacing, backoffs and polling are compressed by it. Calling hours never are.
     speed: float = 1.0
     claim_batch: int = 50
+    # How placed calls are followed: "list" (one list-calls per tick for every call followed,
+    # with a slow get-call per call as the fallback) or "get-call" (a get-call per call).
+    follow: str = "list"
+    follow_tick_seconds: float = 0.25
+    fallback_seconds: float = 20.0  # batched: each call's own get-call, at most this often
+    # The process's read budget, in campaign time (the client enforces it, times the speed).
+    api_reads_per_second: float = 10.0
     poll_concurrency: int = 32
-    poll_min_seconds: float = 1.0
+    poll_min_seconds: float = 1.0  # per call: the shortest and longest intervals between reads
     poll_max_seconds: float = 5.0
     grace_seconds: float = 10.0
     exit_when_done: bool = True

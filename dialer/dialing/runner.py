@@ -25,6 +25,7 @@ import structlog
 from dialer.dialing.calling_hours import CallingHoursGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
+from dialer.domain.breaker import is_failure, trip_reason
 from dialer.domain.hours import ZoneFilter
 from dialer.domain.policy import after_call, after_not_placed
 from dialer.domain.states import AttemptState, CampaignStatus
@@ -79,7 +80,9 @@ class CampaignRunner:
         self._busy: dict[str, Attempt] = {}  # dialing or reconciling in this process
         self._dial_group: anyio.abc.TaskGroup | None = None
         self._log = log.bind(campaign=campaign.name, worker=options.worker_id)
-        self._follower = CallFollower(client, options, self._call_ended, self._log)
+        self._follower = CallFollower(
+            client, options, self._call_ended, self._log, on_analysis=self._analysis_came
+        )
         hours = self.campaign.calling_hours
         self._hours = CallingHoursGate(store, campaign.id, hours, options.clock) if hours else None
 
@@ -89,6 +92,10 @@ class CampaignRunner:
         """Stop claiming; in-flight requests finish within the grace period."""
         self.stopping.set()
         self._nudge()
+
+    def slot_freed(self) -> None:
+        """Another process freed one of the campaign's slots: claim now, not at the next poll."""
+        self._wakes["claim"].set()
 
     async def call_reported(self, call: PhoneCall) -> bool:
         """A webhook told how a call stands; returns whether this runner follows the call."""
@@ -268,7 +275,8 @@ class CampaignRunner:
     async def _settle(self, attempt: Attempt, outcome: CreateOutcome) -> None:
         """Write what a create answer proves, then follow, requeue, fail or reconcile."""
         worker = self.options.worker_id
-        METRICS.calls_placed.inc(campaign=self.row.name, outcome=_OUTCOME_NAMES[type(outcome)])
+        outcome_name = _OUTCOME_NAMES[type(outcome)]
+        METRICS.calls_placed.labels(campaign=self.row.name, outcome=outcome_name).inc()
         if isinstance(outcome, Placed):
             await self._follow(attempt, outcome.call)
             return
@@ -419,9 +427,8 @@ class CampaignRunner:
             self._log.warning("lease_lost", attempt=attempt.attempt_id)
             return
         self.stats.ended += 1
-        METRICS.calls_ended.inc(
-            campaign=self.row.name, reason=call.disconnection_reason or call.call_status
-        )
+        reason = call.disconnection_reason or call.call_status
+        METRICS.calls_ended.labels(campaign=self.row.name, reason=reason).inc()
         self._log.info(
             "call_ended",
             attempt=attempt.attempt_id,
@@ -432,11 +439,30 @@ class CampaignRunner:
             source=source,
         )
         if decision.pause_reason:
-            self._log.error(
-                "campaign_paused",
-                reason=decision.pause_reason,
-                hint="fix the account or number, then `dialer resume " + self.row.name + "`",
-            )
+            self._paused(decision.pause_reason, decision.pause_reason, "fix the account or number")
+        await self._check_failure_spike(call)
+
+    async def _analysis_came(self, call: PhoneCall) -> None:
+        """Retell finished a call's analysis after the call ended."""
+        if call.call_analysis is not None:
+            await self.store.record_analysis(call.call_id, call.call_analysis)
+
+    async def _check_failure_spike(self, call: PhoneCall) -> None:
+        """After a failed call: if the campaign's latest calls fail at an abnormal rate, pause
+        it (every worker stops claiming) rather than burn through the list."""
+        rules = self.campaign.breaker
+        if rules is None or not is_failure(rules, call.call_status, call.disconnection_reason):
+            return
+        latest = await self.store.latest_call_outcomes(self.row.id, rules.window)
+        reason = trip_reason(rules, latest)
+        if reason is not None and await self.store.pause_if_active(self.row.id, reason):
+            self._paused(reason, "failure_spike", "see the reason")
+
+    def _paused(self, reason: str, kind: str, hint: str) -> None:
+        METRICS.campaigns_paused.labels(campaign=self.row.name, reason=kind).inc()
+        self._log.error(
+            "campaign_paused", reason=reason, hint=f"{hint}, then `dialer resume {self.row.name}`"
+        )
 
     # -- leases ----------------------------------------------------------------------------
 

@@ -64,9 +64,9 @@ class Worker:
 
     async def serve(self) -> None:
         """Until `stop()` (or an account failure, which every campaign shares)."""
-        gauges = anyio.CancelScope()
+        helpers = anyio.CancelScope()  # gauges and wake-ups, while the runners run
         async with anyio.create_task_group() as group:  # exits once every runner has drained
-            group.start_soon(self._report_gauges, gauges)
+            group.start_soon(self._helpers, helpers)
             while not self.stopping.is_set():
                 for row in await self.store.campaigns_to_serve():
                     if row.id not in self.runners:
@@ -74,7 +74,18 @@ class Worker:
                 self.last_scan = time.monotonic()
                 with anyio.move_on_after(self.scan_seconds):
                     await self.stopping.wait()
-            gauges.cancel()
+            helpers.cancel()
+
+    async def _helpers(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._report_gauges)
+                group.start_soon(self.store.watch_freed_slots, self._slot_freed)
+
+    def _slot_freed(self, campaign_id: int) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.slot_freed()
 
     def _start(self, group: anyio.abc.TaskGroup, row: CampaignRow) -> None:
         runner = CampaignRunner(self.store, self.client, row, self._options())
@@ -102,12 +113,11 @@ class Worker:
         elif result.outcome is not RunOutcome.STOPPED:
             log.info("campaign_released", campaign=name, outcome=result.outcome.value)
 
-    async def _report_gauges(self, scope: anyio.CancelScope) -> None:
-        with scope:
-            while True:
-                for campaign_id, runner in list(self.runners.items()):
-                    name = runner.row.name
-                    METRICS.active_calls.set(runner.active_calls, campaign=name)
-                    in_doubt = await self.store.in_doubt_count(campaign_id)
-                    METRICS.in_doubt.set(in_doubt, campaign=name)
-                await anyio.sleep(5)
+    async def _report_gauges(self) -> None:
+        while True:
+            for campaign_id, runner in list(self.runners.items()):
+                name = runner.row.name
+                METRICS.active_calls.labels(campaign=name).set(runner.active_calls)
+                in_doubt = await self.store.in_doubt_count(campaign_id)
+                METRICS.in_doubt.labels(campaign=name).set(in_doubt)
+            await anyio.sleep(5)

@@ -144,6 +144,27 @@ class RetryRules(_Strict):
     callback_delay: Duration | None = None
 
 
+class FailureBreaker(_Strict):
+    """Pause the campaign when its recent calls fail at an abnormal rate: `max_failure_share`
+    or more of the last `window` calls ended with one of `failures` (`error` covers status
+    error, every error_* reason and reasons this version does not know)."""
+
+    window: int = Field(40, ge=5, le=10_000)
+    max_failure_share: float = Field(0.5, gt=0, le=1)
+    failures: list[str] = Field(
+        default_factory=lambda: ["dial_failed", "invalid_destination", "error"], min_length=1
+    )
+
+
+def _breaker(value: object) -> object:
+    """`breaker: false` turns it off; `true` (or nothing) keeps the defaults."""
+    if value is False:
+        return None
+    if value is True:
+        return {}
+    return value
+
+
 class CampaignSettings(_Strict):
     """Everything a campaign file says but its leads: what the store keeps of a campaign."""
 
@@ -158,6 +179,9 @@ class CampaignSettings(_Strict):
     retry: RetryRules = Field(default_factory=RetryRules)
     suppress: list[str] = Field(default_factory=list)
     max_attempts_per_number_per_day: int | None = Field(None, ge=1)
+    breaker: Annotated[FailureBreaker | None, BeforeValidator(_breaker)] = Field(
+        default_factory=FailureBreaker
+    )
 
     @field_validator("name")
     @classmethod

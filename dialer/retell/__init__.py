@@ -1,6 +1,8 @@
 """Retell v2 call API: a typed async client and the outcome of a create request."""
 
 from dialer.retell.client import (
+    DEFAULT_READS_PER_SECOND,
+    MAX_PAGE,
     Ambiguous,
     CreateOutcome,
     Fatal,
@@ -15,6 +17,8 @@ from dialer.retell.client import (
 from dialer.retell.models import Concurrency, CreateCallRequest, ListCallsPage, PhoneCall
 
 __all__ = [
+    "DEFAULT_READS_PER_SECOND",
+    "MAX_PAGE",
     "Ambiguous",
     "Concurrency",
     "CreateCallRequest",

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
 import httpx
+from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -29,6 +30,8 @@ from dialer.retell.models import Concurrency, CreateCallRequest, ListCallsPage, 
 from dialer.settings import ApiKey
 
 CREATE_PATH = "/v2/create-phone-call"
+MAX_PAGE = 1000  # list-calls' largest page
+DEFAULT_READS_PER_SECOND = 10.0
 _PERMANENT = frozenset({400, 404, 422})
 _FATAL = frozenset({401, 402, 403})
 _MAX_RETRY_AFTER = 300.0
@@ -214,6 +217,7 @@ class RetellClient:
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         observe: ApiObserver | None = None,
+        reads_per_second: float | None = DEFAULT_READS_PER_SECOND,
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -231,6 +235,12 @@ class RetellClient:
         self._read_attempts = read_attempts
         self._observe = observe
         self._recovery = _Recovery()
+        # One budget for every read (get-call, list-calls, get-concurrency), whoever asks:
+        # a large campaign or an outage never floods the API. Creates are paced by the
+        # campaign's own fleet-wide calls_per_second instead.
+        self._read_budget = (
+            AsyncLimiter(reads_per_second, 1.0) if reads_per_second is not None else None
+        )
         self.base_url = base_url
 
     def __repr__(self) -> str:
@@ -290,6 +300,8 @@ class RetellClient:
 
     async def _request_once(self, method: str, path: str, **kwargs: Any) -> Any:
         endpoint = _endpoint(path)
+        if self._read_budget is not None:
+            await self._read_budget.acquire()
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
@@ -348,6 +360,23 @@ class RetellClient:
     async def find_calls_by_metadata(self, key: str, value: str) -> list[PhoneCall]:
         """Every call whose metadata[key] == value (how an ambiguous create is reconciled)."""
         criteria = {"metadata": [{"key": key, "op": "eq", "type": "string", "value": value}]}
+        return await self._every_page(criteria)
+
+    async def calls_by_id(
+        self, call_ids: Sequence[str], statuses: Sequence[str] | None = None
+    ) -> list[PhoneCall]:
+        """The calls among `call_ids` (at most 1,000: one page) whose status is in `statuses`
+        (all, if None): one request asks "which of the calls I follow have ended?"."""
+        if len(call_ids) > MAX_PAGE:
+            raise ValueError(f"at most {MAX_PAGE} call ids per request")
+        criteria: dict[str, Any] = {
+            "call_id": {"type": "enum", "op": "in", "value": list(call_ids)}
+        }
+        if statuses is not None:
+            criteria["call_status"] = {"type": "enum", "op": "in", "value": list(statuses)}
+        return (await self.list_calls(criteria, limit=MAX_PAGE)).items
+
+    async def _every_page(self, criteria: dict[str, Any]) -> list[PhoneCall]:
         found: list[PhoneCall] = []
         page_key: str | None = None
         while True:

@@ -12,6 +12,7 @@ import random
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,7 @@ class SimulatedRetell:
         clock: Callable[[], float] = time.monotonic,
         default_agent_id: str = "agent_simulated",
         webhook_url: str | None = None,
+        call_seconds: tuple[float, float] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -123,8 +125,12 @@ class SimulatedRetell:
         self._live_ends: list[float] = []  # heap of terminal instants of calls still alive
         # Webhooks: (terminal instant, call id) of calls whose end is not yet reported.
         self.webhook_url = webhook_url
+        # (low, high): every call connects and lasts uniform(low, high) simulated seconds
+        # (unscripted numbers; for benchmarks of how fast dialer notices an end)
+        self.call_seconds = call_seconds
         self._unreported: list[tuple[float, str]] = []
         self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
+        self.requests: Counter[str] = Counter()  # answered requests, by endpoint
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -153,6 +159,7 @@ class SimulatedRetell:
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "Invalid API key or API key not found")
         delay = self.faults.slow_seconds if self.rng.random() < self.faults.slow else 0.0
+        self.requests[_endpoint_name(method, path)] += 1
         reply = self._route(method, path, query, body)
         reply.delay = max(reply.delay, delay)
         return reply
@@ -264,6 +271,9 @@ class SimulatedRetell:
         to_number = str(body["to_number"])
         reason = self.script.next_reason(to_number, self.rng)
         outcome = outcome_for(reason, self.rng)
+        if self.call_seconds is not None and not self.script.scripted(to_number):
+            low, high = self.call_seconds
+            outcome = Outcome("user_hangup", "ended", 0.5, self.rng.uniform(low, high) - 0.5)
         call = SimCall(
             call_id="call_" + uuid.uuid4().hex,
             from_number=str(body["from_number"]),
@@ -348,15 +358,30 @@ class SimulatedRetell:
         return Reply(200, self.call_json(call))
 
     def _filtered(self, criteria: dict[str, Any]) -> list[SimCall]:
+        """The calls matching Retell's CallFilter (every condition ANDs): call_id (StringFilter
+        or EnumFilter), call_status (EnumFilter), to_number/from_number (StringFilter),
+        start_timestamp/end_timestamp (NumberFilter or RangeFilter, ms), metadata equality."""
         now = self.clock()
-        calls = list(self.calls.values())
-        to_filter = criteria.get("to_number")
-        if isinstance(to_filter, dict):
-            calls = [c for c in calls if _string_match(c.to_number, to_filter)]
+        ids = criteria.get("call_id")
+        if isinstance(ids, dict) and ids.get("type") == "enum":
+            wanted_ids = [i for i in ids.get("value") or [] if isinstance(i, str)]
+            calls = [self.calls[i] for i in dict.fromkeys(wanted_ids) if i in self.calls]
+        else:
+            calls = list(self.calls.values())
+            if isinstance(ids, dict):
+                calls = [c for c in calls if _string_match(c.call_id, ids)]
+        for field_name in ("to_number", "from_number"):
+            condition = criteria.get(field_name)
+            if isinstance(condition, dict):
+                calls = [c for c in calls if _string_match(getattr(c, field_name), condition)]
         status_filter = criteria.get("call_status")
         if isinstance(status_filter, dict):
             wanted = set(status_filter.get("value") or [])
             calls = [c for c in calls if self.status(c, now) in wanted]
+        for stamp in ("start_timestamp", "end_timestamp"):
+            condition = criteria.get(stamp)
+            if isinstance(condition, dict):
+                calls = [c for c in calls if _number_match(self._stamp(c, stamp, now), condition)]
         for condition in criteria.get("metadata") or []:
             if isinstance(condition, dict):
                 key = condition.get("key")
@@ -368,6 +393,13 @@ class SimulatedRetell:
                     and _string_match(str(c.metadata[key]), condition)
                 ]
         return calls
+
+    def _stamp(self, call: SimCall, which: str, now: float) -> int | None:
+        if which == "start_timestamp":
+            return call.created_ms
+        if self.status(call, now) in _ALIVE:
+            return None
+        return call.created_ms + int(call.outcome.total_seconds * 1000)
 
     def _list_v3(self, raw: bytes) -> Reply:
         parsed = _json_object(raw or b"{}")
@@ -398,8 +430,9 @@ class SimulatedRetell:
         answer: dict[str, Any] = {
             "items": [self.call_json(c, now, listing=True) for c in page],
             "has_more": has_more,
-            "pagination_key": f"p{start + limit}" if has_more else None,
         }
+        if has_more:  # a string when there is a next page, absent otherwise (Retell's schema)
+            answer["pagination_key"] = f"p{start + limit}"
         if parsed.get("include_total"):
             answer["total"] = len(calls)
         return Reply(200, answer)
@@ -468,6 +501,7 @@ class SimulatedRetell:
                 for r in self.creates
             ],
             "webhooks": list(self.webhooks),
+            "requests": dict(self.requests),
         }
 
 
@@ -484,6 +518,35 @@ def _string_match(value: str, condition: dict[str, Any]) -> bool:
     if op == "co":
         return expected in value
     return False
+
+
+def _number_match(value: int | None, condition: dict[str, Any]) -> bool:
+    """Retell's NumberFilter (eq, ne, gt, ge, lt, le) or RangeFilter (bt, inclusive)."""
+    if value is None:
+        return False
+    op, expected = condition.get("op"), condition.get("value")
+    if op == "bt" and isinstance(expected, list) and len(expected) == 2:
+        return bool(expected[0] <= value <= expected[1])
+    if not isinstance(expected, int | float):
+        return False
+    return {
+        "eq": value == expected,
+        "ne": value != expected,
+        "gt": value > expected,
+        "ge": value >= expected,
+        "lt": value < expected,
+        "le": value <= expected,
+    }.get(str(op), False)
+
+
+def _endpoint_name(method: str, path: str) -> str:
+    """create-phone-call, get-call, list-calls (v3), list-calls-v2, get-concurrency, …"""
+    if _GET_CALL.fullmatch(path):
+        return "get-call"
+    if path == "/v2/list-calls":
+        return "list-calls-v2"
+    name = path.strip("/").split("/")[-1]
+    return name or method.lower()
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:

@@ -94,6 +94,10 @@ class OutcomeScript:
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
     calls_per_number: dict[str, int] = field(default_factory=dict)
 
+    def scripted(self, to_number: str) -> bool:
+        """Whether a rule speaks for this number."""
+        return any(rule.matches(to_number) for rule in self.rules)
+
     def next_reason(self, to_number: str, rng: random.Random) -> str:
         """The reason for the next call to `to_number` (counts it)."""
         index = self.calls_per_number.get(to_number, 0)

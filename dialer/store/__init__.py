@@ -12,6 +12,7 @@ from dialer.store.engine import SchemaOutOfDateError, database_url, open_engine,
 from dialer.store.errors import StoreError, StoreOutageError, explain, shown_url
 from dialer.store.leases import LeaseQueries
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
+from dialer.store.notifications import NotificationQueries
 from dialer.store.records import (
     Attempt,
     CampaignRow,
@@ -25,10 +26,16 @@ from dialer.store.settling import SettlingQueries
 
 
 class Store(
-    CampaignQueries, LoadingQueries, ClaimingQueries, SettlingQueries, LeaseQueries, ReportQueries
+    CampaignQueries,
+    LoadingQueries,
+    ClaimingQueries,
+    SettlingQueries,
+    LeaseQueries,
+    ReportQueries,
+    NotificationQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports). Create with `open_store`."""
+    settling, leases, reports, notifications). Create with `open_store`."""
 
 
 async def open_store(

@@ -105,6 +105,37 @@ class CampaignQueries(StoreBase):
             )
 
     @rides_out_outages
+    async def reopen(self, campaign_id: int) -> None:
+        """Active again (resumed, or finished with new leads): the failure-spike breaker
+        counts calls from now on."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    status=CampaignStatus.ACTIVE,
+                    status_reason=None,
+                    breaker_since=now,
+                    updated_at=now,
+                )
+            )
+
+    @rides_out_outages
+    async def pause_if_active(self, campaign_id: int, reason: str) -> bool:
+        """Pause an active campaign with `reason` (by itself: a failure spike). False when it
+        was not active (paused or cancelled meanwhile)."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            result = await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .where(campaigns.c.status == CampaignStatus.ACTIVE)
+                .values(status=CampaignStatus.PAUSED, status_reason=reason, updated_at=now)
+            )
+            return bool(result.rowcount)
+
+    @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:
         """Cancel: no new dial; every lead still waiting ends `skipped`. Calls in progress are
         followed to their end by whoever holds them. Returns how many leads were skipped."""

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from dialer.domain.hours import ZoneFilter
 from dialer.domain.states import (
@@ -19,7 +19,7 @@ from dialer.domain.states import (
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
 from dialer.store.records import CampaignSummary
-from dialer.store.schema import attempts, leads
+from dialer.store.schema import attempts, campaigns, leads
 
 _last = attempts.alias("last")
 # One row per lead with its latest attempt.
@@ -99,6 +99,27 @@ class ReportQueries(StoreBase):
             if zones is not None:
                 stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
             return aware((await conn.execute(stmt)).scalar_one())
+
+    @rides_out_outages
+    async def latest_call_outcomes(
+        self, campaign_id: int, limit: int
+    ) -> list[tuple[str, str | None]]:
+        """(call_status, disconnection_reason) of the campaign's latest ended calls, newest
+        first, since its failure-spike breaker last started counting."""
+        since = (
+            select(campaigns.c.breaker_since).where(campaigns.c.id == campaign_id).scalar_subquery()
+        )
+        stmt = (
+            select(attempts.c.call_status, attempts.c.disconnection_reason)
+            .where(attempts.c.campaign_id == campaign_id)
+            .where(attempts.c.settled_at.is_not(None))
+            .where(attempts.c.state == AttemptState.ENDED)
+            .where(or_(since.is_(None), attempts.c.settled_at > since))
+            .order_by(attempts.c.settled_at.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [(str(r[0]), r[1]) for r in await conn.execute(stmt)]
 
     @rides_out_outages
     async def waiting_by_zone(self, campaign_id: int) -> dict[str, int]:

@@ -77,6 +77,8 @@ campaigns = Table(
     Column("next_dial_at", UTCDateTime),
     # After a 429 or a refused account: no new dial before this instant.
     Column("hold_until", UTCDateTime),
+    # The failure-spike breaker counts calls settled after this instant (set on resume).
+    Column("breaker_since", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -147,6 +149,8 @@ Index("ix_attempts_lead_id", attempts.c.lead_id)
 Index("ix_attempts_call_id", attempts.c.call_id)
 # Calls to a number in the last day, across campaigns (max_attempts_per_number_per_day).
 Index("ix_attempts_to_number_created_at", attempts.c.to_number, attempts.c.created_at)
+# A campaign's latest calls (the failure-spike breaker).
+Index("ix_attempts_campaign_id_settled_at", attempts.c.campaign_id, attempts.c.settled_at)
 Index(
     "ix_attempts_live_campaign",
     attempts.c.campaign_id,

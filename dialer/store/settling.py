@@ -19,12 +19,13 @@ from dialer.domain.states import (
     LeadState,
 )
 from dialer.store.availability import rides_out_outages
-from dialer.store.base import StoreBase, claim_fence
+from dialer.store.base import claim_fence
+from dialer.store.notifications import NotificationQueries
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
 
 
-class SettlingQueries(StoreBase):
+class SettlingQueries(NotificationQueries):
     async def _fenced_attempt_update(
         self,
         conn: AsyncConnection,
@@ -119,6 +120,7 @@ class SettlingQueries(StoreBase):
             if not result.rowcount:
                 return False
             await self._write_lead_decision(conn, attempt, decision, now)
+            await self._slot_freed(conn, attempt.campaign_id)
             return True
 
     @rides_out_outages
@@ -149,6 +151,7 @@ class SettlingQueries(StoreBase):
             if not ok:
                 return False
             await self._write_lead_decision(conn, attempt, decision, now)
+            await self._slot_freed(conn, attempt.campaign_id)
             if decision.suppress_reason is not None:
                 await conn.execute(
                     self._insert(suppressions)

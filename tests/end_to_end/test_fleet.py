@@ -181,6 +181,9 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'dialer_create_call_outcomes_total{campaign="steer",outcome="placed"}' in metrics
         assert "dialer_api_request_seconds_bucket" in metrics
+        assert "dialer_store_up 1.0" in metrics and "process_cpu_seconds_total" in metrics
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["retell"] == "ok", ready.text
         workers.append(start_worker())
         await anyio.sleep(1.0)
 

@@ -162,3 +162,31 @@ async def test_attempts_in_doubt_resume_when_creates_answer_again(
     assert answers(records)["503-outage"] > 0
     check_invariants(records, max_attempts=2, cap=3, cps=20)
     assert all(lead["state"] in ("completed", "failed") for lead in (await _leads(store)).values())
+
+
+async def test_a_failure_spike_pauses_the_campaign_before_the_list_is_spent(
+    store: Store, tmp_path: Path
+) -> None:
+    """Every call fails with dial_failed (a broken from-number): the campaign pauses itself
+    with the reason and the figures after a window of calls; `dialer resume` goes on."""
+    from dialer import control
+
+    engine = SimulatedRetell(
+        speed=200, seed=8, rules=[OutcomeRule(["dial_failed"], suffix="")], concurrency_limit=100
+    )
+    nums = numbers(80)
+    breaker = {"breaker": {"window": 10, "max_failure_share": 0.5}}
+    path = write_campaign(tmp_path, nums, cps=20, cap=4, max_attempts=1, extra=breaker)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.PAUSED
+    assert result.message.startswith("failure spike: 10 of the last 10 calls failed (dial_failed")
+    first_run = len(engine.records()["calls"])
+    assert 10 <= first_run < 20  # paused within a window (plus the calls still in flight)
+    row = await store.campaign("test")
+    assert row is not None and row.status == "paused"
+
+    assert (await control.resume(store, "test")) == "test resumed"
+    again = await run_in_process(store, engine, path)
+    assert again.outcome is RunOutcome.PAUSED  # the line is still broken: a new window trips
+    assert len(engine.records()["calls"]) >= first_run + 10
+    check_invariants(engine.records(), max_attempts=1, cap=4)
