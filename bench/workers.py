@@ -37,11 +37,11 @@ async def _load(url: str, campaign: Path) -> None:
         await store.close()
 
 
-async def _unfinished(url: str) -> int:
+async def _unfinished(url: str) -> bool:
     store = await open_store(url)
     try:
         row = (await store.campaigns())[0]
-        return await store.unfinished_leads(row.id)
+        return await store.has_unfinished_leads(row.id)
     finally:
         await store.close()
 
@@ -61,7 +61,7 @@ def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Pa
         for i in range(workers)
     ]
     try:
-        while asyncio.run(_unfinished(url)) > 0:
+        while asyncio.run(_unfinished(url)):
             if any(p.poll() is not None for p in procs):
                 sys.exit(f"a worker died; see {folder}")
             time.sleep(0.5)

@@ -156,6 +156,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             leads=imported.leads_in_file,
             added=imported.added,
             suppressed=imported.suppressed,
+            unchanged=imported.unchanged,
         )
         loaded_row = await store.campaign(imported.campaign_id)
         assert loaded_row is not None

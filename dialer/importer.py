@@ -3,6 +3,7 @@ in one transaction; nothing partial."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.lowlevel
 
+from dialer import __version__
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.inputs.review import CampaignReview
@@ -18,6 +20,7 @@ from dialer.problems import InputError
 from dialer.store import LeadRecord, Store, lead_record
 
 WRITE_BATCH = 5000
+ANALYZE_AFTER_ROWS = 10_000  # a load that adds this many rows refreshes the planner's statistics
 _READ_CHUNK = 50  # leads read between chances for the database writer to move
 
 
@@ -27,12 +30,39 @@ class ImportResult:
     leads_in_file: int
     added: int
     suppressed: int = 0
+    unchanged: bool = False  # the files are as last loaded: their leads were not read again
+
+
+def source_digest(loaded: CampaignSource) -> str:
+    """A digest of everything a load reads: the campaign file, its lead list and suppression
+    files (as bytes), and this version of dialer (which decides what the bytes mean)."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    paths = [loaded.path]
+    if loaded.leads_path is not None:
+        paths.append(loaded.leads_path)
+    paths += [(loaded.path.parent / name).resolve() for name in loaded.campaign.suppress]
+    for path in paths:
+        digest.update(str(path).encode() + b"\0")
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError:
+            digest.update(b"<unreadable>")  # the load itself reports it
+    return digest.hexdigest()
 
 
 async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
-    """Create or refresh the campaign and its leads. Loading the same file twice adds nothing;
-    new rows are added; rows with history are left as they are; leads on the campaign's
-    suppression files that are still waiting end `skipped`. Any problem rolls it all back."""
+    """Create or refresh the campaign and its leads. Loading the same file twice adds nothing
+    (and files unchanged since the last load are not read again); new rows are added; rows with
+    history are left as they are; leads on the campaign's suppression files that are still
+    waiting end `skipped`. Any problem rolls it all back."""
+    digest = source_digest(loaded)
+    known = await store.source_digest(loaded.campaign.name)
+    if known is not None and known[1] == digest:
+        async with store.transaction() as conn:
+            count = await store.count_leads(conn, known[0])
+        return ImportResult(known[0], leads_in_file=count, added=0, unchanged=True)
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
 
     def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
@@ -43,7 +73,7 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
                 yield lead_record(campaign_id, lead)
 
     async with store.transaction() as conn:
-        campaign_id = await store.upsert_campaign(conn, loaded.campaign, str(loaded.path))
+        campaign_id = await store.upsert_campaign(conn, loaded.campaign, str(loaded.path), digest)
         now = await store.now(conn)
         before = await store.count_leads(conn, campaign_id)
 
@@ -61,6 +91,8 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
             raise InputError(review.problems)
         after = await store.count_leads(conn, campaign_id)
         suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
+    if after - before >= ANALYZE_AFTER_ROWS:
+        await store.refresh_statistics()
     return ImportResult(
         campaign_id=campaign_id,
         leads_in_file=review.scan.leads,

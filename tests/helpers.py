@@ -88,6 +88,7 @@ async def run_in_process(
     options: RunOptions | None = None,
     api_key: str = "sim-key",
     limit_seconds: float = 120,
+    reads_per_second: float | None = None,
 ) -> RunResult:
     """Load the campaign and run it to the end against `engine` served on loopback."""
     loaded = read_campaign_file(campaign_path)
@@ -96,7 +97,13 @@ async def run_in_process(
     assert row is not None
     async with (
         SimulatorServer(engine) as server,
-        RetellClient(ApiKey(api_key), server.url, create_timeout=2.0, read_timeout=2.0) as client,
+        RetellClient(
+            ApiKey(api_key),
+            server.url,
+            create_timeout=2.0,
+            read_timeout=2.0,
+            reads_per_second=reads_per_second,
+        ) as client,
     ):
         runner = CampaignRunner(store, client, row, options or fast_options())
         with anyio.fail_after(limit_seconds):

@@ -151,7 +151,7 @@ class CampaignRunner:
                     return RunResult(RunOutcome.PAUSED, reason or "")
                 if self._status is CampaignStatus.CANCELLED:
                     return RunResult(RunOutcome.CANCELLED, reason or "")
-                if await self.store.unfinished_leads(self.row.id) == 0:
+                if not await self.store.has_unfinished_leads(self.row.id):
                     return RunResult(RunOutcome.FINISHED)
 
     async def _woken(self, waiter: str) -> None:

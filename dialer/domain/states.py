@@ -18,6 +18,7 @@ class LeadState(StrEnum):
 # A lead that may be claimed once its next_attempt_at has come.
 DUE_LEAD_STATES = (LeadState.PENDING, LeadState.RETRY_WAIT)
 TERMINAL_LEAD_STATES = (LeadState.COMPLETED, LeadState.FAILED, LeadState.SKIPPED)
+UNFINISHED_LEAD_STATES = tuple(s for s in LeadState if s not in TERMINAL_LEAD_STATES)
 
 
 class AttemptState(StrEnum):

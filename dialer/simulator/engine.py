@@ -35,6 +35,7 @@ class Faults:
     read_5xx: float = 0.0  # get-call / list-calls answer 500
     read_drop: float = 0.0  # get-call / list-calls connection dropped
     read_malformed: float = 0.0  # get-call / list-calls answer 200 with a body of the wrong shape
+    list_down: bool = False  # every /v3/list-calls answers 503 (get-call still works)
     create_no_id: float = 0.0  # the call is made; the 2xx answer carries no call_id
     slow: float = 0.0  # any request answered after `slow_seconds`
     slow_seconds: float = 2.0
@@ -131,6 +132,7 @@ class SimulatedRetell:
         self._unreported: list[tuple[float, str]] = []
         self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
         self.requests: Counter[str] = Counter()  # answered requests, by endpoint
+        self.read_times: list[float] = []  # when each get-call or list-calls arrived
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -159,7 +161,10 @@ class SimulatedRetell:
         if headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "Invalid API key or API key not found")
         delay = self.faults.slow_seconds if self.rng.random() < self.faults.slow else 0.0
-        self.requests[_endpoint_name(method, path)] += 1
+        endpoint = _endpoint_name(method, path)
+        self.requests[endpoint] += 1
+        if endpoint in ("get-call", "list-calls"):
+            self.read_times.append(self.clock())
         reply = self._route(method, path, query, body)
         reply.delay = max(reply.delay, delay)
         return reply
@@ -170,6 +175,8 @@ class SimulatedRetell:
         if method == "GET" and (match := _GET_CALL.fullmatch(path)):
             return self._read_fault() or self._malformed(self._get(match.group(1)))
         if path == "/v3/list-calls" and method == "POST":
+            if self.faults.list_down:
+                return _error(503, "Service Unavailable")
             return self._read_fault() or self._malformed(self._list_v3(body))
         if path == "/v2/list-calls" and method == "GET":
             return self._read_fault() or self._list_v2(query)
@@ -502,6 +509,7 @@ class SimulatedRetell:
             ],
             "webhooks": list(self.webhooks),
             "requests": dict(self.requests),
+            "read_times": list(self.read_times),
         }
 
 

@@ -53,17 +53,19 @@ def outcome_for(reason: str, rng: random.Random) -> Outcome:
     return Outcome(reason, "ended", rng.uniform(3, 12), rng.uniform(30, 240))
 
 
-# Weights loosely modelled on outbound B2C campaigns.
+# Weights loosely modelled on outbound B2C campaigns. Only reasons Retell's current OpenAPI
+# document lists (DisconnectionReason): user_requested_dnc and user_requested_callback, which
+# dialer still honors, are produced when a test scripts them.
 DEFAULT_MIX: tuple[tuple[str, float], ...] = (
-    ("user_hangup", 38),
+    ("user_hangup", 40),
     ("agent_hangup", 17),
     ("dial_no_answer", 18),
     ("voicemail_reached", 10),
     ("dial_busy", 4),
-    ("user_requested_callback", 3),
-    ("call_transfer", 3),
-    ("user_requested_dnc", 2),
+    ("call_transfer", 4),
     ("inactivity", 2),
+    ("max_duration_reached", 1),
+    ("user_declined", 1),
     ("dial_failed", 1.5),
     ("error_unknown", 1),
     ("invalid_destination", 0.5),

@@ -34,7 +34,11 @@ def _campaign_row(row: Any) -> CampaignRow:
 
 class CampaignQueries(StoreBase):
     async def upsert_campaign(
-        self, conn: AsyncConnection, settings: CampaignSettings, source_path: str | None
+        self,
+        conn: AsyncConnection,
+        settings: CampaignSettings,
+        source_path: str | None,
+        source_digest: str | None = None,
     ) -> int:
         """Create the campaign or refresh its settings; returns its id."""
         now = await self.now(conn)
@@ -43,17 +47,36 @@ class CampaignQueries(StoreBase):
             name=settings.name,
             config=config,
             source_path=source_path,
+            source_digest=source_digest,
             status=CampaignStatus.ACTIVE,
             created_at=now,
             updated_at=now,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[campaigns.c.name],
-            set_={"config": config, "source_path": source_path, "updated_at": now},
+            set_={
+                "config": config,
+                "source_path": source_path,
+                "source_digest": source_digest,
+                "updated_at": now,
+            },
         ).returning(campaigns.c.id)
         return int((await conn.execute(stmt)).scalar_one())
 
     @rides_out_outages
+    @rides_out_outages
+    async def source_digest(self, name: str) -> tuple[int, str | None] | None:
+        """The campaign's id and the digest of the files it was last loaded from."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(campaigns.c.id, campaigns.c.source_digest).where(
+                        campaigns.c.name == name
+                    )
+                )
+            ).one_or_none()
+        return None if row is None else (int(row.id), row.source_digest)
+
     async def campaign_id(self, name: str) -> int | None:
         async with self.engine.connect() as conn:
             found = await conn.scalar(select(campaigns.c.id).where(campaigns.c.name == name))

@@ -14,6 +14,7 @@ from dialer.domain.states import (
     DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
     TERMINAL_LEAD_STATES,
+    UNFINISHED_LEAD_STATES,
     AttemptState,
 )
 from dialer.store.availability import rides_out_outages
@@ -76,14 +77,17 @@ class ReportQueries(StoreBase):
             )
 
     @rides_out_outages
-    async def unfinished_leads(self, campaign_id: int) -> int:
+    async def has_unfinished_leads(self, campaign_id: int) -> bool:
+        """Whether any lead of the campaign is not yet completed, failed or skipped (one index
+        probe: asked every second, it must not count a million leads)."""
+        unfinished = (
+            select(leads.c.id)
+            .where(leads.c.campaign_id == campaign_id)
+            .where(leads.c.state.in_(UNFINISHED_LEAD_STATES))
+            .limit(1)
+        )
         async with self.engine.connect() as conn:
-            return await count_rows(
-                conn,
-                leads,
-                leads.c.campaign_id == campaign_id,
-                leads.c.state.not_in(TERMINAL_LEAD_STATES),
-            )
+            return (await conn.execute(unfinished)).first() is not None
 
     @rides_out_outages
     async def next_due_at(

@@ -79,6 +79,9 @@ campaigns = Table(
     Column("hold_until", UTCDateTime),
     # The failure-spike breaker counts calls settled after this instant (set on resume).
     Column("breaker_since", UTCDateTime),
+    # A digest of the campaign file, its lead list and suppression files as last loaded:
+    # `dialer run` skips reading an unchanged million-row list again.
+    Column("source_digest", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -190,3 +190,45 @@ async def test_a_failure_spike_pauses_the_campaign_before_the_list_is_spent(
     assert again.outcome is RunOutcome.PAUSED  # the line is still broken: a new window trips
     assert len(engine.records()["calls"]) >= first_run + 10
     check_invariants(engine.records(), max_attempts=1, cap=4)
+
+
+async def test_calls_are_followed_in_batches_within_the_read_budget(
+    store: Store, tmp_path: Path
+) -> None:
+    """One list-calls per tick follows every call; get-call is the rare fallback; reads stay
+    within the process's budget (counted at the simulator)."""
+    engine = SimulatedRetell(speed=20, seed=11, concurrency_limit=100, call_seconds=(2, 6))
+    path = write_campaign(tmp_path, numbers(40), cps=20, cap=10, max_attempts=1)
+    options = fast_options(follow_tick_seconds=0.25, api_reads_per_second=4.0)
+    result = await run_in_process(store, engine, path, options, reads_per_second=4.0)
+    assert result.outcome is RunOutcome.FINISHED
+    records = engine.records()
+    check_invariants(records, max_attempts=1, cap=10, cps=20)
+    requests = records["requests"]
+    assert requests["list-calls"] > 5 * requests.get("get-call", 0), requests
+    reads = sorted(records["read_times"])
+    # the budget is a leaky bucket of 4: at most 4 at once, then 4 a second
+    for i, at in enumerate(reads):
+        within = sum(1 for t in reads[i:] if t < at + 1.0)
+        assert within <= 8, f"{within} reads within a second; the budget is 4/s"
+    states = {lead["state"] for lead in (await _leads(store)).values()}
+    assert states == {"completed"}
+
+
+async def test_a_list_calls_outage_falls_back_to_get_call(store: Store, tmp_path: Path) -> None:
+    """list-calls answers 503 all along: every call is still followed to its end, by its own
+    get-call, and none is lost or dialed twice."""
+    faults = Faults(list_down=True)
+    engine = SimulatedRetell(speed=200, seed=12, faults=faults, concurrency_limit=100)
+    path = write_campaign(tmp_path, numbers(30), cps=30, cap=10, max_attempts=1)
+    options = fast_options(fallback_seconds=40.0)  # 0.2 s of real time at speed 200
+    options.speed = 200
+    result = await run_in_process(store, engine, path, options)
+    assert result.outcome is RunOutcome.FINISHED
+    records = engine.records()
+    assert records["requests"]["get-call"] >= 30
+    check_invariants(records, max_attempts=1, cap=10)
+    async with store.engine.connect() as conn:
+        recorded = [r.call_id for r in await conn.execute(select(attempts.c.call_id))]
+    assert sorted(c for c in recorded if c) == sorted(c["call_id"] for c in records["calls"])
+    assert {lead["state"] for lead in (await _leads(store)).values()} <= {"completed", "failed"}

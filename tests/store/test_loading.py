@@ -47,6 +47,27 @@ async def test_loading_twice_adds_nothing(store: Store, tmp_path: Path) -> None:
     assert rows[0]["next_attempt_at"].tzinfo is not None
 
 
+async def test_unchanged_files_are_not_read_again(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun of `dialer run` on files as they were last loaded starts dialing at once: their
+    digest matches, and not a row is read or written; any change to a file reads them all."""
+    path = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,"])
+    first = await import_campaign(store, read_campaign_file(path))
+    assert not first.unchanged
+
+    def no_reading(*_args: Any) -> Any:
+        raise AssertionError("the unchanged lead list was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("dialer.importer.iter_leads", no_reading)
+        again = await import_campaign(store, read_campaign_file(path))
+    assert (again.unchanged, again.added, again.leads_in_file) == (True, 0, 2)
+    edited = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,", "+14155550103,Cy,"])
+    third = await import_campaign(store, read_campaign_file(edited))
+    assert (third.unchanged, third.added) == (False, 1)
+
+
 async def test_edited_list_adds_new_rows_and_keeps_history(store: Store, tmp_path: Path) -> None:
     path = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,Silver"])
     await import_campaign(store, read_campaign_file(path))

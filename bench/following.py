@@ -1,0 +1,205 @@
+"""How placed calls are followed, side by side at real-time speed (no clock compression):
+a naive script, dialer polling each call (`--follow get-call`, the behaviour before batched
+following) and dialer following in batches (`--follow list`, the default).
+
+    python bench/following.py [--leads 150] [--wide-leads 500]
+
+The simulator (`dialer simulator --call-seconds 2-4`, its own process) makes every call last
+2-4 s. At a cap of 10 and 20 calls/s the cap binds; printed, from the simulator's records:
+slot utilization while it binds, the time from a call's end to the next dial (p50, p95), and
+Retell read requests per second. A second table runs 200 calls at once (calls of 20-30 s) and
+prints the reads per second each way of following costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from common import KEY, free_port, write_leads
+
+READS = ("get-call", "list-calls")
+
+
+class Sim:
+    def __init__(self, call_seconds: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dialer",
+                "simulator",
+                "--port",
+                str(self.port),
+                "--call-seconds",
+                call_seconds,
+                "--concurrency-limit",
+                "100000",
+                "--seed",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()
+
+    def records(self) -> dict[str, Any]:
+        got = httpx.get(f"{self.url}/_sim/records", headers={"Authorization": f"Bearer {KEY}"})
+        data: dict[str, Any] = got.json()
+        return data
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def naive(url: str, leads: Path, cap: int, cps: float) -> None:
+    """What a user writes first: a semaphore for the cap, a sleep for the rate, and a
+    get-call every second per live call."""
+    with leads.open() as f:
+        numbers = [row["to_number"] for row in csv.DictReader(f)]
+    slots = asyncio.Semaphore(cap)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    ) as http:
+
+        async def one(number: str) -> None:
+            async with slots:
+                created = await http.post(
+                    "/v2/create-phone-call",
+                    json={
+                        "from_number": "+14155550100",
+                        "to_number": number,
+                        "metadata": {"attempt_id": uuid.uuid4().hex},
+                    },
+                )
+                call_id = created.json()["call_id"]
+                while True:
+                    await asyncio.sleep(1.0)
+                    got = (await http.get(f"/v2/get-call/{call_id}")).json()
+                    if got["call_status"] in ("ended", "error", "not_connected"):
+                        return
+
+        tasks = []
+        for number in numbers:
+            tasks.append(asyncio.create_task(one(number)))
+            await asyncio.sleep(1 / cps)
+        await asyncio.gather(*tasks)
+
+
+def run_dialer(sim: Sim, leads: Path, folder: Path, cap: int, cps: float, follow: str) -> None:
+    name = f"follow-{follow}-{uuid.uuid4().hex[:6]}"
+    campaign = folder / f"{name}.yaml"
+    campaign.write_text(
+        f"name: '{name}'\nfrom_number: '+14155550100'\nleads: {leads.name}\n"
+        f"pacing: {{calls_per_second: {cps}, max_concurrent_calls: {cap}}}\n"
+        "retry: {max_attempts: 1}\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/{name}.db",
+        "RETELL_BASE_URL": sim.url,
+        "RETELL_API_KEY": KEY,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "dialer", "run", str(campaign), "--follow", follow, "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+
+
+def figures(
+    records: dict[str, Any], cap: int, since_creates: int, since_reads: dict[str, int]
+) -> tuple[float, float, float, float]:
+    """(utilization while the cap binds, end→next-dial p50 and p95 in ms, reads/s)."""
+    calls = sorted(records["calls"], key=lambda c: c["created"])[since_creates:]
+    events = sorted([(c["created"], 1) for c in calls] + [(c["terminal_at"], -1) for c in calls])
+    live, full_at = 0, None
+    for at, delta in events:
+        live += delta
+        if live >= cap and full_at is None:
+            full_at = at
+    last_dial = calls[-1]["created"]
+    busy, live, previous = 0.0, 0, full_at
+    for at, delta in events:
+        if full_at is not None and full_at <= at <= last_dial and previous is not None:
+            busy += live * (at - previous)
+        if full_at is not None and at >= full_at:
+            previous = min(at, last_dial)
+        live += delta
+    span = last_dial - (full_at or last_dial)
+    utilization = busy / (cap * span) if span > 0 else 0.0
+    starts = [c["created"] for c in calls]
+    gaps = []
+    for c in calls:
+        end = c["terminal_at"]
+        if full_at is not None and full_at <= end < last_dial:
+            following = min((s for s in starts if s >= end), default=None)
+            if following is not None:
+                gaps.append((following - end) * 1000)
+    gaps.sort()
+    p50 = statistics.median(gaps) if gaps else float("nan")
+    p95 = gaps[int(0.95 * (len(gaps) - 1))] if gaps else float("nan")
+    duration = max(c["terminal_at"] for c in calls) - calls[0]["created"]
+    reads = sum(records["requests"].get(e, 0) - since_reads.get(e, 0) for e in READS)
+    return utilization, p50, p95, reads / duration
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=150)
+    parser.add_argument("--wide-leads", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print("cap 10, 20 calls/s, calls of 2-4 s, real time\n")
+        print("| follower | slot utilization | end→next dial p50 ms | p95 ms | reads/s |")
+        print("| --- | --- | --- | --- | --- |")
+        sim = Sim("2-4")
+        try:
+            for index, way in enumerate(("naive script", "get-call", "list")):
+                leads = write_leads(folder, args.leads, index * 100_000)
+                before = sim.records()
+                if way == "naive script":
+                    asyncio.run(naive(sim.url, leads, 10, 20))
+                else:
+                    run_dialer(sim, leads, folder, 10, 20, way)
+                u, p50, p95, rps = figures(
+                    sim.records(), 10, len(before["calls"]), before["requests"]
+                )
+                label = way if way == "naive script" else f"dialer --follow {way}"
+                print(f"| {label} | {u:.1%} | {p50:.0f} | {p95:.0f} | {rps:.1f} |")
+        finally:
+            sim.close()
+        print("\n200 calls at once (cap 200, 20 calls/s, calls of 20-30 s)\n")
+        print("| follower | reads/s |")
+        print("| --- | --- |")
+        sim = Sim("20-30")
+        try:
+            for index, way in enumerate(("get-call", "list")):
+                leads = write_leads(folder, args.wide_leads, 500_000 + index * 100_000)
+                before = sim.records()
+                run_dialer(sim, leads, folder, 200, 20, way)
+                *_, rps = figures(sim.records(), 200, len(before["calls"]), before["requests"])
+                print(f"| dialer --follow {way} | {rps:.1f} |")
+        finally:
+            sim.close()
+
+
+if __name__ == "__main__":
+    main()
