@@ -448,6 +448,12 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 )
 @click.option("--attempts", "per_attempt", is_flag=True, help="One row per attempt.")
 @click.option(
+    "--raw",
+    is_flag=True,
+    help="Write CSV cells as they are: no quote before a cell that begins with =, +, -, @ "
+    "(the default makes such cells inert in spreadsheets).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
@@ -455,7 +461,12 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
     help="Write here instead of standard output.",
 )
 def export(
-    name: str, database_url: str | None, fmt: str, per_attempt: bool, output: Path | None
+    name: str,
+    database_url: str | None,
+    fmt: str,
+    per_attempt: bool,
+    raw: bool,
+    output: Path | None,
 ) -> None:
     """One row per lead (or per attempt with --attempts), as CSV or JSON lines."""
     from dialer.export import write_export
@@ -465,7 +476,9 @@ def export(
         store = await open_store(database_url)
         handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
-            return await write_export(store, name, fmt, per_attempt=per_attempt, out=handle)
+            return await write_export(
+                store, name, fmt, per_attempt=per_attempt, out=handle, raw=raw
+            )
         finally:
             if output:
                 handle.close()

@@ -69,6 +69,11 @@ def summary_table(name: str, summary: CampaignSummary) -> Table:
     table.add_row("attempts", f"{summary.attempts:,}")
     minutes = summary.total_duration_ms / 60000
     table.add_row("talk + ring time", f"{minutes:,.1f} min")
+    if summary.spend_cents:
+        table.add_row("spend", f"${summary.spend_cents / 100:,.2f}")
+        if summary.connected_calls:
+            per_call = summary.spend_cents / 100 / summary.connected_calls
+            table.add_row("cost per connected call", f"${per_call:,.3f}")
     if summary.next_due_at is not None and summary.leads_by_state.get("retry_wait"):
         wait = (summary.next_due_at - datetime.now(UTC)).total_seconds()
         table.add_row("next retry in", f"{max(0.0, wait):,.0f}s")

@@ -1,42 +1,131 @@
-"""`dialer export`: a campaign's leads (or attempts) as CSV or JSON lines, streamed. The
-columns are the store's export fields, defined once beside its queries."""
+"""`dialer export`: a campaign's leads (or attempts) as CSV or JSON lines, streamed.
+
+A lead's outcome comes from its last connected call: whether it succeeded, the callee's
+sentiment, the agent's summary, voicemail, the recording, and every value the agent's post-call
+analysis extracted (`custom_analysis_data`): nested under `analysis` in JSON lines, one
+`analysis.<key>` column per key in CSV (the union of keys, so columns are stable across rows).
+Cost is in US dollars (Retell reports cents). Summaries and extracted values are words a
+stranger spoke into a phone: in CSV, a cell that begins with =, +, -, @, a tab or a carriage
+return is prefixed with a single quote (OWASP's advice against formula injection), unless
+`raw`."""
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
-from dialer.store import ATTEMPT_EXPORT_FIELDS, LEAD_EXPORT_FIELDS, Store
+from dialer.store import Store
+
+OUTCOME_FIELDS = ("call_successful", "user_sentiment", "call_summary", "in_voicemail")
+LEAD_FIELDS = (
+    "lead_id",
+    "to_number",
+    "state",
+    "attempts",
+    "last_call_id",
+    "last_call_status",
+    "last_disconnection_reason",
+    "last_attempt_at",
+    "next_attempt_at",
+    "duration_ms",
+    "dynamic_variables",
+    "skip_reason",
+    *OUTCOME_FIELDS,
+    "recording_url",
+    "cost_usd",
+    "last_cost_usd",
+    "analysis",
+)
+ATTEMPT_FIELDS = (
+    "attempt_id",
+    "lead_id",
+    "attempt",
+    "to_number",
+    "state",
+    "call_id",
+    "call_status",
+    "disconnection_reason",
+    "api_error",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    *OUTCOME_FIELDS,
+    "recording_url",
+    "cost_usd",
+    "analysis",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_OURS = frozenset({"to_number"})  # validated E.164 numbers: a leading + is no formula
 
 
-def _cell(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+def _dollars(cents: object) -> float | None:
+    return round(float(cents) / 100, 6) if isinstance(cents, int | float) else None
+
+
+def shaped(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """A store row as the export writes it: outcome fields out of the analysis, cents as
+    dollars, instants in ISO 8601."""
+    analysis = row.get("analysis") or {}
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name in OUTCOME_FIELDS:
+            value = analysis.get(name)
+        elif name == "analysis":
+            value = analysis.get("custom_analysis_data") or {}
+        elif name == "cost_usd":
+            value = _dollars(row.get("cost_cents"))
+        elif name == "last_cost_usd":
+            value = _dollars(row.get("last_cost_cents"))
+        else:
+            value = row.get(name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def neutralized(name: str, value: object) -> object:
+    """A CSV cell that a spreadsheet would run as a formula, made inert."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and name not in _OURS:
+        return "'" + value
+    return value
 
 
 async def write_export(
-    store: Store, name: str, fmt: str, *, per_attempt: bool, out: IO[str]
+    store: Store, name: str, fmt: str, *, per_attempt: bool, out: IO[str], raw: bool = False
 ) -> bool:
     """Write the export to `out`; False when there is no campaign named `name`."""
     campaign_id = await store.campaign_id(name)
     if campaign_id is None:
         return False
-    fields = ATTEMPT_EXPORT_FIELDS if per_attempt else LEAD_EXPORT_FIELDS
-    rows = (
-        store.export_attempt_rows(campaign_id)
-        if per_attempt
-        else store.export_lead_rows(campaign_id)
-    )
-    writer = csv.DictWriter(out, fieldnames=fields) if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
-    async for row in rows:
-        data = {k: _cell(row.get(k)) for k in fields}
-        if writer:
-            writer.writerow(
-                {k: json.dumps(v) if isinstance(v, dict) else v for k, v in data.items()}
-            )
-        else:
-            out.write(json.dumps(data) + "\n")
+    fields = ATTEMPT_FIELDS if per_attempt else LEAD_FIELDS
+
+    def rows() -> AsyncIterator[dict[str, Any]]:
+        if per_attempt:
+            return store.export_attempt_rows(campaign_id)
+        return store.export_lead_rows(campaign_id)
+
+    if fmt != "csv":
+        async for row in rows():
+            out.write(json.dumps(shaped(row, fields)) + "\n")
+        return True
+    keys: set[str] = set()
+    async for row in rows():  # a first pass for the union of the analysis keys
+        keys.update(shaped(row, ("analysis",))["analysis"])
+    columns = [f for f in fields if f != "analysis"] + [f"analysis.{k}" for k in sorted(keys)]
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    cell: Callable[[str, object], object] = (lambda _n, v: v) if raw else neutralized
+    async for row in rows():
+        data = shaped(row, fields)
+        extracted = data.pop("analysis")
+        data.update({f"analysis.{k}": v for k, v in extracted.items()})
+        writer.writerow(
+            {
+                k: cell(k, json.dumps(v) if isinstance(v, dict | list) else v)
+                for k, v in data.items()
+            }
+        )
     return True

@@ -12,6 +12,13 @@ from dialer.domain.states import CampaignStatus
 from dialer.store import CampaignSummary, Store
 
 
+def cost_per_connected_call(summary: CampaignSummary) -> float | None:
+    """What one call that reached someone cost, all attempts' spend counted (US dollars)."""
+    if not summary.connected_calls:
+        return None
+    return round(summary.spend_cents / 100 / summary.connected_calls, 4)
+
+
 @dataclass(frozen=True)
 class CampaignStatusView:
     name: str
@@ -33,6 +40,9 @@ class CampaignStatusView:
             "active_calls": summary.live_attempts,
             "in_doubt": summary.in_doubt,
             "total_duration_ms": summary.total_duration_ms,
+            "spend_usd": round(summary.spend_cents / 100, 4),
+            "connected_calls": summary.connected_calls,
+            "cost_per_connected_call_usd": cost_per_connected_call(summary),
             "next_due_at": summary.next_due_at.isoformat() if summary.next_due_at else None,
             "waiting_for_window": self.waiting_for_window,
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,

@@ -126,7 +126,8 @@ class CallFollower:
             await self._on_end(followed, call, source)
         finally:
             self._calls.pop(followed.attempt.attempt_id, None)
-        if call.call_analysis is None and call.call_status == "ended" and self._on_analysis:
+        missing = call.call_analysis is None or call.cost_cents is None
+        if missing and call.call_status == "ended" and self._on_analysis:
             wait = ANALYSIS_WAIT_SECONDS / self._options.speed
             self._awaiting_analysis[call.call_id] = time.monotonic() + wait
         seconds = (time.monotonic() - followed.followed_since) * self._options.speed
@@ -212,9 +213,10 @@ class CallFollower:
                     self._log.info("analysis_pass_failed", error=str(exc))
                     break
                 for call in calls:
-                    if call.call_analysis is not None:
-                        self._awaiting_analysis.pop(call.call_id, None)
+                    if call.call_analysis is not None or call.cost_cents is not None:
                         await self._on_analysis(call)
+                    if call.call_analysis is not None and call.cost_cents is not None:
+                        self._awaiting_analysis.pop(call.call_id, None)
 
     # -- per call -----------------------------------------------------------------------------
 

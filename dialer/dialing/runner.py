@@ -199,6 +199,7 @@ class CampaignRunner:
                 speed=self.options.speed,
                 zones=zones,
                 per_number_per_day=self.campaign.max_attempts_per_number_per_day,
+                budget_usd=self.campaign.budget_usd,
             )
             try:
                 claim = await self.store.claim(self.row.id, self.options.worker_id, request)
@@ -443,9 +444,10 @@ class CampaignRunner:
         await self._check_failure_spike(call)
 
     async def _analysis_came(self, call: PhoneCall) -> None:
-        """Retell finished a call's analysis after the call ended."""
-        if call.call_analysis is not None:
-            await self.store.record_analysis(call.call_id, call.call_analysis)
+        """Retell finished a call's analysis (or its cost) after the call ended."""
+        await self.store.record_later_details(
+            call.call_id, call.call_analysis, call.cost_cents, call.recording_url
+        )
 
     async def _check_failure_spike(self, call: PhoneCall) -> None:
         """After a failed call: if the campaign's latest calls fail at an abnormal rate, pause

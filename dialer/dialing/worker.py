@@ -54,8 +54,11 @@ class Worker:
         for runner in list(self.runners.values()):
             if await runner.call_reported(event.call):
                 break
-        if event.event == "call_analyzed" and event.call.call_analysis is not None:
-            await self.store.record_analysis(event.call.call_id, event.call.call_analysis)
+        if event.event == "call_analyzed":
+            call = event.call
+            await self.store.record_later_details(
+                call.call_id, call.call_analysis, call.cost_cents, call.recording_url
+            )
 
     def stop(self) -> None:
         self.stopping.set()

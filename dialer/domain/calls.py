@@ -18,6 +18,8 @@ class CallEnd:
     ended_at: datetime | None = None
     duration_ms: int | None = None
     analysis: dict[str, Any] | None = None
+    cost_cents: float | None = None  # Retell's call_cost.combined_cost (cents)
+    recording_url: str | None = None
 
 
 def from_epoch_ms(value: object) -> datetime | None:

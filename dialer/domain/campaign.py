@@ -179,6 +179,7 @@ class CampaignSettings(_Strict):
     retry: RetryRules = Field(default_factory=RetryRules)
     suppress: list[str] = Field(default_factory=list)
     max_attempts_per_number_per_day: int | None = Field(None, ge=1)
+    budget_usd: float | None = Field(None, gt=0)
     breaker: Annotated[FailureBreaker | None, BeforeValidator(_breaker)] = Field(
         default_factory=FailureBreaker
     )

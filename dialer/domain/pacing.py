@@ -19,6 +19,33 @@ CLAIM_HORIZON = timedelta(seconds=0.25)
 
 
 @dataclass(frozen=True)
+class Spend:
+    """What a campaign's calls cost so far: cents, over how many calls."""
+
+    cents: float = 0.0
+    calls: int = 0
+
+    @property
+    def per_call(self) -> float | None:
+        return self.cents / self.calls if self.calls else None
+
+
+def calls_within_budget(budget_usd: float, spend: Spend, live: int) -> int | None:
+    """How many more calls may start before spend plus the expected cost of the live calls
+    (at the campaign's cost per call so far) would pass the budget; None while no call's cost
+    is known yet."""
+    per_call = spend.per_call
+    if per_call is None or per_call <= 0:
+        return None
+    left = budget_usd * 100 - spend.cents - live * per_call
+    return max(0, math.floor(left / per_call))
+
+
+def budget_note(budget_usd: float, spend: Spend) -> str:
+    return f"budget reached: ${spend.cents / 100:,.2f} spent of ${budget_usd:,.2f}"
+
+
+@dataclass(frozen=True)
 class ClaimPlan:
     """What a claim may take now. `count` 0 means nothing; `retry_in`, when known, is how many
     seconds until pacing or a hold lets the next claim take something."""
@@ -28,6 +55,7 @@ class ClaimPlan:
     first_slot: datetime
     interval: timedelta
     retry_in: float | None = None
+    pause_reason: str | None = None  # the campaign must pause (its budget is spent)
 
     def slot(self, index: int) -> datetime:
         """The dial slot of the `index`-th lead claimed (0-based)."""
@@ -58,6 +86,8 @@ def plan_claim(
     account_cap: int | None = None,
     speed: float = 1.0,
     horizon: timedelta = CLAIM_HORIZON,
+    budget_usd: float | None = None,
+    spend: Spend | None = None,
 ) -> ClaimPlan:
     """How many leads to claim at `now` (at most `limit`), and their first slot and spacing."""
     interval = slot_interval(pacing.calls_per_second, speed)
@@ -69,6 +99,12 @@ def plan_claim(
     free = concurrency_cap(pacing, account_cap) - live
     if free <= 0:
         return ClaimPlan(0, 0, start, interval)
+    if budget_usd is not None and spend is not None:
+        affordable = calls_within_budget(budget_usd, spend, live)
+        if affordable == 0:
+            return ClaimPlan(0, 0, start, interval, pause_reason=budget_note(budget_usd, spend))
+        if affordable is not None:
+            limit = min(limit, affordable)
     latest = now + horizon
     if start > latest:
         return ClaimPlan(0, free, start, interval, (start - latest).total_seconds())

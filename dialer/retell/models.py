@@ -34,6 +34,8 @@ class PhoneCall(_Lenient):
     duration_ms: int | None = None
     disconnection_reason: str | None = None
     call_analysis: dict[str, Any] | None = None
+    call_cost: dict[str, Any] | None = None  # amounts in cents; may come after the end
+    recording_url: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -49,7 +51,15 @@ class PhoneCall(_Lenient):
             ended_at=from_epoch_ms(self.end_timestamp),
             duration_ms=self.duration_ms,
             analysis=self.call_analysis,
+            cost_cents=self.cost_cents,
+            recording_url=self.recording_url,
         )
+
+    @property
+    def cost_cents(self) -> float | None:
+        """What the call cost (`call_cost.combined_cost`, in cents), once Retell says."""
+        cost = (self.call_cost or {}).get("combined_cost")
+        return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
 
 
 class CreateCallRequest(BaseModel):

@@ -71,6 +71,8 @@ class SimCall:
     created_ms: int  # simulated wall clock, ms since epoch
     terminal_at: float  # real instant the call reaches its terminal status
     idempotency_key: str | None
+    analysis_after: float = 0.0  # simulated seconds after the end its analysis and cost appear
+    answers: dict[str, Any] = field(default_factory=dict)  # what the callee told the agent
 
     def status_at(self, sim_elapsed: float) -> str:
         if sim_elapsed < self.outcome.ring_seconds:
@@ -107,6 +109,8 @@ class SimulatedRetell:
         default_agent_id: str = "agent_simulated",
         webhook_url: str | None = None,
         call_seconds: tuple[float, float] | None = None,
+        late_analysis_share: float = 0.0,
+        late_analysis_seconds: float = 120.0,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -129,6 +133,10 @@ class SimulatedRetell:
         # (low, high): every call connects and lasts uniform(low, high) simulated seconds
         # (unscripted numbers; for benchmarks of how fast dialer notices an end)
         self.call_seconds = call_seconds
+        # As Retell does, some calls' analysis and cost appear only a while (simulated
+        # seconds) after the call ended: this share of the connected calls.
+        self.late_analysis_share = late_analysis_share
+        self.late_analysis_seconds = late_analysis_seconds
         self._unreported: list[tuple[float, str]] = []
         self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
         self.requests: Counter[str] = Counter()  # answered requests, by endpoint
@@ -293,6 +301,10 @@ class SimulatedRetell:
             created_ms=self.sim_ms(now),
             terminal_at=now + outcome.total_seconds / self.speed,
             idempotency_key=body.get("idempotency_key"),
+            analysis_after=self.late_analysis_seconds
+            if self.rng.random() < self.late_analysis_share
+            else 0.0,
+            answers=_answers(self.rng),
         )
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)
@@ -328,18 +340,15 @@ class SimulatedRetell:
             data["end_timestamp"] = end_ms
             data["duration_ms"] = end_ms - call.created_ms
             data["disconnection_reason"] = outcome.reason
-            if outcome.connected:
-                data["call_analysis"] = {
-                    "call_summary": f"Simulated call ended by {outcome.reason}.",
-                    "user_sentiment": "Positive"
-                    if outcome.reason != "user_requested_dnc"
-                    else "Negative",
-                    "call_successful": outcome.reason in {"agent_hangup", "call_transfer"},
-                    "in_voicemail": outcome.reason == "voicemail_reached",
-                    "custom_analysis_data": {},
-                }
+            analyzed = (real - call.terminal_at) * self.speed >= call.analysis_after
+            if outcome.connected and analyzed:
+                data["call_analysis"] = _analysis(call, outcome.reason)
+                data["call_cost"] = _cost(outcome.total_seconds)
+                data["recording_url"] = f"https://recordings.example/{call.call_id}.wav"
                 if not listing:
                     data["transcript"] = "Agent: Hello!\nUser: Hi.\n"
+            elif analyzed:
+                data["call_cost"] = _cost(0.0)
         return data
 
     def due_webhook_events(self, real: float | None = None) -> list[dict[str, Any]]:
@@ -526,6 +535,53 @@ def _string_match(value: str, condition: dict[str, Any]) -> bool:
     if op == "co":
         return expected in value
     return False
+
+
+# What callees tell a renewal agent; some notes begin with '-' or '+', as spoken words do.
+_NOTES = (
+    "happy with the service",
+    "-- not interested",
+    "+1 call me back after five",
+    "asked about the price",
+    "",
+)
+CENTS_PER_SECOND = 0.1167  # about 7 cents a minute, as Retell's voice pricing
+
+
+def _answers(rng: random.Random) -> dict[str, Any]:
+    return {
+        "renewed": rng.random() < 0.45,
+        "plan": rng.choice(["basic", "plus", "premium"]),
+        "callback_requested": rng.random() < 0.1,
+        "notes": rng.choice(_NOTES),
+    }
+
+
+def _analysis(call: SimCall, reason: str) -> dict[str, Any]:
+    return {
+        "call_summary": f"Simulated call ended by {reason}.",
+        "user_sentiment": _sentiment(call.answers),
+        "call_successful": reason in {"agent_hangup", "call_transfer"} or call.answers["renewed"],
+        "in_voicemail": reason == "voicemail_reached",
+        "custom_analysis_data": dict(call.answers),
+    }
+
+
+def _sentiment(answers: dict[str, Any]) -> str:
+    return "Positive" if answers.get("renewed") else "Neutral"
+
+
+def _cost(seconds: float) -> dict[str, Any]:
+    """Retell's call_cost: amounts in cents."""
+    cost = round(seconds * CENTS_PER_SECOND, 4)
+    return {
+        "product_costs": [
+            {"product": "retell_platform", "unit_price": CENTS_PER_SECOND, "cost": cost}
+        ],
+        "total_duration_seconds": round(seconds),
+        "total_duration_unit_price": CENTS_PER_SECOND,
+        "combined_cost": cost,
+    }
 
 
 def _number_match(value: int | None, condition: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from dialer.store.records import (
     ClaimRequest,
     NumberBusyError,
 )
-from dialer.store.reports import ATTEMPT_EXPORT_FIELDS, LEAD_EXPORT_FIELDS, ReportQueries
+from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
 from dialer.store.settling import SettlingQueries
 
 
@@ -49,9 +49,9 @@ async def open_store(
 
 
 __all__ = [
-    "ATTEMPT_EXPORT_FIELDS",
+    "ATTEMPT_ROW_KEYS",
     "DEFAULT_OUTAGE_SECONDS",
-    "LEAD_EXPORT_FIELDS",
+    "LEAD_ROW_KEYS",
     "Attempt",
     "CampaignRow",
     "CampaignSummary",

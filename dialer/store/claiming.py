@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.campaign import Pacing
 from dialer.domain.hours import ZoneFilter
-from dialer.domain.pacing import next_free_slot, plan_claim
+from dialer.domain.pacing import Spend, next_free_slot, plan_claim
 from dialer.domain.screening import DAILY_WINDOW, Candidate, Defer, RecentCalls, Skip, screen
 from dialer.domain.states import (
     DUE_LEAD_STATES,
@@ -53,9 +53,13 @@ class ClaimingQueries(StoreBase):
         await self.lock_campaign(conn, campaign_id)
         row = (
             await conn.execute(
-                select(campaigns.c.status, campaigns.c.next_dial_at, campaigns.c.hold_until).where(
-                    campaigns.c.id == campaign_id
-                )
+                select(
+                    campaigns.c.status,
+                    campaigns.c.next_dial_at,
+                    campaigns.c.hold_until,
+                    campaigns.c.spend_cents,
+                    campaigns.c.billed_calls,
+                ).where(campaigns.c.id == campaign_id)
             )
         ).one()
         now = await self.now(conn)
@@ -70,7 +74,16 @@ class ClaimingQueries(StoreBase):
             limit=request.limit,
             account_cap=request.account_cap,
             speed=request.speed,
+            budget_usd=request.budget_usd,
+            spend=Spend(float(row.spend_cents), int(row.billed_calls)),
         )
+        if plan.pause_reason is not None:
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(status=CampaignStatus.PAUSED, status_reason=plan.pause_reason)
+            )
+            return Claim([], now, CampaignStatus.PAUSED, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
         rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.zones)

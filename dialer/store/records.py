@@ -61,6 +61,7 @@ class ClaimRequest:
     speed: float = 1.0
     zones: ZoneFilter | None = None
     per_number_per_day: int | None = None
+    budget_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,5 @@ class CampaignSummary:
     in_doubt: int
     total_duration_ms: int
     next_due_at: datetime | None
+    spend_cents: float = 0.0
+    connected_calls: int = 0

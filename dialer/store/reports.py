@@ -23,7 +23,21 @@ from dialer.store.records import CampaignSummary
 from dialer.store.schema import attempts, campaigns, leads
 
 _last = attempts.alias("last")
-# One row per lead with its latest attempt.
+_connected = attempts.alias("connected")
+_spent = attempts.alias("spent")
+# The lead's last connected call (Retell's status `ended`: not `not_connected` or `error`):
+# where its outcome comes from.
+_LAST_CONNECTED = (
+    select(_connected.c.id)
+    .where(_connected.c.lead_id == leads.c.id)
+    .where(_connected.c.call_status == "ended")
+    .order_by(_connected.c.created_at.desc())
+    .limit(1)
+    .correlate(leads)
+    .scalar_subquery()
+)
+_outcome = attempts.alias("outcome")
+# One row per lead with its latest attempt, its last connected call's outcome, its spend.
 _LEAD_EXPORT: Select[Any] = select(
     leads.c.lead_key.label("lead_id"),
     leads.c.to_number,
@@ -37,7 +51,19 @@ _LEAD_EXPORT: Select[Any] = select(
     _last.c.duration_ms,
     leads.c.dynamic_variables,
     leads.c.skip_reason,
-).select_from(leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id))
+    _outcome.c.analysis,
+    _outcome.c.recording_url,
+    select(func.sum(_spent.c.cost_cents))
+    .where(_spent.c.lead_id == leads.c.id)
+    .correlate(leads)
+    .scalar_subquery()
+    .label("cost_cents"),
+    _last.c.cost_cents.label("last_cost_cents"),
+).select_from(
+    leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
+        _outcome, _outcome.c.id == _LAST_CONNECTED
+    )
+)
 # One row per attempt.
 _ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.id.label("attempt_id"),
@@ -54,10 +80,13 @@ _ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.ended_at,
     attempts.c.duration_ms,
     attempts.c.analysis,
+    attempts.c.recording_url,
+    attempts.c.cost_cents,
 ).join(leads, leads.c.id == attempts.c.lead_id)
 
-LEAD_EXPORT_FIELDS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
-ATTEMPT_EXPORT_FIELDS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
+# The rows' keys (the export turns analysis and cents into its own columns: dialer.export).
+LEAD_ROW_KEYS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
+ATTEMPT_ROW_KEYS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
 
 
 class ReportQueries(StoreBase):
@@ -159,6 +188,7 @@ class ReportQueries(StoreBase):
                         func.coalesce(func.sum(attempts.c.duration_ms), 0),
                         func.count().filter(attempts.c.state.in_(LIVE_ATTEMPT_STATES)),
                         func.count().filter(attempts.c.state == AttemptState.IN_DOUBT),
+                        func.count().filter(attempts.c.call_status == "ended"),
                     ).where(attempts.c.campaign_id == campaign_id)
                 )
             ).one()
@@ -169,6 +199,11 @@ class ReportQueries(StoreBase):
                     .where(leads.c.state.in_(DUE_LEAD_STATES))
                 )
             ).scalar_one()
+            spend = (
+                await conn.execute(
+                    select(campaigns.c.spend_cents).where(campaigns.c.id == campaign_id)
+                )
+            ).scalar_one()
         return CampaignSummary(
             leads_by_state={s: int(n) for s, n in by_state},
             calls_by_reason={str(r): int(n) for r, n in by_reason},
@@ -177,10 +212,12 @@ class ReportQueries(StoreBase):
             in_doubt=int(totals[3]),
             total_duration_ms=int(totals[1]),
             next_due_at=aware(due),
+            spend_cents=float(spend or 0),
+            connected_calls=int(totals[4]),
         )
 
     async def export_lead_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
-        """One row per lead with its latest attempt (streamed), keyed by LEAD_EXPORT_FIELDS."""
+        """One row per lead with its latest attempt (streamed), keyed by LEAD_ROW_KEYS."""
         stmt = _LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
         async for data in self._stream(stmt):
             if data["state"] in TERMINAL_LEAD_STATES:
@@ -188,7 +225,7 @@ class ReportQueries(StoreBase):
             yield data
 
     async def export_attempt_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
-        """One row per attempt (streamed), keyed by ATTEMPT_EXPORT_FIELDS."""
+        """One row per attempt (streamed), keyed by ATTEMPT_ROW_KEYS."""
         stmt = _ATTEMPT_EXPORT.where(attempts.c.campaign_id == campaign_id).order_by(
             attempts.c.created_at, attempts.c.id
         )

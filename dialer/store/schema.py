@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,10 @@ campaigns = Table(
     # A digest of the campaign file, its lead list and suppression files as last loaded:
     # `dialer run` skips reading an unchanged million-row list again.
     Column("source_digest", String(32)),
+    # What the campaign's calls cost so far (cents), and how many calls that is: the budget
+    # is checked at every claim without adding up a million attempts.
+    Column("spend_cents", Double, nullable=False, server_default="0"),
+    Column("billed_calls", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -138,6 +143,9 @@ attempts = Table(
     Column("disconnection_reason", String(64)),
     Column("api_error", Text),
     Column("analysis", JSONType),
+    # What the call cost, in cents (Retell's call_cost.combined_cost), and its recording.
+    Column("cost_cents", Double),
+    Column("recording_url", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("started_at", UTCDateTime),

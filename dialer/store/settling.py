@@ -144,6 +144,8 @@ class SettlingQueries(NotificationQueries):
                     "ended_at": call.ended_at,
                     "duration_ms": call.duration_ms,
                     "analysis": call.analysis,
+                    "cost_cents": call.cost_cents,
+                    "recording_url": call.recording_url,
                     "settled_at": now,
                     "lease_expires_at": None,
                 },
@@ -152,6 +154,8 @@ class SettlingQueries(NotificationQueries):
                 return False
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
+            if call.cost_cents is not None:
+                await self._add_spend(conn, attempt.campaign_id, call.cost_cents)
             if decision.suppress_reason is not None:
                 await conn.execute(
                     self._insert(suppressions)
@@ -193,9 +197,49 @@ class SettlingQueries(NotificationQueries):
             await self._skip_if_cancelled(conn, attempt.lead_id, now)
 
     @rides_out_outages
-    async def record_analysis(self, call_id: str, analysis: dict[str, Any]) -> None:
-        """The call's analysis, which Retell may finish after the call ended."""
+    async def record_later_details(
+        self,
+        call_id: str,
+        analysis: dict[str, Any] | None,
+        cost_cents: float | None = None,
+        recording_url: str | None = None,
+    ) -> None:
+        """What Retell adds to a call after it ended (its analysis, its cost, its recording):
+        each written when given, never erasing what is known."""
+        values: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("analysis", analysis),
+                ("cost_cents", cost_cents),
+                ("recording_url", recording_url),
+            )
+            if value is not None
+        }
+        if not values:
+            return
         async with self.transaction() as conn:
             await conn.execute(
-                attempts.update().where(attempts.c.call_id == call_id).values(analysis=analysis)
+                attempts.update()
+                .where(attempts.c.call_id == call_id)
+                .values(**{k: v for k, v in values.items() if k != "cost_cents"})
             )
+            if cost_cents is not None:  # counted once: only where no cost was known
+                billed = await conn.execute(
+                    attempts.update()
+                    .where(attempts.c.call_id == call_id)
+                    .where(attempts.c.cost_cents.is_(None))
+                    .values(cost_cents=cost_cents)
+                    .returning(attempts.c.campaign_id)
+                )
+                for (campaign_id,) in billed.all():
+                    await self._add_spend(conn, campaign_id, cost_cents)
+
+    async def _add_spend(self, conn: AsyncConnection, campaign_id: int, cents: float) -> None:
+        await conn.execute(
+            campaigns.update()
+            .where(campaigns.c.id == campaign_id)
+            .values(
+                spend_cents=campaigns.c.spend_cents + cents,
+                billed_calls=campaigns.c.billed_calls + 1,
+            )
+        )

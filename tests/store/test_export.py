@@ -18,9 +18,10 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
+from dialer.export import ATTEMPT_FIELDS, LEAD_FIELDS
 from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
-from dialer.store import ATTEMPT_EXPORT_FIELDS, LEAD_EXPORT_FIELDS, ClaimRequest, Store
+from dialer.store import ClaimRequest, Store
 
 from ..helpers import numbers, write_campaign
 
@@ -39,7 +40,21 @@ README_LEAD_COLUMNS = [
     "duration_ms",
     "dynamic_variables",
     "skip_reason",
+    "call_successful",
+    "user_sentiment",
+    "call_summary",
+    "in_voicemail",
+    "recording_url",
+    "cost_usd",
+    "last_cost_usd",
 ]
+ANALYSIS = {
+    "call_successful": True,
+    "user_sentiment": "Positive",
+    "call_summary": '=HYPERLINK("http://evil.example")',
+    "in_voicemail": False,
+    "custom_analysis_data": {"renewed": "yes", "notes": "-- not interested"},
+}
 
 
 async def _one_call_ended(store: Store, tmp_path: Path) -> tuple[str, str]:
@@ -49,7 +64,15 @@ async def _one_call_ended(store: Store, tmp_path: Path) -> tuple[str, str]:
     request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=1), 1, 30)
     (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
     assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
-    end = CallEnd("call-1", "ended", "user_hangup", duration_ms=42_000, analysis={"ok": True})
+    end = CallEnd(
+        "call-1",
+        "ended",
+        "user_hangup",
+        duration_ms=42_000,
+        analysis=ANALYSIS,
+        cost_cents=4.9,
+        recording_url="https://recordings.example/call-1.wav",
+    )
     assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
     return called, waiting
 
@@ -71,16 +94,25 @@ async def _export(store_url: str, *args: str) -> str:
 
 async def test_lead_rows_in_csv_and_jsonl(store: Store, store_url: str, tmp_path: Path) -> None:
     called, waiting = await _one_call_ended(store, tmp_path)
-    assert list(LEAD_EXPORT_FIELDS) == README_LEAD_COLUMNS
+    assert list(LEAD_FIELDS) == [*README_LEAD_COLUMNS, "analysis"]
     rows = list(csv.DictReader(io.StringIO(await _export(store_url, "--format", "csv"))))
     assert [r["to_number"] for r in rows] == [called, waiting]
-    assert list(rows[0]) == README_LEAD_COLUMNS
+    assert list(rows[0]) == [*README_LEAD_COLUMNS, "analysis.notes", "analysis.renewed"]
     done = rows[0]
     assert (done["state"], done["attempts"], done["last_call_id"]) == ("completed", "1", "call-1")
     assert (done["last_disconnection_reason"], done["duration_ms"]) == ("user_hangup", "42000")
     assert done["next_attempt_at"] == ""  # terminal: due never
     assert json.loads(done["dynamic_variables"]) == {"first_name": "Lead0"}
     assert (rows[1]["state"], rows[1]["last_call_id"]) == ("pending", "")
+    # the outcome, extracted values one column each, spoken words made inert for spreadsheets
+    assert (done["call_successful"], done["user_sentiment"]) == ("True", "Positive")
+    assert done["call_summary"] == '\'=HYPERLINK("http://evil.example")'
+    assert (done["analysis.renewed"], done["analysis.notes"]) == ("yes", "'-- not interested")
+    assert (done["cost_usd"], done["last_cost_usd"]) == ("0.049", "0.049")
+    assert done["recording_url"] == "https://recordings.example/call-1.wav"
+    assert done["to_number"] == called  # our own E.164 numbers keep their +
+    raw = list(csv.DictReader(io.StringIO(await _export(store_url, "--format", "csv", "--raw"))))
+    assert raw[0]["call_summary"].startswith("=HYPERLINK")
 
     lines = [
         json.loads(line) for line in (await _export(store_url, "--format", "jsonl")).splitlines()
@@ -89,6 +121,9 @@ async def test_lead_rows_in_csv_and_jsonl(store: Store, store_url: str, tmp_path
     assert lines[0]["dynamic_variables"] == {"first_name": "Lead0"}
     assert lines[0]["duration_ms"] == 42_000 and lines[0]["next_attempt_at"] is None
     assert lines[1]["next_attempt_at"] is not None
+    assert lines[0]["analysis"] == {"renewed": "yes", "notes": "-- not interested"}
+    assert lines[0]["call_summary"].startswith("=HYPERLINK")  # JSON is data, not a sheet
+    assert lines[0]["cost_usd"] == 0.049 and lines[1]["cost_usd"] is None
 
 
 async def test_attempt_rows(store: Store, store_url: str, tmp_path: Path) -> None:
@@ -97,10 +132,11 @@ async def test_attempt_rows(store: Store, store_url: str, tmp_path: Path) -> Non
         json.loads(line)
         for line in (await _export(store_url, "--attempts", "--format", "jsonl")).splitlines()
     ]
-    assert len(lines) == 1 and list(lines[0]) == list(ATTEMPT_EXPORT_FIELDS)
+    assert len(lines) == 1 and list(lines[0]) == list(ATTEMPT_FIELDS)
     (attempt,) = lines
     assert (attempt["to_number"], attempt["attempt"], attempt["state"]) == (called, 1, "ended")
-    assert attempt["analysis"] == {"ok": True}
+    assert attempt["analysis"] == {"renewed": "yes", "notes": "-- not interested"}
+    assert (attempt["cost_usd"], attempt["user_sentiment"]) == (0.049, "Positive")
     out = tmp_path / "attempts.csv"
     await _export(store_url, "--attempts", "-o", str(out))
     (row,) = csv.DictReader(out.open(encoding="utf-8"))
