@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import socket
@@ -22,8 +23,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def naive_call(http: httpx.AsyncClient, number: str, poll_seconds: float) -> None:
+    """One call the way a first script places it: create, then get-call every
+    `poll_seconds` until it is over."""
+    created = await http.post(
+        "/v2/create-phone-call",
+        json={
+            "from_number": "+14155550100",
+            "to_number": number,
+            "metadata": {"attempt_id": uuid.uuid4().hex},
+        },
+    )
+    call_id = created.json()["call_id"]
+    while True:
+        await asyncio.sleep(poll_seconds)
+        got = (await http.get(f"/v2/get-call/{call_id}")).json()
+        if got["call_status"] in ("ended", "error", "not_connected"):
+            return
+
+
 class Simulator:
-    def __init__(self, speed: float, seed: int) -> None:
+    def __init__(self, speed: float, seed: int, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -40,6 +60,7 @@ class Simulator:
                 str(seed),
                 "--concurrency-limit",
                 "100000",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -26,44 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import KEY, free_port, write_leads
+from common import KEY, Simulator, naive_call, write_leads
 
 READS = ("get-call", "list-calls")
-
-
-class Sim:
-    def __init__(self, call_seconds: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dialer",
-                "simulator",
-                "--port",
-                str(self.port),
-                "--call-seconds",
-                call_seconds,
-                "--concurrency-limit",
-                "100000",
-                "--seed",
-                "1",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        assert self.proc.stdout is not None
-        self.proc.stdout.readline()
-
-    def records(self) -> dict[str, Any]:
-        got = httpx.get(f"{self.url}/_sim/records", headers={"Authorization": f"Bearer {KEY}"})
-        data: dict[str, Any] = got.json()
-        return data
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 async def naive(url: str, leads: Path, cap: int, cps: float) -> None:
@@ -78,20 +43,7 @@ async def naive(url: str, leads: Path, cap: int, cps: float) -> None:
 
         async def one(number: str) -> None:
             async with slots:
-                created = await http.post(
-                    "/v2/create-phone-call",
-                    json={
-                        "from_number": "+14155550100",
-                        "to_number": number,
-                        "metadata": {"attempt_id": uuid.uuid4().hex},
-                    },
-                )
-                call_id = created.json()["call_id"]
-                while True:
-                    await asyncio.sleep(1.0)
-                    got = (await http.get(f"/v2/get-call/{call_id}")).json()
-                    if got["call_status"] in ("ended", "error", "not_connected"):
-                        return
+                await naive_call(http, number, 1.0)
 
         tasks = []
         for number in numbers:
@@ -100,7 +52,9 @@ async def naive(url: str, leads: Path, cap: int, cps: float) -> None:
         await asyncio.gather(*tasks)
 
 
-def run_dialer(sim: Sim, leads: Path, folder: Path, cap: int, cps: float, follow: str) -> None:
+def run_dialer(
+    sim: Simulator, leads: Path, folder: Path, cap: int, cps: float, follow: str
+) -> None:
     name = f"follow-{follow}-{uuid.uuid4().hex[:6]}"
     campaign = folder / f"{name}.yaml"
     campaign.write_text(
@@ -170,7 +124,7 @@ def main() -> None:
         print("cap 10, 20 calls/s, calls of 2-4 s, real time\n")
         print("| follower | slot utilization | end→next dial p50 ms | p95 ms | reads/s |")
         print("| --- | --- | --- | --- | --- |")
-        sim = Sim("2-4")
+        sim = Simulator(1.0, 1, "--call-seconds", "2-4")
         try:
             for index, way in enumerate(("naive script", "get-call", "list")):
                 leads = write_leads(folder, args.leads, index * 100_000)
@@ -189,7 +143,7 @@ def main() -> None:
         print("\n200 calls at once (cap 200, 20 calls/s, calls of 20-30 s)\n")
         print("| follower | reads/s |")
         print("| --- | --- |")
-        sim = Sim("20-30")
+        sim = Simulator(1.0, 1, "--call-seconds", "20-30")
         try:
             for index, way in enumerate(("get-call", "list")):
                 leads = write_leads(folder, args.wide_leads, 500_000 + index * 100_000)

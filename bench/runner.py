@@ -22,12 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import KEY, Simulator, database, write_campaign, write_leads
+from common import KEY, Simulator, database, naive_call, write_campaign, write_leads
 
 
 async def naive(url: str, leads: Path) -> None:
@@ -40,24 +39,7 @@ async def naive(url: str, leads: Path) -> None:
         timeout=httpx.Timeout(30, pool=None),
         headers={"Authorization": f"Bearer {KEY}"},
     ) as http:
-
-        async def one(number: str) -> None:
-            created = await http.post(
-                "/v2/create-phone-call",
-                json={
-                    "from_number": "+14155550100",
-                    "to_number": number,
-                    "metadata": {"attempt_id": uuid.uuid4().hex},
-                },
-            )
-            call_id = created.json()["call_id"]
-            while True:
-                await asyncio.sleep(0.5)
-                got = (await http.get(f"/v2/get-call/{call_id}")).json()
-                if got["call_status"] in ("ended", "error", "not_connected"):
-                    return
-
-        await asyncio.gather(*(one(n) for n in numbers))
+        await asyncio.gather(*(naive_call(http, n, 0.5) for n in numbers))
 
 
 def run_dialer(campaign: Path, sim: Simulator, database_url: str, speed: float) -> float:

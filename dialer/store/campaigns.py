@@ -120,12 +120,7 @@ class CampaignQueries(StoreBase):
         self, campaign_id: int, status: CampaignStatus, reason: str | None = None
     ) -> None:
         async with self.transaction() as conn:
-            now = await self.now(conn)
-            await conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id)
-                .values(status=status, status_reason=reason, updated_at=now)
-            )
+            await self._change_status(conn, campaign_id, status, reason, await self.now(conn))
 
     @rides_out_outages
     async def reopen(self, campaign_id: int) -> None:
@@ -133,16 +128,8 @@ class CampaignQueries(StoreBase):
         counts calls from now on."""
         async with self.transaction() as conn:
             now = await self.now(conn)
-            await conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id)
-                .values(
-                    status=CampaignStatus.ACTIVE,
-                    status_reason=None,
-                    breaker_since=now,
-                    updated_at=now,
-                )
-            )
+            active = CampaignStatus.ACTIVE
+            await self._change_status(conn, campaign_id, active, None, now, breaker_since=now)
 
     @rides_out_outages
     async def pause_if_active(self, campaign_id: int, reason: str) -> bool:
@@ -150,13 +137,10 @@ class CampaignQueries(StoreBase):
         was not active (paused or cancelled meanwhile)."""
         async with self.transaction() as conn:
             now = await self.now(conn)
-            result = await conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id)
-                .where(campaigns.c.status == CampaignStatus.ACTIVE)
-                .values(status=CampaignStatus.PAUSED, status_reason=reason, updated_at=now)
+            paused = CampaignStatus.PAUSED
+            return await self._change_status(
+                conn, campaign_id, paused, reason, now, only_if_active=True
             )
-            return bool(result.rowcount)
 
     @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:
@@ -165,15 +149,8 @@ class CampaignQueries(StoreBase):
         async with self.transaction() as conn:
             await self.lock_campaign(conn, campaign_id)  # no claim interleaves with this
             now = await self.now(conn)
-            await conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id)
-                .values(
-                    status=CampaignStatus.CANCELLED,
-                    status_reason=CANCELLED_BY_A_PERSON,
-                    updated_at=now,
-                )
-            )
+            cancelled = CampaignStatus.CANCELLED
+            await self._change_status(conn, campaign_id, cancelled, CANCELLED_BY_A_PERSON, now)
             return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
 
     @rides_out_outages

@@ -78,12 +78,9 @@ class ClaimingQueries(StoreBase):
             spend=Spend(float(row.spend_cents), int(row.billed_calls)),
         )
         if plan.pause_reason is not None:
-            await conn.execute(
-                campaigns.update()
-                .where(campaigns.c.id == campaign_id)
-                .values(status=CampaignStatus.PAUSED, status_reason=plan.pause_reason)
-            )
-            return Claim([], now, CampaignStatus.PAUSED, None, 0)
+            paused = CampaignStatus.PAUSED
+            await self._change_status(conn, campaign_id, paused, plan.pause_reason, now)
+            return Claim([], now, paused, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
         rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.zones)

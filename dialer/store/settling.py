@@ -168,15 +168,13 @@ class SettlingQueries(NotificationQueries):
                     .on_conflict_do_nothing()
                 )
             if decision.pause_reason:
-                await conn.execute(
-                    campaigns.update()
-                    .where(campaigns.c.id == attempt.campaign_id)
-                    .where(campaigns.c.status == CampaignStatus.ACTIVE)
-                    .values(
-                        status=CampaignStatus.PAUSED,
-                        status_reason=decision.pause_reason,
-                        updated_at=now,
-                    )
+                await self._change_status(
+                    conn,
+                    attempt.campaign_id,
+                    CampaignStatus.PAUSED,
+                    decision.pause_reason,
+                    now,
+                    only_if_active=True,
                 )
             return True
 

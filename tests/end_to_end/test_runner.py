@@ -155,7 +155,7 @@ async def test_attempts_in_doubt_resume_when_creates_answer_again(
     or overlapping dial (the measured idle time after the window is in bench/recovery.py)."""
     faults = Faults(create_outage=(0.5, 3.5))
     engine = SimulatedRetell(speed=100, faults=faults, seed=5, concurrency_limit=100)
-    path = write_campaign(tmp_path, numbers(30), cps=20, cap=3, max_attempts=2)
+    path = write_campaign(tmp_path, numbers(15), cps=20, cap=3, max_attempts=2)
     result = await run_in_process(store, engine, path)
     assert result.outcome is RunOutcome.FINISHED
     records = engine.records()
