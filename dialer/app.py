@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,17 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import structlog
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from dialer.clock import Clock
 from dialer.control import open_for_run
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.dialing.worker import Worker
-from dialer.display import print_summary, progress_line, window_note
+from dialer.display import RunProgress, print_summary
 from dialer.domain.states import CampaignStatus
 from dialer.exit_codes import for_signal
 from dialer.health import WorkerHealth
@@ -36,6 +34,7 @@ from dialer.retell import DEFAULT_READS_PER_SECOND, RetellClient
 from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
+from dialer.status import read_status
 from dialer.store import DEFAULT_OUTAGE_SECONDS, Store, open_store
 
 log = structlog.get_logger("dialer")
@@ -61,6 +60,7 @@ class RunConfig:
     store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
     follow: str = "list"
     api_reads_per_second: float = DEFAULT_READS_PER_SECOND
+    http_port: int | None = None  # serve the dashboard, /metrics and /healthz on it
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
     clock: Clock = field(default_factory=Clock)
@@ -109,7 +109,6 @@ async def _watch_signals(stop: Callable[[], None], received: list[int]) -> None:
 
 
 async def _show_progress(runner: CampaignRunner, store: Store, console: Console | None) -> None:
-    started = time.monotonic()
     cap = runner.campaign.pacing.max_concurrent_calls
     if console is None:
         while True:
@@ -124,14 +123,35 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
                 waiting_for_window=stats.waiting_for_window,
                 next_window=stats.next_window.isoformat() if stats.next_window else None,
             )
-    with Live(console=console, refresh_per_second=4, transient=True) as live:
+    bar = RunProgress(console, runner.row.name, cap)
+    with bar.progress:
         while True:
             summary = await store.summary(runner.row.id)
             stats = runner.stats
-            window = window_note(stats.waiting_for_window, stats.next_window)
-            line = progress_line(runner.row.name, summary, cap, stats.dial_rate(), started, window)
-            live.update(Text(line))
+            bar.update(summary, stats.dial_rate(), stats.waiting_for_window, stats.next_window)
             await anyio.sleep(0.5)
+
+
+async def _serve_run_dashboard(
+    config: RunConfig,
+    store: Store,
+    name: str,
+    *,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """`dialer run --http-port N`: its campaign's dashboard, /metrics and /healthz."""
+    assert config.http_port is not None
+
+    async def this_campaign() -> list[dict[str, object]]:
+        return [view.as_json() for view in await read_status(store, name, config.clock.now())]
+
+    async def alive() -> tuple[bool, dict[str, object]]:
+        return not store.availability.is_down, {"campaign": name}
+
+    async with anyio.create_task_group() as group:
+        bound = await group.start(serve_metrics, config.http_port, alive, alive, this_campaign)
+        log.info("dashboard", url=f"http://127.0.0.1:{bound}/")
+        task_status.started(bound)
 
 
 def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int], None]:
@@ -181,6 +201,8 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
                 group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
+                if config.http_port is not None:
+                    await group.start(_serve_run_dashboard, config, store, row.name)
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
@@ -244,8 +266,17 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, worker.stop, received)
                 if config.metrics_port is not None:
+
+                    async def every_campaign() -> list[dict[str, object]]:
+                        views = await read_status(store, None, config.clock.now())
+                        return [view.as_json() for view in views]
+
                     bound = await group.start(
-                        serve_metrics, config.metrics_port, health.live, health.ready
+                        serve_metrics,
+                        config.metrics_port,
+                        health.live,
+                        health.ready,
+                        every_campaign,
                     )
                     _write_port_file(bound)
                 if config.webhook_port is not None:

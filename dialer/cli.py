@@ -222,6 +222,12 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 @following_options
 @log_format_option("auto")
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
+@click.option(
+    "--http-port",
+    type=int,
+    default=None,
+    help="Serve a live dashboard of this campaign at / on this port (with /metrics and /healthz).",
+)
 def run(
     campaign_file: Path,
     simulate: bool,
@@ -233,6 +239,7 @@ def run(
     follow: str,
     log_format: str,
     no_progress: bool,
+    http_port: int | None,
 ) -> None:
     """Validate, load and run one campaign to the end; re-running the same file resumes it."""
     from dialer.app import RunConfig, UsageError, run_campaign
@@ -257,6 +264,7 @@ def run(
         api_reads_per_second=api_reads_per_second,
         follow=follow,
         progress=not no_progress,
+        http_port=http_port,
         json_logs=as_json,
         clock=clock,
     )
@@ -487,6 +495,43 @@ def export(
     if not run_async(go, database_url):
         click.echo(f"no campaign named {name!r} in the store", err=True)
         sys.exit(ExitCode.INVALID)
+
+
+@main.command()
+@click.argument("name")
+@database_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the page (default: NAME-report.html).",
+)
+def report(name: str, database_url: str | None, output: Path | None) -> None:
+    """One self-contained HTML page of charts for a campaign (works offline)."""
+    from datetime import UTC, datetime
+
+    from dialer.report import gather, render
+    from dialer.store import open_store
+
+    target = output or Path(f"{name}-report.html")
+
+    async def go() -> bool:
+        store = await open_store(database_url)
+        try:
+            row = await store.campaign(name)
+            if row is None:
+                return False
+            page = render(row, await gather(store, row), datetime.now(UTC))
+        finally:
+            await store.close()
+        target.write_text(page, encoding="utf-8")
+        return True
+
+    if not run_async(go, database_url):
+        click.echo(f"no campaign named {name!r} in the store", err=True)
+        sys.exit(ExitCode.INVALID)
+    click.echo(f"{target}: the report of campaign {name!r}; open it in a browser")
 
 
 @main.command()

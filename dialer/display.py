@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from dialer.store import CampaignSummary
@@ -26,32 +28,77 @@ def window_note(waiting: int, next_window: datetime | None) -> str:
     return note
 
 
-def progress_line(
-    name: str,
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def eta_seconds(
     summary: CampaignSummary,
-    cap: int,
-    rate: float,
-    started: float,
-    window: str = "",
-) -> str:
-    total = sum(summary.leads_by_state.values())
-    done = sum(summary.leads_by_state.get(s, 0) for s in TERMINAL)
-    elapsed = time.monotonic() - started
-    eta = "—"
-    if done and total > done and elapsed > 1:
-        eta = f"{(total - done) * elapsed / done:,.0f}s"
-    waiting = summary.leads_by_state.get("retry_wait", 0)
-    line = (
-        f"{name}: {done:,}/{total:,} leads done · active calls {summary.live_attempts}/{cap}"
-        f" · {rate:.1f} dials/s · ETA {eta}"
-    )
-    if waiting:
-        line += f" · {waiting:,} waiting to retry"
-    if summary.in_doubt:
-        line += f" · {summary.in_doubt} in doubt"
-    if window:
-        line += f" · {window}"
-    return line
+    finish_rate: float,
+    now: datetime,
+    waiting_for_window: int = 0,
+    next_window: datetime | None = None,
+) -> float | None:
+    """When the campaign should be done: the leads that can be dialed now, at the rate leads
+    finish; or, if later, the wait for the leads held back (a backoff, a closed calling
+    window) and then their own turn. None before any lead has finished."""
+    if finish_rate <= 0:
+        return None
+    by_state = summary.leads_by_state
+    remaining = sum(n for state, n in by_state.items() if state not in TERMINAL)
+    held = by_state.get("retry_wait", 0) + waiting_for_window
+    eta = max(0, remaining - held) / finish_rate
+    opens = [t for t in (summary.next_due_at, next_window) if t is not None and t > now]
+    if held and opens:
+        wait = (max(opens) - now).total_seconds()
+        eta = max(eta, wait + held / finish_rate)
+    return eta
+
+
+class RunProgress:
+    """`dialer run`'s bar on a terminal: done/total, calls active against the cap, dial rate,
+    spend, an ETA that counts leads waiting for a backoff or a calling window."""
+
+    def __init__(self, console: Console, name: str, cap: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+            transient=True,
+        )
+        self._cap = cap
+        self._task: TaskID = self.progress.add_task(name, total=None, info="")
+        self._done: deque[tuple[float, int]] = deque(maxlen=240)  # (monotonic, done)
+
+    def update(
+        self, summary: CampaignSummary, dial_rate: float, waiting: int, next_window: datetime | None
+    ) -> None:
+        total = sum(summary.leads_by_state.values())
+        done = sum(summary.leads_by_state.get(s, 0) for s in TERMINAL)
+        now = time.monotonic()
+        self._done.append((now, done))
+        first_at, first_done = self._done[0]
+        rate = (done - first_done) / (now - first_at) if now - first_at > 1 else 0.0
+        eta = eta_seconds(summary, rate, datetime.now(UTC), waiting, next_window)
+        parts = [
+            f"active {summary.live_attempts}/{self._cap}",
+            f"{dial_rate:.1f} dials/s",
+            f"${summary.spend_cents / 100:,.2f}",
+            f"ETA {_duration(eta) if eta is not None else '—'}",
+        ]
+        retrying = summary.leads_by_state.get("retry_wait", 0)
+        if retrying:
+            parts.append(f"{retrying:,} waiting to retry")
+        if summary.in_doubt:
+            parts.append(f"{summary.in_doubt} in doubt")
+        if waiting:
+            parts.append(window_note(waiting, next_window))
+        self.progress.update(self._task, total=total, completed=done, info=" · ".join(parts))
 
 
 def summary_table(name: str, summary: CampaignSummary) -> Table:

@@ -15,6 +15,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from dialer.dashboard import PAGE, StatusSource, status_json
 from dialer.metrics import CONTENT_TYPE, METRICS
 from dialer.retell.webhooks import SIGNATURE_HEADER, BadEventError, CallEvent, parse_event, verify
 
@@ -113,12 +114,18 @@ async def serve_http(
         await listener.serve(handle)
 
 
-def metrics_handler(health: HealthCheck, ready: HealthCheck | None = None) -> Handler:
+def metrics_handler(
+    health: HealthCheck, ready: HealthCheck | None = None, status: StatusSource | None = None
+) -> Handler:
     checks = {"/healthz": health, "/readyz": ready or health}
 
     async def answer(request: Request) -> Response:
         if request.path == "/metrics":
             return Response(200, METRICS.render().encode(), {"Content-Type": CONTENT_TYPE})
+        if status is not None and request.path in ("/", "/status.json"):
+            if request.path == "/":
+                return Response(200, PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"})
+            return Response(200, status_json(await status()), {"Content-Type": "application/json"})
         check = checks.get(request.path)
         if check is not None:
             healthy, details = await check()
@@ -133,13 +140,16 @@ async def serve_metrics(
     port: int,
     health: HealthCheck,
     ready: HealthCheck | None = None,
+    status: StatusSource | None = None,
     *,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """`/metrics`, `/healthz` and `/readyz` until cancelled."""
+    """`/metrics`, `/healthz`, `/readyz` and (with `status`) the dashboard at `/` until
+    cancelled."""
     async with anyio.create_task_group() as group:
-        bound = await group.start(serve_http, port, metrics_handler(health, ready))
-        log.info("metrics_listening", port=bound, paths=["/metrics", "/healthz", "/readyz"])
+        bound = await group.start(serve_http, port, metrics_handler(health, ready, status))
+        paths = ["/metrics", "/healthz", "/readyz", *(["/"] if status else [])]
+        log.info("http_listening", port=bound, paths=paths)
         task_status.started(bound)
 
 

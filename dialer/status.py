@@ -27,6 +27,8 @@ class CampaignStatusView:
     summary: CampaignSummary
     waiting_for_window: int
     next_window: datetime | None
+    cap: int = 0  # max_concurrent_calls
+    dials_last_minute: int = 0
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -38,6 +40,8 @@ class CampaignStatusView:
             "calls_by_reason": summary.calls_by_reason,
             "attempts": summary.attempts,
             "active_calls": summary.live_attempts,
+            "max_concurrent_calls": self.cap,
+            "dials_last_minute": self.dials_last_minute,
             "in_doubt": summary.in_doubt,
             "total_duration_ms": summary.total_duration_ms,
             "spend_usd": round(summary.spend_cents / 100, 4),
@@ -55,8 +59,10 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
     for row in await store.campaigns():
         if name is not None and row.name != name:
             continue
-        hours = row.settings().calling_hours
-        waiting, next_window = waiting_for_window(hours, await store.waiting_by_zone(row.id), now)
+        settings = row.settings()
+        waiting, next_window = waiting_for_window(
+            settings.calling_hours, await store.waiting_by_zone(row.id), now
+        )
         views.append(
             CampaignStatusView(
                 row.name,
@@ -65,6 +71,8 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 await store.summary(row.id),
                 waiting,
                 next_window,
+                settings.pacing.max_concurrent_calls,
+                await store.dials_in_last_minute(row.id),
             )
         )
     return views

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -231,6 +231,48 @@ class ReportQueries(StoreBase):
         )
         async for data in self._stream(stmt):
             yield data
+
+    async def report_attempt_facts(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
+        """What the campaign report charts, per attempt (streamed): the lead's zone key, when
+        the attempt was made and ended, its call's status and reason, length and cost."""
+        stmt = (
+            select(
+                leads.c.zones.label("zone_key"),
+                attempts.c.created_at,
+                attempts.c.settled_at,
+                attempts.c.call_status,
+                attempts.c.disconnection_reason,
+                attempts.c.duration_ms,
+                attempts.c.cost_cents,
+            )
+            .join(leads, leads.c.id == attempts.c.lead_id)
+            .where(attempts.c.campaign_id == campaign_id)
+            .order_by(attempts.c.created_at, attempts.c.id)
+        )
+        async for data in self._stream(stmt):
+            yield data
+
+    @rides_out_outages
+    async def dials_in_last_minute(self, campaign_id: int) -> int:
+        async with self.engine.connect() as conn:
+            since = await self.now(conn) - timedelta(minutes=1)
+            return await count_rows(
+                conn,
+                attempts,
+                attempts.c.campaign_id == campaign_id,
+                attempts.c.created_at > since,
+            )
+
+    @rides_out_outages
+    async def attempts_per_lead(self, campaign_id: int) -> dict[int, int]:
+        """How many leads had 0, 1, 2, … attempts."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(leads.c.attempts, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .group_by(leads.c.attempts)
+            )
+            return {int(n): int(count) for n, count in rows}
 
     async def _stream(self, stmt: Select[Any]) -> AsyncIterator[dict[str, Any]]:
         async with self.engine.connect() as conn:

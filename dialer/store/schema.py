@@ -160,6 +160,8 @@ Index("ix_attempts_lead_id", attempts.c.lead_id)
 Index("ix_attempts_call_id", attempts.c.call_id)
 # Calls to a number in the last day, across campaigns (max_attempts_per_number_per_day).
 Index("ix_attempts_to_number_created_at", attempts.c.to_number, attempts.c.created_at)
+# A campaign's dials in the last minute (its dial rate on the dashboard).
+Index("ix_attempts_campaign_id_created_at", attempts.c.campaign_id, attempts.c.created_at)
 # A campaign's latest calls (the failure-spike breaker).
 Index("ix_attempts_campaign_id_settled_at", attempts.c.campaign_id, attempts.c.settled_at)
 Index(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,28 @@ async def test_a_budget_pauses_the_campaign_before_it_is_passed(
     # ended last (at most one per slot) may still lack theirs when it stops
     assert sum(1 for c in costs if c is None) <= 3, costs
     assert abs(sum(c for c in costs if c is not None) - summary.spend_cents) < 1e-6
+
+    # what the simulator's agent extracted, and the cost, in both export formats and status
+    import csv
+    import io
+    import json
+
+    from dialer.export import write_export
+    from dialer.status import read_status
+
+    for fmt in ("jsonl", "csv"):
+        out = io.StringIO()
+        assert await write_export(store, "test", fmt, per_attempt=False, out=out)
+        if fmt == "jsonl":
+            rows = [json.loads(line) for line in out.getvalue().splitlines()]
+            called = [r for r in rows if r["attempts"]]
+            assert any(r["analysis"].get("plan") for r in called)
+            assert sum(r["cost_usd"] or 0 for r in rows) == pytest.approx(summary.spend_cents / 100)
+        else:
+            table = list(csv.DictReader(io.StringIO(out.getvalue())))
+            assert {"analysis.renewed", "analysis.plan", "analysis.notes"} <= set(table[0])
+            assert all(not r["analysis.notes"].startswith(("-", "+")) for r in table)
+    (view,) = await read_status(store, "test", datetime.now(UTC))
+    shown = view.as_json()
+    assert shown["spend_usd"] == pytest.approx(summary.spend_cents / 100, abs=1e-4)
+    assert shown["cost_per_connected_call_usd"] > 0

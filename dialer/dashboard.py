@@ -1,0 +1,95 @@
+"""The live dashboard: a read-only page at `/` on the HTTP port of `dialer worker` (the one
+that serves `/metrics`) or of `dialer run --http-port N`, refreshing itself every 2 s from
+`/status.json` — the very numbers of `dialer status --json`: every campaign's progress,
+active calls against the cap, dials in the last minute, outcomes so far and spend. Counts
+only: no lead data, no phone numbers. The page puts every value in with textContent, so
+nothing shown can run as markup."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+StatusSource = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>dialer</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+.campaign { border: 1px solid #ddd; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
+.campaign h2 { margin: 0 0 .5rem; font-size: 1.1rem; }
+.numbers { display: flex; gap: 1.5rem; flex-wrap: wrap; }
+.numbers div span { display: block; color: #666; font-size: .8rem; }
+.bar { height: 10px; background: #eee; border-radius: 5px; margin: .6rem 0; }
+.bar div { height: 10px; background: #3b7; border-radius: 5px; width: 0; }
+.outcomes { color: #555; font-size: .9rem; }
+#updated { color: #888; font-size: .8rem; }
+</style></head><body>
+<h1>dialer</h1>
+<p id="updated">loading…</p>
+<div id="campaigns"></div>
+<script>
+"use strict";
+const TERMINAL = ["completed", "failed", "skipped"];
+function cell(label, value, cls) {
+  const box = document.createElement("div");
+  const name = document.createElement("span");
+  name.textContent = label;
+  const figure = document.createElement("b");
+  figure.className = cls;
+  figure.textContent = value;
+  box.append(name, figure);
+  return box;
+}
+function render(campaigns) {
+  const root = document.getElementById("campaigns");
+  root.replaceChildren();
+  for (const c of campaigns) {
+    const total = Object.values(c.leads).reduce((a, b) => a + b, 0);
+    const done = TERMINAL.reduce((a, s) => a + (c.leads[s] || 0), 0);
+    const box = document.createElement("section");
+    box.className = "campaign";
+    box.dataset.campaign = c.name;
+    const title = document.createElement("h2");
+    const reason = c.status_reason ? " (" + c.status_reason + ")" : "";
+    title.textContent = c.name + " · " + c.status + reason;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("div");
+    fill.style.width = (total ? (100 * done / total) : 0) + "%";
+    bar.append(fill);
+    const numbers = document.createElement("div");
+    numbers.className = "numbers";
+    numbers.append(
+      cell("done", done + " / " + total, "done"),
+      cell("active calls", c.active_calls + " / " + c.max_concurrent_calls, "active"),
+      cell("dials, last minute", String(c.dials_last_minute), "dials"),
+      cell("spend", "$" + c.spend_usd.toFixed(2), "spend"),
+      cell("attempts", String(c.attempts), "attempts"),
+    );
+    const outcomes = document.createElement("p");
+    outcomes.className = "outcomes";
+    outcomes.textContent = Object.entries(c.calls_by_reason)
+      .sort((a, b) => b[1] - a[1]).map(([r, n]) => r + " " + n).join(" · ");
+    box.append(title, bar, numbers, outcomes);
+    root.append(box);
+  }
+}
+async function refresh() {
+  try {
+    const answer = await fetch("status.json", {cache: "no-store"});
+    render(await answer.json());
+    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  } catch (failure) {
+    document.getElementById("updated").textContent = "cannot reach dialer: " + failure;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
+</script></body></html>
+"""
+
+
+def status_json(campaigns: list[dict[str, Any]]) -> bytes:
+    return json.dumps(campaigns).encode()
