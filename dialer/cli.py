@@ -456,6 +456,12 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 )
 @click.option("--attempts", "per_attempt", is_flag=True, help="One row per attempt.")
 @click.option(
+    "--transcripts",
+    is_flag=True,
+    help="Add each call's transcript, read from Retell now (needs RETELL_API_KEY; one read "
+    "per call, within --api-reads-per-second). Transcripts are large and not kept.",
+)
+@click.option(
     "--raw",
     is_flag=True,
     help="Write CSV cells as they are: no quote before a cell that begins with =, +, -, @ "
@@ -473,20 +479,48 @@ def export(
     database_url: str | None,
     fmt: str,
     per_attempt: bool,
+    transcripts: bool,
     raw: bool,
     output: Path | None,
 ) -> None:
     """One row per lead (or per attempt with --attempts), as CSV or JSON lines."""
     from dialer.export import write_export
+    from dialer.retell import RetellClient, RetellError
+    from dialer.settings import retell_settings_from_env
     from dialer.store import open_store
+
+    retell = retell_settings_from_env()
+    if transcripts and retell is None:
+        click.echo("--transcripts reads them from Retell: RETELL_API_KEY is not set", err=True)
+        sys.exit(ExitCode.INVALID)
 
     async def go() -> bool:
         store = await open_store(database_url)
         handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
-            return await write_export(
-                store, name, fmt, per_attempt=per_attempt, out=handle, raw=raw
-            )
+            if not transcripts or retell is None:
+                return await write_export(
+                    store, name, fmt, per_attempt=per_attempt, out=handle, raw=raw
+                )
+            async with RetellClient(retell.api_key, retell.base_url) as client:
+
+                async def transcript(call_id: str) -> str | None:
+                    try:
+                        found = (await client.get_call(call_id)).model_extra or {}
+                    except RetellError:
+                        return None
+                    text = found.get("transcript")
+                    return text if isinstance(text, str) else None
+
+                return await write_export(
+                    store,
+                    name,
+                    fmt,
+                    per_attempt=per_attempt,
+                    out=handle,
+                    raw=raw,
+                    transcripts=transcript,
+                )
         finally:
             if output:
                 handle.close()

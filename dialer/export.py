@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import IO, Any
 
 from dialer.store import Store
+
+# The transcript of a call, by its id (read from Retell when asked: dialer does not keep
+# transcripts, they are large).
+TranscriptSource = Callable[[str], Awaitable[str | None]]
 
 OUTCOME_FIELDS = ("call_successful", "user_sentiment", "call_summary", "in_voicemail")
 LEAD_FIELDS = (
@@ -94,25 +98,45 @@ def neutralized(name: str, value: object) -> object:
 
 
 async def write_export(
-    store: Store, name: str, fmt: str, *, per_attempt: bool, out: IO[str], raw: bool = False
+    store: Store,
+    name: str,
+    fmt: str,
+    *,
+    per_attempt: bool,
+    out: IO[str],
+    raw: bool = False,
+    transcripts: TranscriptSource | None = None,
 ) -> bool:
-    """Write the export to `out`; False when there is no campaign named `name`."""
+    """Write the export to `out`; False when there is no campaign named `name`. With
+    `transcripts`, a `transcript` field: the call's (per attempt) or the last connected
+    call's (per lead)."""
     campaign_id = await store.campaign_id(name)
     if campaign_id is None:
         return False
-    fields = ATTEMPT_FIELDS if per_attempt else LEAD_FIELDS
+    fields: tuple[str, ...] = ATTEMPT_FIELDS if per_attempt else LEAD_FIELDS
+    if transcripts is not None:
+        fields = (*fields[:-1], "transcript", fields[-1])
+    call_key = "call_id" if per_attempt else "outcome_call_id"
 
-    def rows() -> AsyncIterator[dict[str, Any]]:
-        if per_attempt:
-            return store.export_attempt_rows(campaign_id)
-        return store.export_lead_rows(campaign_id)
+    async def rows() -> AsyncIterator[dict[str, Any]]:
+        source = (
+            store.export_attempt_rows(campaign_id)
+            if per_attempt
+            else store.export_lead_rows(campaign_id)
+        )
+        async for row in source:
+            if transcripts is not None:
+                call_id = row.get(call_key)
+                row["transcript"] = await transcripts(call_id) if call_id else None
+            yield row
 
     if fmt != "csv":
         async for row in rows():
             out.write(json.dumps(shaped(row, fields)) + "\n")
         return True
     keys: set[str] = set()
-    async for row in rows():  # a first pass for the union of the analysis keys
+    first_pass = store.export_attempt_rows if per_attempt else store.export_lead_rows
+    async for row in first_pass(campaign_id):  # the union of the analysis keys
         keys.update(shaped(row, ("analysis",))["analysis"])
     columns = [f for f in fields if f != "analysis"] + [f"analysis.{k}" for k in sorted(keys)]
     writer = csv.DictWriter(out, fieldnames=columns)

@@ -53,6 +53,7 @@ _LEAD_EXPORT: Select[Any] = select(
     leads.c.skip_reason,
     _outcome.c.analysis,
     _outcome.c.recording_url,
+    _outcome.c.call_id.label("outcome_call_id"),
     select(func.sum(_spent.c.cost_cents))
     .where(_spent.c.lead_id == leads.c.id)
     .correlate(leads)

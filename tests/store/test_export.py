@@ -147,3 +147,38 @@ def test_an_unknown_campaign_is_a_usage_error(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     result = CliRunner().invoke(main, ["export", "nope", "--database-url", url])
     assert result.exit_code == 2 and "no campaign named 'nope'" in result.output
+
+
+async def test_transcripts_are_read_from_retell_when_asked(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """--transcripts reads each call's transcript from Retell (dialer does not keep them)."""
+    import os
+
+    from dialer.simulator import SimulatedRetell, run_simulator_in_thread
+
+    engine = SimulatedRetell(speed=1000, seed=2, call_seconds=(30, 60))
+    with run_simulator_in_thread(engine) as server:
+        placed = engine.handle(
+            "POST",
+            "/v2/create-phone-call",
+            {"authorization": "Bearer sim-key"},
+            json.dumps({"from_number": "+14155550100", "to_number": numbers(1)[0]}).encode(),
+        ).body["call_id"]
+        await anyio.sleep(0.2)  # 60 simulated seconds: over
+        path = write_campaign(tmp_path, numbers(1), name="exported")
+        campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+        request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=1), 1, 30)
+        (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
+        assert await store.record_placed(attempt, "w", placed, "ongoing", 30)
+        end = CallEnd(placed, "ended", "user_hangup", analysis=ANALYSIS)
+        assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+        os.environ["RETELL_BASE_URL"], os.environ["RETELL_API_KEY"] = server.url, "sim-key"
+        try:
+            out = await _export(store_url, "--format", "jsonl", "--transcripts")
+        finally:
+            del os.environ["RETELL_BASE_URL"], os.environ["RETELL_API_KEY"]
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["transcript"] == "Agent: Hello!\nUser: Hi.\n"
+    plain = json.loads((await _export(store_url, "--format", "jsonl")).splitlines()[0])
+    assert "transcript" not in plain
