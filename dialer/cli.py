@@ -16,6 +16,7 @@ from dialer.clock import Clock
 from dialer.exit_codes import ExitCode, for_signal
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.review import review_campaign, sorted_problems
+from dialer.inputs.state_rules import rules_in_force_line
 from dialer.problems import InputError
 
 T = TypeVar("T")
@@ -166,16 +167,24 @@ def validate(campaign_file: Path) -> None:
     except InputError as exc:
         _print_problems(sorted_problems(exc.problems))
         sys.exit(ExitCode.INVALID)
-    review = review_campaign(source)
+    review = review_campaign(source, _clock_from_env().now())
     if review.problem_count:
         _print_problems(review.problems, review.problem_count)
         click.echo(f"{review.problem_count} problem(s); nothing was stored or dialed", err=True)
         sys.exit(ExitCode.INVALID)
     leads_path = source.leads_path or source.path
+    click.echo(f"{campaign_file}: {rules_in_force_line(source.campaign)}", err=True)
     for never in review.never_callable:
         click.echo(
             f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "
             f"never be called: {never.reason}; they will end skipped",
+            err=True,
+        )
+    for later in review.not_callable_now:
+        click.echo(
+            f"{leads_path}:{later.first_line}: {later.count} lead(s) cannot be called now "
+            f"({later.reason}); the first may be called at "
+            f"{later.first_opening:%Y-%m-%d %H:%M} UTC",
             err=True,
         )
     if review.suppressed_leads:

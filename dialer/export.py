@@ -37,6 +37,7 @@ LEAD_FIELDS = (
     "duration_ms",
     "dynamic_variables",
     "skip_reason",
+    "wait_reason",
     *OUTCOME_FIELDS,
     "recording_url",
     "cost_usd",

@@ -74,6 +74,12 @@ class Metrics:
             ["campaign", "reason"],
             registry=registry,
         )
+        self.pre_dial_hook_failures = Counter(
+            "dialer_pre_dial_hook_failures",
+            "dials held back because the pre-dial hook did not answer well (fail closed)",
+            ["campaign"],
+            registry=registry,
+        )
         self.store_up.set(1)
 
     def render(self) -> str:

@@ -226,3 +226,57 @@ def mask_number(e164: str) -> str:
     if len(e164) <= 6:
         return "•" * len(e164)
     return e164[:2] + "•" * (len(e164) - 6) + e164[-4:]
+
+
+# Geocoder descriptions that are neither a state's name nor "City, ST".
+_STATE_NAME_EXCEPTIONS = {"Washington State": "WA", "Washington D.C.": "DC"}
+_CITY_STATE = re.compile(r",\s*([A-Z]{2})$")
+# A few exchanges tried when a number's own exchange has no description.
+_SAMPLE_EXCHANGES = ("2010000", "3010000", "4010000", "5010000", "6010000", "7010000")
+
+
+@functools.cache
+def _state_names() -> dict[str, str]:
+    from holidays.countries.united_states import UnitedStates
+
+    return dict(UnitedStates.subdivisions_aliases)
+
+
+def _state_of_description(description: str) -> str | None:
+    if description in _STATE_NAME_EXCEPTIONS:
+        return _STATE_NAME_EXCEPTIONS[description]
+    match = _CITY_STATE.search(description)
+    if match:
+        return match.group(1)
+    return _state_names().get(description)
+
+
+def _area_code_state(area_code: str, first_number: str) -> str | None:
+    from phonenumbers import geocoder  # loads its data on first use only
+
+    for e164 in (first_number, *(f"+1{area_code}{x}" for x in _SAMPLE_EXCHANGES)):
+        try:
+            number = phonenumbers.parse(e164)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.region_code_for_number(number) != "US":
+            return None
+        state = _state_of_description(geocoder.description_for_number(number, "en"))
+        if state is not None:
+            return state
+    return None
+
+
+_area_states: dict[str, str | None] = {}
+
+
+def number_state(e164: str) -> str | None:
+    """The US state (USPS code) of a number's area code, from phonenumbers' geocoder; None for
+    numbers outside the US and non-geographic codes. An area code lies in one state, so the
+    answer is worked out once per area code."""
+    if not e164.startswith("+1") or len(e164) != 12:
+        return None
+    area_code = e164[2:5]
+    if area_code not in _area_states:
+        _area_states[area_code] = _area_code_state(area_code, e164)
+    return _area_states[area_code]

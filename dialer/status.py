@@ -3,12 +3,13 @@ and the live display."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dialer.domain.hours import waiting_for_window
+from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
+from dialer.inputs.state_rules import calling_rules
 from dialer.store import CampaignSummary, Store
 
 
@@ -29,6 +30,7 @@ class CampaignStatusView:
     next_window: datetime | None
     cap: int = 0  # max_concurrent_calls
     dials_last_minute: int = 0
+    waiting_for_rules: dict[str, int] = field(default_factory=dict)  # by calling rule
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -49,6 +51,8 @@ class CampaignStatusView:
             "cost_per_connected_call_usd": cost_per_connected_call(summary),
             "next_due_at": summary.next_due_at.isoformat() if summary.next_due_at else None,
             "waiting_for_window": self.waiting_for_window,
+            "skipped_by_reason": summary.skipped_by_reason,
+            "waiting_by_reason": {**self.waiting_for_rules, **summary.waiting_by_reason},
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
         }
 
@@ -60,8 +64,8 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
         if name is not None and row.name != name:
             continue
         settings = row.settings()
-        waiting, next_window = waiting_for_window(
-            settings.calling_hours, await store.waiting_by_zone(row.id), now
+        waiting, next_window, by_rule = waiting_for_window(
+            calling_rules(settings), await store.waiting_by_place(row.id), now
         )
         views.append(
             CampaignStatusView(
@@ -73,6 +77,7 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 next_window,
                 settings.pacing.max_concurrent_calls,
                 await store.dials_in_last_minute(row.id),
+                by_rule,
             )
         )
     return views

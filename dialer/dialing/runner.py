@@ -22,13 +22,22 @@ import anyio
 import anyio.abc
 import structlog
 
-from dialer.dialing.calling_hours import CallingHoursGate
+from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
+from dialer.dialing.predial import PreDialGate
 from dialer.domain.breaker import is_failure, trip_reason
-from dialer.domain.hours import ZoneFilter
-from dialer.domain.policy import after_call, after_not_placed
+from dialer.domain.calling_rules import PlaceFilter
+from dialer.domain.policy import (
+    after_call,
+    after_hook_failed,
+    after_hook_refused,
+    after_not_placed,
+)
+from dialer.domain.predial import Allow, Failed, HookVerdict, Refuse
+from dialer.domain.state_rules import caps_by_state
 from dialer.domain.states import AttemptState, CampaignStatus
+from dialer.inputs.state_rules import calling_rules
 from dialer.logs import loggable_number
 from dialer.metrics import METRICS
 from dialer.retell import (
@@ -83,8 +92,11 @@ class CampaignRunner:
         self._follower = CallFollower(
             client, options, self._call_ended, self._log, on_analysis=self._analysis_came
         )
-        hours = self.campaign.calling_hours
-        self._hours = CallingHoursGate(store, campaign.id, hours, options.clock) if hours else None
+        rules = calling_rules(self.campaign)
+        self._gate = CallingGate(store, campaign.id, rules, options.clock)
+        self._state_caps = caps_by_state(rules.states)
+        hook = self.campaign.pre_dial_hook
+        self._hook = PreDialGate(hook) if hook else None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -106,8 +118,12 @@ class CampaignRunner:
         return len(self._follower) + len(self._busy)
 
     async def run(self) -> RunResult:
-        with self.store.availability.when_back(self._renew_leases):
-            return await self._run()
+        try:
+            with self.store.availability.when_back(self._renew_leases):
+                return await self._run()
+        finally:
+            if self._hook is not None:
+                await self._hook.aclose()
 
     async def _run(self) -> RunResult:
         await self._read_account_capacity()
@@ -178,28 +194,29 @@ class CampaignRunner:
             self._account_cap = max(1, free + own)
             self._log.info("account_concurrency", limit=concurrency.concurrency_limit, free=free)
 
-    async def _zones(self) -> ZoneFilter | None:
-        """Which zone keys may be dialed now (None: no calling hours)."""
-        if self._hours is None:
-            return None
-        zones = await self._hours.zones()
-        self.stats.waiting_for_window = self._hours.waiting
-        self.stats.next_window = self._hours.next_opening
-        return zones
+    async def _places(self) -> PlaceFilter | None:
+        """Which places may be dialed now (None: no rule restricts any)."""
+        places = await self._gate.places()
+        self.stats.waiting_for_window = self._gate.waiting
+        self.stats.next_window = self._gate.next_opening
+        return places
 
     async def _claim_loop(self) -> None:
         assert self._dial_group is not None
         while not self.stopping.is_set():
-            zones = await self._zones()
+            places = await self._places()
             request = ClaimRequest(
                 pacing=self.campaign.pacing,
                 limit=self.options.claim_batch,
                 lease_seconds=self.options.lease_seconds,
                 account_cap=self._account_cap,
                 speed=self.options.speed,
-                zones=zones,
+                places=places,
                 per_number_per_day=self.campaign.max_attempts_per_number_per_day,
                 budget_usd=self.campaign.budget_usd,
+                require_consent=self.campaign.require_consent,
+                min_recall_gap=self.campaign.min_recall_gap,
+                state_caps=self._state_caps,
             )
             try:
                 claim = await self.store.claim(self.row.id, self.options.worker_id, request)
@@ -217,11 +234,11 @@ class CampaignRunner:
                 self._dial_group.start_soon(self._dial, attempt, delay)
             if claim.attempts and claim.free_slots > 0:
                 continue
-            wait = await self._claim_wait(claim, zones)
+            wait = await self._claim_wait(claim, places)
             with anyio.move_on_after(wait):
                 await self._woken("claim")
 
-    async def _claim_wait(self, claim: Claim, zones: ZoneFilter | None) -> float:
+    async def _claim_wait(self, claim: Claim, places: PlaceFilter | None) -> float:
         """How long the claim loop sleeps (a freed slot or a stop wakes it sooner)."""
         if self._status is not CampaignStatus.ACTIVE:
             return 2.0
@@ -233,14 +250,16 @@ class CampaignRunner:
         if self.stats.next_window is not None:  # sleep until the next window opens, not poll
             opens_in = (self.stats.next_window - self.options.clock.now()).total_seconds()
             ceiling = min(ceiling, max(0.01, opens_in))
-        due = await self.store.next_due_at(self.row.id, zones)
+        due = await self.store.next_due_at(self.row.id, places)
         if due is None:
             return ceiling
         return min(ceiling, max(0.01, (due - claim.now).total_seconds()))  # both the store's clock
 
     # -- placing ---------------------------------------------------------------------------
 
-    def _request(self, attempt: Attempt) -> CreateCallRequest:
+    def _request(
+        self, attempt: Attempt, variables: dict[str, str] | None = None
+    ) -> CreateCallRequest:
         metadata = {
             **attempt.call_metadata,
             "campaign": self.campaign.name,
@@ -252,7 +271,7 @@ class CampaignRunner:
             to_number=attempt.to_number,
             override_agent_id=self.campaign.agent_id,
             metadata=metadata,
-            retell_llm_dynamic_variables=attempt.dynamic_variables,
+            retell_llm_dynamic_variables={**attempt.dynamic_variables, **(variables or {})},
             idempotency_key=attempt.attempt_id,
         )
 
@@ -269,9 +288,48 @@ class CampaignRunner:
             )
             self._busy.pop(attempt.attempt_id, None)
             return
+        variables: dict[str, str] = {}
+        if self._hook is not None:
+            verdict = await self._ask_hook(attempt)
+            if not isinstance(verdict, Allow):
+                await self._not_dialed(attempt, verdict)
+                return
+            variables = verdict.dynamic_variables
         self.stats.dial_times.append(time.monotonic())
-        outcome = await self.client.create_phone_call(self._request(attempt))
+        outcome = await self.client.create_phone_call(self._request(attempt, variables))
         await self._settle(attempt, outcome)
+
+    async def _ask_hook(self, attempt: Attempt) -> HookVerdict:
+        assert self._hook is not None
+        return await self._hook.ask(
+            {
+                "campaign": self.campaign.name,
+                "lead_id": attempt.lead_id,
+                "to_number": attempt.to_number,
+                "attempt": attempt.number,
+                "dynamic_variables": attempt.dynamic_variables,
+                "metadata": attempt.call_metadata,
+            }
+        )
+
+    async def _not_dialed(self, attempt: Attempt, verdict: Refuse | Failed) -> None:
+        """The pre-dial hook said no (the lead ends skipped with its reason) or did not answer
+        well (fail closed: not dialed, no attempt spent, asked again later)."""
+        now = await self.store.now()
+        if isinstance(verdict, Refuse):
+            decision = after_hook_refused(verdict.reason)
+            self._log.info("pre_dial_refused", attempt=attempt.attempt_id, reason=verdict.reason)
+        else:
+            assert self._hook is not None
+            retry_in = self._hook.hook.retry_after / self.options.speed
+            decision = after_hook_failed(attempt.number, now, retry_in)
+            METRICS.pre_dial_hook_failures.labels(campaign=self.row.name).inc()
+            self._log.warning("pre_dial_hook_failed", attempt=attempt.attempt_id, why=verdict.why)
+        await self.store.record_not_placed(
+            attempt, self.options.worker_id, decision, error=None, sent=False
+        )
+        self._busy.pop(attempt.attempt_id, None)
+        self._nudge()
 
     async def _settle(self, attempt: Attempt, outcome: CreateOutcome) -> None:
         """Write what a create answer proves, then follow, requeue, fail or reconcile."""

@@ -4,7 +4,7 @@ but the lead list (dialer.inputs.campaign_file reads the file itself)."""
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from dialer.domain.state_rules import US_STATE_CODES, StateRuleRow
 from dialer.domain.timezones import is_known_zone
 from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
@@ -89,6 +90,18 @@ class Pacing(_Strict):
     max_concurrent_calls: int = Field(5, gt=0)
 
 
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(value: str) -> str:
+    """`Mon`, `Tues`, `monday`, `THURSDAY` → `mon`, `tue`, …; anything else as written (and
+    then refused, naming it)."""
+    lowered = value.strip().lower()
+    if len(lowered) >= 3 and any(name.startswith(lowered) for name in _DAY_NAMES):
+        return lowered[:3]
+    return lowered
+
+
 class CallingHours(_Strict):
     """A daily window in the callee's local time. `end` before `start` crosses midnight."""
 
@@ -110,7 +123,7 @@ class CallingHours(_Strict):
     @classmethod
     def _lower_days(cls, value: object) -> object:
         if isinstance(value, list):
-            return [str(v).lower()[:3] if isinstance(v, str) else v for v in value]
+            return [_day(v) if isinstance(v, str) else v for v in value]
         return value
 
     @field_validator("timezone", "fallback_timezone")
@@ -156,6 +169,21 @@ class FailureBreaker(_Strict):
     )
 
 
+class PreDialHook(_Strict):
+    """Asked just before each dial (POST, JSON); fail closed (dialer.domain.predial)."""
+
+    url: str
+    timeout: Duration = Field(default_factory=lambda: timedelta(seconds=2))
+    retry_after: Duration = Field(default_factory=lambda: timedelta(seconds=30))
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 def _breaker(value: object) -> object:
     """`breaker: false` turns it off; `true` (or nothing) keeps the defaults."""
     if value is False:
@@ -179,6 +207,13 @@ class CampaignSettings(_Strict):
     retry: RetryRules = Field(default_factory=RetryRules)
     suppress: list[str] = Field(default_factory=list)
     max_attempts_per_number_per_day: int | None = Field(None, ge=1)
+    min_recall_gap: Duration | None = None  # between two calls to one number, any campaign
+    require_consent: bool = False  # skip leads without a consent_at on record
+    pre_dial_hook: PreDialHook | None = None
+    # US state calling rules (dialer/data/state_rules.yaml): on, off, or on with rows overridden
+    state_rules: bool | dict[str, StateRuleRow] = True
+    skip_dates: list[date] = Field(default_factory=list)  # no calls on these local dates
+    skip_federal_holidays: bool = False
     budget_usd: float | None = Field(None, gt=0)
     breaker: Annotated[FailureBreaker | None, BeforeValidator(_breaker)] = Field(
         default_factory=FailureBreaker
@@ -203,6 +238,17 @@ class CampaignSettings(_Strict):
             return normalize_number(value)
         except InvalidNumberError as exc:
             raise ValueError(f"{exc} (E.164 expected, like +14155550100)") from None
+
+    @field_validator("state_rules")
+    @classmethod
+    def _state_codes(cls, value: bool | dict[str, StateRuleRow]) -> bool | dict[str, StateRuleRow]:
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in US_STATE_CODES]
+            if unknown:
+                raise ValueError(
+                    f"{unknown[0]!r} is not a US state code (two capital letters, like FL)"
+                )
+        return value
 
     @field_validator("default_region")
     @classmethod

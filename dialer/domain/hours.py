@@ -8,12 +8,11 @@ in all of them: the most restrictive intersection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from dialer.domain.campaign import WEEKDAYS, CallingHours
-from dialer.domain.states import SkipReason
 from dialer.domain.timezones import zone
 
 # Far enough to see every allowed weekday twice, across a DST change.
@@ -132,71 +131,3 @@ def effective_zones(hours: CallingHours, key: str) -> tuple[str, ...]:
     if hours.fallback_timezone:
         return (hours.fallback_timezone,)
     return ()
-
-
-@dataclass(frozen=True)
-class ZoneSchedule:
-    """Which of a campaign's zone keys may be dialed at one instant."""
-
-    open_keys: frozenset[str]
-    never_keys: frozenset[str]
-    next_opening: datetime | None  # earliest opening among the keys waiting now
-
-    def waiting(self, key: str) -> bool:
-        return key not in self.open_keys and key not in self.never_keys
-
-    def waiting_count(self, leads_by_key: dict[str, int]) -> int:
-        """How many of these leads wait for their window."""
-        return sum(n for key, n in leads_by_key.items() if self.waiting(key))
-
-
-def schedule(hours: CallingHours | None, keys: Iterable[str], at: datetime) -> ZoneSchedule:
-    """Sort zone keys into open now / never open / waiting, with the next opening among the
-    waiting. Without calling hours every key is open."""
-    keys = list(keys)
-    if hours is None:
-        return ZoneSchedule(frozenset(keys), frozenset(), None)
-    window = Window.of(hours)
-    open_keys, never_keys, openings = set(), set(), []
-    for key in keys:
-        opening = next_opening(window, effective_zones(hours, key), at)
-        if opening is None:
-            never_keys.add(key)
-        elif opening <= at:
-            open_keys.add(key)
-        else:
-            openings.append(opening)
-    return ZoneSchedule(frozenset(open_keys), frozenset(never_keys), min(openings, default=None))
-
-
-def waiting_for_window(
-    hours: CallingHours | None, leads_by_key: dict[str, int], at: datetime
-) -> tuple[int, datetime | None]:
-    """How many due leads wait for their window at `at`, and when the next window opens."""
-    plan = schedule(hours, leads_by_key, at)
-    return plan.waiting_count(leads_by_key), plan.next_opening
-
-
-def never_reason(hours: CallingHours, key: str) -> SkipReason:
-    """Why a lead with zone key `key` can never be called under `hours`."""
-    if not effective_zones(hours, key):
-        return SkipReason.NO_TIME_ZONE
-    return SkipReason.NEVER_IN_HOURS
-
-
-@dataclass(frozen=True)
-class ZoneFilter:
-    """Calling hours as a claim sees them: zone keys open now, and keys that never open
-    (with the reason their leads are skipped). Leads of other keys wait."""
-
-    dialable: frozenset[str]
-    never: dict[str, str]
-
-    @property
-    def keys_to_read(self) -> list[str]:
-        """The keys a claim reads: open now, or never open (those leads are skipped)."""
-        return [*self.dialable, *self.never]
-
-    @classmethod
-    def of(cls, hours: CallingHours, plan: ZoneSchedule) -> ZoneFilter:
-        return cls(plan.open_keys, {key: never_reason(hours, key) for key in plan.never_keys})

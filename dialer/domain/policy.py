@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.hours import Window, effective_zones, next_day_opening
+from dialer.domain.predial import HOOK_FAILED
 from dialer.domain.states import LeadState
 
 # retell-api.md, "Outcomes a dialer should treat alike".
@@ -74,6 +75,7 @@ class Decision:
     suppress_reason: str | None = None
     pause_reason: str | None = None
     lead_reason: str | None = None
+    wait_reason: str | None = None  # why a lead due again waits (a rule deferred it)
     why: str = ""
     # A callback without a configured delay: `after_call` moves `next_attempt_at` to the
     # lead's first calling window on the next local day.
@@ -197,3 +199,15 @@ def after_not_placed(
         return Decision(LeadState.FAILED, lead_reason=error, why=error or "refused")
     state = LeadState.PENDING if attempt_number <= 1 else LeadState.RETRY_WAIT
     return Decision(state, now + retry_in, refund=True, why=error or "not placed")
+
+
+def after_hook_failed(attempt_number: int, now: datetime, retry_in: timedelta) -> Decision:
+    """The pre-dial hook did not answer well: not dialed, the attempt given back, asked again
+    after `retry_in`."""
+    state = LeadState.PENDING if attempt_number <= 1 else LeadState.RETRY_WAIT
+    return Decision(state, now + retry_in, refund=True, wait_reason=HOOK_FAILED, why="hook failed")
+
+
+def after_hook_refused(reason: str) -> Decision:
+    """The pre-dial hook said no: the lead ends skipped with its reason, no attempt spent."""
+    return Decision(LeadState.SKIPPED, refund=True, lead_reason=reason, why=reason)

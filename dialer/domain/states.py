@@ -51,6 +51,7 @@ class SkipReason(StrEnum):
     CAMPAIGN_CANCELLED = "campaign cancelled"
     NO_TIME_ZONE = "no time zone known for calling hours"
     NEVER_IN_HOURS = "never inside calling hours in its time zones"
+    NO_CONSENT = "no consent on record"
 
 
 def suppressed_by(file_name: str) -> str:

@@ -61,6 +61,23 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(choices)})"
 
 
+def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
+    """pydantic's message, with the value it rejects: `'funday' is not a day; expected
+    mon…sun`, `must be greater than 0; got -2`."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if not isinstance(value, str | int | float | bool) or value is None:
+        return message
+    if error["type"] == "literal_error":
+        if len(loc) >= 2 and loc[-2] == "days":
+            return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun"
+        expected = str(error.get("ctx", {}).get("expected", ""))
+        return f"{value!r} is not one of {expected}" if expected else message
+    if repr(value) in message or str(value) in message:
+        return message
+    return f"{message[0].lower()}{message[1:]}; got {value!r}"
+
+
 def _problems_from(
     exc: ValidationError, path: Path, lines: dict[tuple[str | int, ...], int]
 ) -> list[Problem]:
@@ -78,7 +95,7 @@ def _problems_from(
         elif error["type"] == "missing":
             message = "required key is missing"
         else:
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = _naming_the_value(error, loc)
         problems.append(Problem(path, line_of(lines, loc), field, message))
     # one message per location is enough (a union can fail once per branch)
     seen: set[tuple[int, str]] = set()

@@ -11,20 +11,33 @@ import functools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import stringify_variable
+from dialer.domain.state_rules import lead_states_key, state_code
 from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
 from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
 from dialer.intset import IntSet
-from dialer.phones import InvalidNumberError, number_and_zones
+from dialer.phones import InvalidNumberError, number_and_zones, number_state
 from dialer.problems import Problem
 
 NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
-RESERVED_COLUMNS = frozenset({*NUMBER_COLUMNS, "lead_id", "timezone"})
-YAML_LEAD_KEYS = ["to_number", "lead_id", "timezone", "metadata", "retell_llm_dynamic_variables"]
+# `state` (the callee's address state) is read for state rules and stays a dynamic variable too,
+# so a prompt that says {{state}} keeps working.
+RESERVED_COLUMNS = frozenset({*NUMBER_COLUMNS, "lead_id", "timezone", "consent_at"})
+YAML_LEAD_KEYS = [
+    "to_number",
+    "lead_id",
+    "timezone",
+    "state",
+    "consent_at",
+    "metadata",
+    "retell_llm_dynamic_variables",
+]
 MAX_REPORTED_PROBLEMS = 1000
 MAX_LEAD_ID_CHARS = 200  # the store's lead_key column
 
@@ -40,6 +53,13 @@ class Lead:
     metadata: dict[str, Any]
     line: int
     zones: str = NO_ZONE  # for calling hours: dialer.domain.timezones.lead_zone_key
+    consent_at: datetime | None = None  # when the callee agreed to be called, if on record
+    # for state rules: its address state and its area code's (dialer.domain.state_rules)
+    states: str = ""
+
+    @property
+    def place(self) -> Place:
+        return Place(self.zones, self.states)
 
 
 @dataclass
@@ -49,9 +69,10 @@ class LeadScan:
     leads: int = 0
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
-    # leads per zone key, and the line of the first lead with each key (a handful of keys)
-    zone_keys: Counter[str] = field(default_factory=Counter)
-    zone_first_line: dict[str, int] = field(default_factory=dict)
+    # leads per place (zones and states), and the line of the first lead of each (at most a
+    # few hundred places)
+    places: Counter[Place] = field(default_factory=Counter)
+    place_first_line: dict[Place, int] = field(default_factory=dict)
 
     def add(self, problem: Problem) -> None:
         self.problem_count += 1
@@ -124,8 +145,9 @@ def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
             scan.add(duplicate)
             continue
         scan.leads += 1
-        scan.zone_keys[lead.zones] += 1
-        scan.zone_first_line.setdefault(lead.zones, lead.line)
+        place = lead.place
+        scan.places[place] += 1
+        scan.place_first_line.setdefault(place, lead.line)
         yield lead
 
 
@@ -140,6 +162,8 @@ def _build_lead(
     metadata: dict[str, Any],
     scan: LeadScan,
     number_field: str = "to_number",
+    consent: object = None,
+    address_state: object = None,
 ) -> Lead | None:
     campaign = loaded.campaign
     ok = True
@@ -180,9 +204,38 @@ def _build_lead(
                     Problem(path, line, "lead_id", f"longer than {MAX_LEAD_ID_CHARS} characters")
                 )
                 ok = False
+    consent_at: datetime | None = None
+    if consent not in (None, ""):
+        consent_at = consent_instant(consent)
+        if consent_at is None:
+            scan.add(
+                Problem(
+                    path,
+                    line,
+                    "consent_at",
+                    f"{consent!r} is not an ISO date or date and time "
+                    "(like 2026-03-01 or 2026-03-01T14:30:00Z)",
+                )
+            )
+            ok = False
+    state: str | None = None
+    if address_state not in (None, ""):
+        state = state_code(str(address_state))
+        if state is None:
+            scan.add(
+                Problem(
+                    path,
+                    line,
+                    "state",
+                    f"{address_state!r} is not a US state (a code like FL, or a name)",
+                )
+            )
+            ok = False
     if not ok:
         return None
     return Lead(
+        consent_at=consent_at,
+        states=lead_states_key(state, number_state(number)),
         key=key or number,
         to_number=number,
         timezone=zone,
@@ -191,6 +244,21 @@ def _build_lead(
         line=line,
         zones=_zone_key(zone, number_zones),
     )
+
+
+def consent_instant(value: object) -> datetime | None:
+    """A consent date or date-and-time as an aware instant (a date or a naive time is UTC);
+    None when it is neither."""
+    if isinstance(value, datetime):
+        instant = value
+    elif isinstance(value, date):
+        instant = datetime.combine(value, time())
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -256,6 +324,8 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             number_at = lowered.index(number_columns[0].lower())
             id_at = lowered.index("lead_id") if "lead_id" in lowered else None
             zone_at = lowered.index("timezone") if "timezone" in lowered else None
+            consent_at = lowered.index("consent_at") if "consent_at" in lowered else None
+            state_at = lowered.index("state") if "state" in lowered else None
             variable_columns = [
                 (i, c) for i, c in enumerate(columns) if c.lower() not in RESERVED_COLUMNS
             ]
@@ -284,6 +354,8 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
                     {},
                     scan,
                     number_field=columns[number_at],
+                    consent=row[consent_at] if consent_at is not None else None,
+                    address_state=row[state_at] if state_at is not None else None,
                 )
                 if lead is not None:
                     yield lead
@@ -399,6 +471,8 @@ def _yaml_rows(
             variables,
             metadata if isinstance(metadata, dict) else {},
             scan,
+            consent=item.get("consent_at"),
+            address_state=item.get("state"),
         )
         if ok and lead is not None:
             yield lead

@@ -5,20 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dialer.domain.hours import never_reason, schedule
+from dialer.domain.calling_rules import CallingRules, schedule
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
+from dialer.inputs.state_rules import calling_rules
 from dialer.inputs.suppress import SuppressList, read_suppress_files
 from dialer.problems import Problem
 
 
 @dataclass(frozen=True)
 class NeverCallable:
-    """Leads sharing a zone key that calling hours never let us call."""
+    """Leads sharing a place that the calling rules never let us call."""
 
     count: int
     first_line: int
     reason: str
+
+
+@dataclass(frozen=True)
+class NotCallableNow:
+    """Leads that may not be called now for one reason, and when the first of them may."""
+
+    reason: str
+    count: int
+    first_line: int
+    first_opening: datetime
 
 
 @dataclass
@@ -29,6 +40,8 @@ class CampaignReview:
     suppress: SuppressList
     suppressed_leads: int = 0
     never_callable: list[NeverCallable] = field(default_factory=list)
+    not_callable_now: list[NotCallableNow] = field(default_factory=list)
+    rules: CallingRules = field(default_factory=CallingRules)
 
     @property
     def problems(self) -> list[Problem]:
@@ -43,23 +56,43 @@ def sorted_problems(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (str(p.file), p.line))
 
 
-def never_callable(loaded: CampaignSource, scan: LeadScan) -> list[NeverCallable]:
-    """Leads whose calling hours never open (no zone known, or zones that never overlap)."""
-    hours = loaded.campaign.calling_hours
-    if hours is None:
-        return []
-    plan = schedule(hours, scan.zone_keys, datetime.now(UTC))
-    return [
-        NeverCallable(scan.zone_keys[key], scan.zone_first_line[key], never_reason(hours, key))
-        for key in sorted(plan.never_keys, key=lambda k: scan.zone_first_line[k])
+def preflight(
+    rules: CallingRules, scan: LeadScan, now: datetime
+) -> tuple[list[NeverCallable], list[NotCallableNow]]:
+    """Which leads can never be called (and why), and which cannot be called at `now`, per
+    reason, with the first opening."""
+    plan = schedule(rules, scan.places, now)
+    first_line = scan.place_first_line
+    never = [
+        NeverCallable(scan.places[place], first_line[place], reason)
+        for place, reason in sorted(plan.never.items(), key=lambda item: first_line[item[0]])
     ]
+    by_reason: dict[str, NotCallableNow] = {}
+    for place, waiting in plan.waiting.items():
+        seen = by_reason.get(waiting.reason)
+        count, line = scan.places[place], first_line[place]
+        if seen is None:
+            by_reason[waiting.reason] = NotCallableNow(
+                waiting.reason, count, line, waiting.opens_at
+            )
+        else:
+            by_reason[waiting.reason] = NotCallableNow(
+                waiting.reason,
+                seen.count + count,
+                min(seen.first_line, line),
+                min(seen.first_opening, waiting.opens_at),
+            )
+    return never, sorted(by_reason.values(), key=lambda n: (-n.count, n.reason))
 
 
-def review_campaign(loaded: CampaignSource) -> CampaignReview:
+def review_campaign(loaded: CampaignSource, now: datetime | None = None) -> CampaignReview:
     """Read every lead and suppression file without touching the store."""
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
+    review.rules = calling_rules(loaded.campaign)
     for lead in iter_leads(loaded, review.scan):
         if review.suppress.source_of(lead.to_number) is not None:
             review.suppressed_leads += 1
-    review.never_callable = never_callable(loaded, review.scan)
+    review.never_callable, review.not_callable_now = preflight(
+        review.rules, review.scan, now or datetime.now(UTC)
+    )
     return review

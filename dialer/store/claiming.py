@@ -15,14 +15,21 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import and_, bindparam, exists, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import Pacing
-from dialer.domain.hours import ZoneFilter
 from dialer.domain.pacing import Spend, next_free_slot, plan_claim
-from dialer.domain.screening import DAILY_WINDOW, Candidate, Defer, RecentCalls, Skip, screen
+from dialer.domain.screening import (
+    Candidate,
+    Defer,
+    Skip,
+    campaign_caps,
+    longest_period,
+    screen,
+)
 from dialer.domain.states import (
     DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
@@ -83,26 +90,37 @@ class ClaimingQueries(StoreBase):
             return Claim([], now, paused, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
-        rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.zones)
+        rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.places)
+        caps = campaign_caps(request.per_number_per_day, request.min_recall_gap)
+        period = longest_period(caps, request.state_caps)
         recent = (
-            await self._recent_calls(conn, {r.to_number for r in rows}, now)
-            if request.per_number_per_day
+            await self._recent_calls(conn, {r.to_number for r in rows}, now - period)
+            if period is not None
             else {}
         )
         claimed: list[Attempt] = []
         skipped: dict[str, list[int]] = {}
-        deferred: list[tuple[int, datetime]] = []
+        deferred: list[tuple[int, datetime, str]] = []
         for row in rows:
             verdict = screen(
-                Candidate(row.id, row.to_number, row.zones, bool(row.suppressed)),
-                zones=request.zones,
+                Candidate(
+                    row.id,
+                    row.to_number,
+                    Place(row.zones, row.states),
+                    bool(row.suppressed),
+                    has_consent=row.consent_at is not None,
+                ),
+                places=request.places,
                 recent_calls=recent,
-                per_number_per_day=request.per_number_per_day,
+                caps=caps,
+                state_caps=request.state_caps,
+                require_consent=request.require_consent,
+                now=now,
             )
             if isinstance(verdict, Skip):
                 skipped.setdefault(verdict.reason, []).append(row.id)
             elif isinstance(verdict, Defer):
-                deferred.append((row.id, verdict.until))
+                deferred.append((row.id, verdict.until, verdict.reason))
             else:
                 claimed.append(self._attempt(campaign_id, row, now, plan.slot(len(claimed))))
         await self._write_skips(conn, skipped, now)
@@ -157,7 +175,7 @@ class ClaimingQueries(StoreBase):
         campaign_id: int,
         now: datetime,
         limit: int,
-        zones: ZoneFilter | None,
+        places: PlaceFilter | None,
     ) -> list[Any]:
         live_same_number = exists().where(
             and_(
@@ -170,9 +188,11 @@ class ClaimingQueries(StoreBase):
                 leads.c.id,
                 leads.c.to_number,
                 leads.c.zones,
+                leads.c.states,
                 leads.c.dynamic_variables,
                 leads.c.call_metadata,
                 leads.c.attempts,
+                leads.c.consent_at,
                 suppressed.label("suppressed"),
             )
             .where(leads.c.campaign_id == campaign_id)
@@ -183,29 +203,29 @@ class ClaimingQueries(StoreBase):
             .limit(limit)
             .with_for_update(skip_locked=True, of=leads)
         )
-        if zones is not None:
-            stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
+        if places is not None:
+            stmt = stmt.where(tuple_(leads.c.zones, leads.c.states).in_(places.places_to_read))
         return list(await conn.execute(stmt))
 
     async def _recent_calls(
-        self, conn: AsyncConnection, numbers: Iterable[str], now: datetime
-    ) -> dict[str, RecentCalls]:
-        """Calls to each of `numbers` in the last 24 hours, in any campaign."""
+        self, conn: AsyncConnection, numbers: Iterable[str], since: datetime
+    ) -> dict[str, list[datetime]]:
+        """When each of `numbers` was called since `since`, in any campaign (calls placed or
+        tried: an attempt whose create proved no call was made does not count)."""
         numbers = list(numbers)
         if not numbers:
             return {}
         rows = await conn.execute(
-            select(attempts.c.to_number, func.count(), func.min(attempts.c.created_at))
+            select(attempts.c.to_number, attempts.c.created_at)
             .where(attempts.c.to_number.in_(numbers))
-            .where(attempts.c.created_at > now - DAILY_WINDOW)
+            .where(attempts.c.created_at > since)
             .where(attempts.c.state != AttemptState.NOT_PLACED)
-            .group_by(attempts.c.to_number)
         )
-        found: dict[str, RecentCalls] = {}
-        for number, count, oldest in rows:
-            first = aware(oldest)
-            assert first is not None
-            found[number] = RecentCalls(int(count), first)
+        found: dict[str, list[datetime]] = {}
+        for number, created_at in rows:
+            instant = aware(created_at)
+            assert instant is not None
+            found.setdefault(number, []).append(instant)
         return found
 
     async def _write_skips(
@@ -219,13 +239,13 @@ class ClaimingQueries(StoreBase):
             )
 
     async def _write_deferrals(
-        self, conn: AsyncConnection, deferred: list[tuple[int, datetime]], now: datetime
+        self, conn: AsyncConnection, deferred: list[tuple[int, datetime, str]], now: datetime
     ) -> None:
-        for lead_id, until in deferred:
+        for lead_id, until, reason in deferred:
             await conn.execute(
                 leads.update()
                 .where(leads.c.id == lead_id)
-                .values(next_attempt_at=until, updated_at=now)
+                .values(next_attempt_at=until, wait_reason=reason, updated_at=now)
             )
 
     async def _write_claims(
@@ -262,6 +282,7 @@ class ClaimingQueries(StoreBase):
                 state=LeadState.DIALING,
                 attempts=leads.c.attempts + 1,
                 last_attempt_id=bindparam("aid"),
+                wait_reason=None,
                 updated_at=now,
             ),
             [{"lid": a.lead_id, "aid": a.attempt_id} for a in claimed],

@@ -21,13 +21,14 @@ from dialer.store.schema import leads
 
 _LEAD_COLUMNS = (
     "campaign_id, lead_key, to_number, timezone, zones, dynamic_variables, call_metadata, "
-    "content_hash, source_line"
+    "content_hash, source_line, consent_at, states"
 )
 _LEAD_UPSERT_RULE = """
 ON CONFLICT (campaign_id, lead_key) DO UPDATE SET
     to_number = excluded.to_number, timezone = excluded.timezone, zones = excluded.zones,
     dynamic_variables = excluded.dynamic_variables, call_metadata = excluded.call_metadata,
     content_hash = excluded.content_hash, source_line = excluded.source_line,
+    consent_at = excluded.consent_at, states = excluded.states,
     updated_at = excluded.updated_at
 WHERE leads.content_hash <> excluded.content_hash AND leads.state = 'pending'
   AND leads.attempts = 0
@@ -35,13 +36,14 @@ WHERE leads.content_hash <> excluded.content_hash AND leads.state = 'pending'
 # SQLite: executemany of one row each (the rule's WHERE needs the VALUES form).
 _SQLITE_LEAD_UPSERT = f"""
 INSERT INTO leads ({_LEAD_COLUMNS}, state, attempts, next_attempt_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
 {_LEAD_UPSERT_RULE}"""
 # Postgres: COPY the batch into a temporary table, then one INSERT … SELECT.
 _LEAD_LOAD_TABLE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS lead_load (
     campaign_id integer, lead_key text, to_number text, timezone text, zones text,
-    dynamic_variables jsonb, call_metadata jsonb, content_hash text, source_line integer
+    dynamic_variables jsonb, call_metadata jsonb, content_hash text, source_line integer,
+    consent_at timestamptz, states text
 ) ON COMMIT DROP
 """
 _LEAD_LOAD_INSERT = f"""
@@ -50,7 +52,7 @@ SELECT {_LEAD_COLUMNS}, 'pending', 0, $1, $1, $1 FROM lead_load
 """
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
-LeadRecord = tuple[int, str, str, str | None, str, str, str, str, int]
+LeadRecord = tuple[int, str, str, str | None, str, str, str, str, int, datetime | None, str]
 
 
 def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
@@ -58,7 +60,10 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
     is a digest of what the row says, so a reload rewrites only rows that changed."""
     variables = _JSON.encode(lead.dynamic_variables) if lead.dynamic_variables else "{}"
     metadata = _JSON.encode(lead.metadata) if lead.metadata else "{}"
-    payload = "\x1f".join((lead.to_number, lead.timezone or "", variables, metadata))
+    consent = lead.consent_at.isoformat() if lead.consent_at else ""
+    payload = "\x1f".join(
+        (lead.to_number, lead.timezone or "", variables, metadata, consent, lead.states)
+    )
     digest = hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
     return (
         campaign_id,
@@ -70,13 +75,15 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
         metadata,
         digest,
         lead.line,
+        lead.consent_at,
+        lead.states,
     )
 
 
-def _sqlite_timestamp(conn: AsyncConnection, moment: datetime) -> Any:
+def _sqlite_timestamp(conn: AsyncConnection, moment: datetime | None) -> Any:
     """`moment` exactly as SQLAlchemy stores a timestamp on SQLite, for raw statements."""
     process = leads.c.created_at.type.bind_processor(conn.dialect)
-    return moment if process is None else process(moment)
+    return moment if process is None or moment is None else process(moment)
 
 
 class LoadingQueries(StoreBase):
@@ -108,9 +115,11 @@ class LoadingQueries(StoreBase):
             await driver.execute("TRUNCATE lead_load")
         else:
             stamp = _sqlite_timestamp(conn, now)
-            await driver.executemany(
-                _SQLITE_LEAD_UPSERT, [(*record, stamp, stamp, stamp) for record in records]
-            )
+            rows = [
+                (*record[:-2], _sqlite_timestamp(conn, record[-2]), record[-1], stamp, stamp, stamp)
+                for record in records
+            ]
+            await driver.executemany(_SQLITE_LEAD_UPSERT, rows)
 
     async def refresh_statistics(self) -> None:
         """After a large load: Postgres plans the claim from fresh statistics at once (until

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from dialer.domain.calling_rules import PlaceFilter
 from dialer.domain.campaign import CampaignSettings, Pacing
-from dialer.domain.hours import ZoneFilter
+from dialer.domain.state_rules import CallCap
 from dialer.domain.states import AttemptState, CampaignStatus
 
 
@@ -52,16 +54,20 @@ class Attempt:
 @dataclass(frozen=True)
 class ClaimRequest:
     """What a claim may take: the campaign's ceilings (and the account's), a batch size, the
-    lease the claimed attempts get, the zones open now and the per-number daily limit."""
+    lease the claimed attempts get, the places open now, and the caps on calls to one number
+    (the campaign's own and those of each state)."""
 
     pacing: Pacing
     limit: int
     lease_seconds: float
     account_cap: int | None = None
     speed: float = 1.0
-    zones: ZoneFilter | None = None
+    places: PlaceFilter | None = None
     per_number_per_day: int | None = None
     budget_usd: float | None = None
+    require_consent: bool = False
+    min_recall_gap: timedelta | None = None
+    state_caps: Mapping[str, tuple[CallCap, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,3 +92,5 @@ class CampaignSummary:
     next_due_at: datetime | None
     spend_cents: float = 0.0
     connected_calls: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    waiting_by_reason: dict[str, int] = field(default_factory=dict)

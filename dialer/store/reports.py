@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, tuple_
 
-from dialer.domain.hours import ZoneFilter
+from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.states import (
     DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
     TERMINAL_LEAD_STATES,
     UNFINISHED_LEAD_STATES,
     AttemptState,
+    LeadState,
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
@@ -51,6 +52,7 @@ _LEAD_EXPORT: Select[Any] = select(
     _last.c.duration_ms,
     leads.c.dynamic_variables,
     leads.c.skip_reason,
+    leads.c.wait_reason,
     _outcome.c.analysis,
     _outcome.c.recording_url,
     _outcome.c.call_id.label("outcome_call_id"),
@@ -121,17 +123,17 @@ class ReportQueries(StoreBase):
 
     @rides_out_outages
     async def next_due_at(
-        self, campaign_id: int, zones: ZoneFilter | None = None
+        self, campaign_id: int, places: PlaceFilter | None = None
     ) -> datetime | None:
-        """When the next lead (of the given zone keys) is due."""
+        """When the next lead (of the given places) is due."""
         async with self.engine.connect() as conn:
             stmt = (
                 select(func.min(leads.c.next_attempt_at))
                 .where(leads.c.campaign_id == campaign_id)
                 .where(leads.c.state.in_(DUE_LEAD_STATES))
             )
-            if zones is not None:
-                stmt = stmt.where(leads.c.zones.in_(zones.keys_to_read))
+            if places is not None:
+                stmt = stmt.where(tuple_(leads.c.zones, leads.c.states).in_(places.places_to_read))
             return aware((await conn.execute(stmt)).scalar_one())
 
     @rides_out_outages
@@ -156,16 +158,17 @@ class ReportQueries(StoreBase):
             return [(str(r[0]), r[1]) for r in await conn.execute(stmt)]
 
     @rides_out_outages
-    async def waiting_by_zone(self, campaign_id: int) -> dict[str, int]:
-        """Leads not yet done and not in a call, by zone key (for calling hours)."""
+    async def waiting_by_place(self, campaign_id: int) -> dict[Place, int]:
+        """Leads not yet done and not in a call, by place (zones and states: for calling
+        hours and state rules)."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(leads.c.zones, func.count())
+                select(leads.c.zones, leads.c.states, func.count())
                 .where(leads.c.campaign_id == campaign_id)
                 .where(leads.c.state.in_(DUE_LEAD_STATES))
-                .group_by(leads.c.zones)
+                .group_by(leads.c.zones, leads.c.states)
             )
-            return {str(key): int(count) for key, count in rows}
+            return {Place(str(z), str(s)): int(count) for z, s, count in rows}
 
     @rides_out_outages
     async def summary(self, campaign_id: int) -> CampaignSummary:
@@ -205,6 +208,19 @@ class ReportQueries(StoreBase):
                     select(campaigns.c.spend_cents).where(campaigns.c.id == campaign_id)
                 )
             ).scalar_one()
+            skipped = await conn.execute(
+                select(leads.c.skip_reason, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state == LeadState.SKIPPED)
+                .group_by(leads.c.skip_reason)
+            )
+            waiting = await conn.execute(
+                select(leads.c.wait_reason, func.count())
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(DUE_LEAD_STATES))
+                .where(leads.c.wait_reason.is_not(None))
+                .group_by(leads.c.wait_reason)
+            )
         return CampaignSummary(
             leads_by_state={s: int(n) for s, n in by_state},
             calls_by_reason={str(r): int(n) for r, n in by_reason},
@@ -215,6 +231,8 @@ class ReportQueries(StoreBase):
             next_due_at=aware(due),
             spend_cents=float(spend or 0),
             connected_calls=int(totals[4]),
+            skipped_by_reason={str(r): int(n) for r, n in skipped},
+            waiting_by_reason={str(r): int(n) for r, n in waiting},
         )
 
     async def export_lead_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
@@ -222,7 +240,7 @@ class ReportQueries(StoreBase):
         stmt = _LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
         async for data in self._stream(stmt):
             if data["state"] in TERMINAL_LEAD_STATES:
-                data["next_attempt_at"] = None
+                data["next_attempt_at"] = data["wait_reason"] = None
             yield data
 
     async def export_attempt_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:

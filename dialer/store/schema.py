@@ -102,6 +102,9 @@ leads = Table(
     # The lead's time zones for calling hours: its own `timezone`, else its number's zones,
     # '|'-joined; '' when unknown (dialer.domain.timezones.lead_zone_key).
     Column("zones", Text, nullable=False, server_default=""),
+    # The lead's states for state calling rules: its address state and its area code's,
+    # '|'-joined; '' when unknown (dialer.domain.state_rules.lead_states_key).
+    Column("states", Text, nullable=False, server_default=""),
     Column("dynamic_variables", JSONType, nullable=False),
     Column("call_metadata", JSONType, nullable=False),
     Column("content_hash", String(32), nullable=False),
@@ -112,6 +115,10 @@ leads = Table(
     Column("last_attempt_id", String(36)),
     Column("skip_reason", Text),
     Column("source_line", Integer),
+    # When the callee agreed to be called (the lead's `consent_at`), if on record.
+    Column("consent_at", UTCDateTime),
+    # Why a due lead waits past its own schedule, when a rule deferred it (min_recall_gap, …).
+    Column("wait_reason", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "lead_key"),

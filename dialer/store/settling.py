@@ -190,6 +190,7 @@ class SettlingQueries(NotificationQueries):
             values["attempts"] = leads.c.attempts - 1
         if decision.lead_reason is not None:
             values["skip_reason"] = decision.lead_reason
+        values["wait_reason"] = decision.wait_reason
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
         if decision.due_again:  # only a lead due again can be caught by a cancel
             await self._skip_if_cancelled(conn, attempt.lead_id, now)

@@ -17,7 +17,6 @@ from dialer.domain.hours import (
     local_instant,
     next_day_opening,
     next_opening,
-    schedule,
 )
 from dialer.domain.timezones import lead_zone_key
 from dialer.phones import number_time_zones
@@ -125,16 +124,6 @@ def test_zone_keys_come_from_the_lead_then_the_number_then_the_fallback() -> Non
     assert effective_zones(fixed, NY) == (LA,)
     no_fallback = CallingHours(start=time(9), end=time(20))
     assert effective_zones(no_fallback, "") == ()
-
-
-def test_schedule_sorts_keys_into_open_waiting_and_never() -> None:
-    hours = CallingHours(start=time(9), end=time(20))
-    plan = schedule(hours, [NY, LA, HNL, ""], TUESDAY_1430)
-    assert plan.open_keys == {NY}
-    assert plan.never_keys == {""}
-    assert plan.waiting(LA) and plan.waiting(HNL)
-    assert plan.next_opening == utc(2026, 11, 24, 17)
-    assert schedule(None, [NY, ""], TUESDAY_1430).open_keys == {NY, ""}
 
 
 ZONES = [NY, LA, HNL, CHI, "Europe/London", "Australia/Sydney", "Asia/Kolkata", "America/Santiago"]

@@ -99,7 +99,12 @@ async def test_sigterm_stops_cleanly_and_resumes(store_url: str, tmp_path: Path)
     log = tmp_path / "runs.log"
     with run_simulator_in_thread(engine) as server:
         proc = _start(path, store_url, server.url, log)
-        await anyio.sleep(2.0)
+        # stop it while it dials: a process starting on a cold machine may take seconds to place
+        # its first call
+        started = time.monotonic()
+        while not engine.calls and time.monotonic() - started < 30:
+            await anyio.sleep(0.05)
+        await anyio.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 143, log.read_text()[-3000:]
         placed_before = len(engine.calls)

@@ -243,6 +243,33 @@ CASES = [
         "calling_hours",
         "empty",
     ),
+    Case(
+        "bad-consent",
+        GOOD_CAMPAIGN,
+        "to_number,consent_at\n+14155550101,2026-03-01\n+14155550102,last spring\n",
+        "leads.csv",
+        3,
+        "consent_at",
+        "'last spring' is not an ISO date or date and time",
+    ),
+    Case(
+        "bad-day-named",
+        GOOD_CAMPAIGN + 'calling_hours: {start: "09:00", end: "20:00", days: [Mon, funday]}\n',
+        GOOD_LEADS,
+        "campaign.yaml",
+        7,
+        "calling_hours.days.1",
+        "'funday' is not a day; expected mon, tue",
+    ),
+    Case(
+        "value-named",
+        GOOD_CAMPAIGN.replace("calls_per_second: 2", "calls_per_second: -2"),
+        GOOD_LEADS,
+        "campaign.yaml",
+        5,
+        "pacing.calls_per_second",
+        "greater than 0; got -2",
+    ),
 ]
 
 

@@ -5,7 +5,7 @@ campaigns cannot dial one number at once."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -133,3 +133,38 @@ async def test_one_number_is_never_live_twice_across_campaigns(
             select(func.count()).select_from(attempts).where(attempts.c.to_number == shared)
         )
     assert live == 1
+
+
+async def test_consent_and_the_recall_gap_are_held_in_the_claim(
+    store: Store, tmp_path: Path
+) -> None:
+    """require_consent skips leads without consent_at (reason recorded); min_recall_gap defers a
+    number called by another campaign until the gap has passed, spending no attempt."""
+    consenting, silent = numbers(2)
+    leads_file = tmp_path / "consent-leads.csv"
+    leads_file.write_text(f"to_number,consent_at\n{consenting},2026-03-01\n{silent},\n")
+    path = tmp_path / "consent.yaml"
+    path.write_text(
+        "name: consent\nfrom_number: '+14155550100'\nleads: consent-leads.csv\n"
+        "require_consent: true\nmin_recall_gap: 4h\n"
+        "pacing: {calls_per_second: 50, max_concurrent_calls: 10}\n"
+    )
+    other = await _import(store, write_campaign(tmp_path, [consenting], name="other"))
+    campaign_id = await _import(store, path)
+    pacing = Pacing(calls_per_second=50, max_concurrent_calls=10)
+    (earlier,) = (await store.claim(other, "w", ClaimRequest(pacing, 5, 30))).attempts
+    async with store.transaction() as conn:  # that call ended: the number is free, but recent
+        await conn.execute(attempts.update().values(state="ended", lease_expires_at=None))
+    request = ClaimRequest(pacing, 5, 30, require_consent=True, min_recall_gap=timedelta(hours=4))
+    assert (await store.claim(campaign_id, "w", request)).attempts == []
+    rows = {(r["campaign_id"], r["to_number"]): r for r in await lead_rows(store)}
+    skipped = rows[(campaign_id, silent)]
+    assert (skipped["state"], skipped["skip_reason"]) == (LeadState.SKIPPED, SkipReason.NO_CONSENT)
+    waiting = rows[(campaign_id, consenting)]
+    assert (waiting["state"], waiting["attempts"]) == (LeadState.PENDING, 0)
+    assert waiting["next_attempt_at"] == earlier.created_at + timedelta(hours=4)
+    assert waiting["wait_reason"] == "min_recall_gap"
+    summary = await store.summary(campaign_id)
+    assert summary.skipped_by_reason == {SkipReason.NO_CONSENT: 1}
+    assert summary.waiting_by_reason == {"min_recall_gap": 1}
+    assert waiting["consent_at"] == datetime(2026, 3, 1, tzinfo=UTC)

@@ -40,6 +40,7 @@ README_LEAD_COLUMNS = [
     "duration_ms",
     "dynamic_variables",
     "skip_reason",
+    "wait_reason",
     "call_successful",
     "user_sentiment",
     "call_summary",

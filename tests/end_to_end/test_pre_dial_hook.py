@@ -1,0 +1,108 @@
+"""The pre-dial hook, a real HTTP server on loopback, on both stores: `allow: false` skips
+the lead with its reason, `allow: true` dials with its variables merged in; a hook that times
+out or answers 500 causes no dial and spends no attempt (fail closed), while other leads go on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from dialer.dialing.runner import CampaignRunner
+from dialer.importer import import_campaign
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.retell import RetellClient
+from dialer.service import Request, Response, serve_http
+from dialer.settings import ApiKey
+from dialer.simulator import SimulatedRetell, SimulatorServer
+from dialer.store import Store
+
+from ..helpers import fast_options, lead_rows, numbers, run_in_process, write_campaign
+
+pytestmark = pytest.mark.anyio
+
+
+def _campaign(tmp_path: Path, nums: list[str], url: str, timeout: str = "2s") -> Path:
+    hook = {"pre_dial_hook": {"url": url, "timeout": timeout, "retry_after": "10m"}}
+    return write_campaign(tmp_path, nums, cps=50, cap=5, max_attempts=1, extra=hook)
+
+
+async def test_the_hook_allows_with_variables_or_refuses_with_a_reason(
+    store: Store, tmp_path: Path
+) -> None:
+    refused, allowed = numbers(2)
+    asked: list[dict[str, object]] = []
+
+    async def answer(request: Request) -> Response:
+        body = json.loads(request.body)
+        asked.append(body)
+        if body["to_number"] == refused:
+            verdict = {"allow": False, "reason": "opted out in the CRM"}
+        else:
+            verdict = {"allow": True, "dynamic_variables": {"crm_tier": "gold"}}
+        return Response(200, json.dumps(verdict).encode(), {"Content-Type": "application/json"})
+
+    engine = SimulatedRetell(speed=200, seed=1, call_seconds=(10, 20))
+    async with anyio.create_task_group() as group:
+        port = await group.start(serve_http, 0, answer, "127.0.0.1")
+        path = _campaign(tmp_path, [refused, allowed], f"http://127.0.0.1:{port}/check")
+        result = await run_in_process(store, engine, path)
+        group.cancel_scope.cancel()
+    assert result.outcome.value == "finished"
+    rows = {r["to_number"]: r for r in await lead_rows(store)}
+    assert (rows[refused]["state"], rows[refused]["attempts"]) == ("skipped", 0)
+    assert rows[refused]["skip_reason"] == "refused by the pre-dial hook: opted out in the CRM"
+    assert rows[allowed]["state"] == "completed"
+    (call,) = engine.calls.values()
+    assert call.to_number == allowed and call.variables["crm_tier"] == "gold"
+    assert {str(a["to_number"]) for a in asked} == {refused, allowed}
+    assert set(asked[0]) == {
+        "campaign",
+        "lead_id",
+        "to_number",
+        "attempt",
+        "dynamic_variables",
+        "metadata",
+    }
+
+
+async def test_a_hook_that_fails_dials_nothing_and_spends_no_attempt(
+    store: Store, tmp_path: Path
+) -> None:
+    slow, broken, fine = numbers(3)
+
+    async def answer(request: Request) -> Response:
+        number = json.loads(request.body)["to_number"]
+        if number == slow:
+            await anyio.sleep(5)  # past the hook's timeout
+        if number in (slow, broken):
+            return Response(500, b"oops")
+        return Response(200, b'{"allow": true}', {"Content-Type": "application/json"})
+
+    engine = SimulatedRetell(speed=200, seed=2, call_seconds=(10, 20))
+    async with anyio.create_task_group() as group:
+        port = await group.start(serve_http, 0, answer, "127.0.0.1")
+        path = _campaign(tmp_path, [slow, broken, fine], f"http://127.0.0.1:{port}/", "300ms")
+        loaded = await import_campaign(store, read_campaign_file(path))
+        row = await store.campaign(loaded.campaign_id)
+        assert row is not None
+        async with (
+            SimulatorServer(engine) as server,
+            RetellClient(ApiKey("sim-key"), server.url) as client,
+        ):
+            runner = CampaignRunner(store, client, row, fast_options(exit_when_done=False))
+            async with anyio.create_task_group() as running:
+                running.start_soon(runner.run)
+                await anyio.sleep(2.5)
+                runner.stop()
+        group.cancel_scope.cancel()
+    assert [c.to_number for c in engine.calls.values()] == [fine]  # the slow hook held no one
+    rows = {r["to_number"]: r for r in await lead_rows(store)}
+    for number in (slow, broken):
+        lead = rows[number]
+        assert (lead["state"], lead["attempts"]) == ("pending", 0), lead
+        assert lead["wait_reason"] == "pre_dial_hook_failed"
+    summary = await store.summary(loaded.campaign_id)
+    assert summary.waiting_by_reason == {"pre_dial_hook_failed": 2}
