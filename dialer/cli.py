@@ -455,6 +455,14 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
         console.print(summary_table(view.name, view.summary))
         if view.waiting_for_window:
             console.print(window_note(view.waiting_for_window, view.next_window))
+        for number in view.from_numbers:
+            stats = number.as_json()
+            rate = "—" if stats["connect_rate"] is None else f"{stats['connect_rate']:.0%}"
+            why = f" ({number.retired_reason})" if number.retired_reason else ""
+            console.print(
+                f"  from {number.number}: {number.calls} calls, {rate} connected, "
+                f"{stats['state']}{why}"
+            )
 
 
 @main.command()

@@ -41,6 +41,7 @@ def source_digest(loaded: CampaignSource) -> str:
     if loaded.leads_path is not None:
         paths.append(loaded.leads_path)
     paths += [(loaded.path.parent / name).resolve() for name in loaded.campaign.suppress]
+    digest.update(loaded.campaign.model_dump_json().encode())  # a from_numbers file, read
     for path in paths:
         digest.update(str(path).encode() + b"\0")
         try:
@@ -68,7 +69,10 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
     def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
         # Read to the end to report every problem, but write nothing after the first: the
         # transaction will roll back.
+        suppressed = review.suppress.sources
         for lead in iter_leads(loaded, review.scan):
+            if lead.alternates and suppressed:  # a suppressed alternate is never dialed
+                lead.alternates = [a for a in lead.alternates if a.to_number not in suppressed]
             if not review.problem_count:
                 yield lead_record(campaign_id, lead)
 

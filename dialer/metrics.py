@@ -74,6 +74,12 @@ class Metrics:
             ["campaign", "reason"],
             registry=registry,
         )
+        self.numbers_retired = Counter(
+            "dialer_from_numbers_retired",
+            "from-numbers a campaign retired (marked as spam, or failing too often)",
+            ["campaign"],
+            registry=registry,
+        )
         self.pre_dial_hook_failures = Counter(
             "dialer_pre_dial_hook_failures",
             "dials held back because the pre-dial hook did not answer well (fail closed)",

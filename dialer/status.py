@@ -10,7 +10,7 @@ from typing import Any
 from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
 from dialer.inputs.state_rules import calling_rules
-from dialer.store import CampaignSummary, Store
+from dialer.store import CampaignSummary, FromNumberStats, Store
 
 
 def cost_per_connected_call(summary: CampaignSummary) -> float | None:
@@ -31,6 +31,7 @@ class CampaignStatusView:
     cap: int = 0  # max_concurrent_calls
     dials_last_minute: int = 0
     waiting_for_rules: dict[str, int] = field(default_factory=dict)  # by calling rule
+    from_numbers: list[FromNumberStats] = field(default_factory=list)  # with a pool only
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -54,6 +55,7 @@ class CampaignStatusView:
             "skipped_by_reason": summary.skipped_by_reason,
             "waiting_by_reason": {**self.waiting_for_rules, **summary.waiting_by_reason},
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
+            "from_numbers": [n.as_json() for n in self.from_numbers],
         }
 
 
@@ -78,6 +80,7 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 settings.pacing.max_concurrent_calls,
                 await store.dials_in_last_minute(row.id),
                 by_rule,
+                await store.from_number_report(row.id) if len(settings.caller_ids) > 1 else [],
             )
         )
     return views

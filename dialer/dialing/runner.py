@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import anyio
 import anyio.abc
 import structlog
 
+from dialer.dialing.caller_ids import caller_id_plan
 from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.predial import PreDialGate
 from dialer.domain.breaker import is_failure, trip_reason
+from dialer.domain.caller_id import leaves_message, retire_reason, voicemail_option
 from dialer.domain.calling_rules import PlaceFilter
 from dialer.domain.policy import (
     after_call,
@@ -95,6 +99,7 @@ class CampaignRunner:
         rules = calling_rules(self.campaign)
         self._gate = CallingGate(store, campaign.id, rules, options.clock)
         self._state_caps = caps_by_state(rules.states)
+        self._caller_ids = caller_id_plan(self.campaign)
         hook = self.campaign.pre_dial_hook
         self._hook = PreDialGate(hook) if hook else None
 
@@ -217,6 +222,7 @@ class CampaignRunner:
                 require_consent=self.campaign.require_consent,
                 min_recall_gap=self.campaign.min_recall_gap,
                 state_caps=self._state_caps,
+                caller_ids=self._caller_ids,
             )
             try:
                 claim = await self.store.claim(self.row.id, self.options.worker_id, request)
@@ -226,7 +232,8 @@ class CampaignRunner:
                 continue
             self._status = claim.status
             claimed_at = time.monotonic()
-            for attempt in claim.attempts:
+            for claimed in claim.attempts:
+                attempt = self._with_voicemail(claimed)
                 self._busy[attempt.attempt_id] = attempt
                 assert attempt.send_at is not None
                 slot_in = (attempt.send_at - claim.now).total_seconds()
@@ -266,14 +273,26 @@ class CampaignRunner:
             "lead_id": attempt.lead_id,
             "attempt_id": attempt.attempt_id,
         }
+        option = self._voicemail_option(attempt)
         return CreateCallRequest(
-            from_number=self.campaign.from_number,
+            from_number=attempt.from_number or self.campaign.caller_ids[0],
             to_number=attempt.to_number,
             override_agent_id=self.campaign.agent_id,
             metadata=metadata,
             retell_llm_dynamic_variables={**attempt.dynamic_variables, **(variables or {})},
             idempotency_key=attempt.attempt_id,
+            agent_override={"agent": {"voicemail_option": option}} if option else None,
         )
+
+    def _voicemail_option(self, attempt: Attempt) -> dict[str, Any] | None:
+        return voicemail_option(
+            self.campaign.voicemail, attempt.number, self.campaign.retry.max_attempts
+        )
+
+    def _with_voicemail(self, attempt: Attempt) -> Attempt:
+        """The attempt with the voicemail action its create asks for (recorded on placing)."""
+        option = self._voicemail_option(attempt)
+        return replace(attempt, voicemail_action=option["action"]["type"] if option else None)
 
     async def _dial(self, attempt: Attempt, delay: float) -> None:
         if delay > 0:
@@ -476,6 +495,8 @@ class CampaignRunner:
             now=await self.store.now(),
             wall_now=self.options.clock.now(),
             speed=self.options.speed,
+            voicemail_left=leaves_message(self._voicemail_option(attempt)),
+            has_next_number=attempt.has_next_number,
         )
         with anyio.CancelScope(shield=True):
             ok = await self.store.record_call_end(
@@ -499,7 +520,33 @@ class CampaignRunner:
         )
         if decision.pause_reason:
             self._paused(decision.pause_reason, decision.pause_reason, "fix the account or number")
+        if decision.retire_reason is not None:
+            self._number_retired(attempt.from_number, decision.retire_reason)
+        else:
+            await self._check_number_health(attempt.from_number, call)
         await self._check_failure_spike(call)
+
+    async def _check_number_health(self, from_number: str | None, call: PhoneCall) -> None:
+        """After a failed call from a pool number: retire the number for this campaign when
+        its latest calls fail at the rate `number_health` sets."""
+        health = self.campaign.number_health
+        if from_number is None or health is None or len(self.campaign.caller_ids) < 2:
+            return
+        if call.disconnection_reason not in health.failures:
+            return
+        latest = await self.store.latest_reasons_from(self.row.id, from_number, health.window)
+        reason = retire_reason(health, latest)
+        if reason is not None and await self.store.retire_number(self.row.id, from_number, reason):
+            self._number_retired(from_number, reason)
+
+    def _number_retired(self, from_number: str | None, reason: str) -> None:
+        METRICS.numbers_retired.labels(campaign=self.row.name).inc()
+        self._log.warning(
+            "from_number_retired",
+            number=loggable_number(from_number or ""),
+            reason=reason,
+            hint="its leads move to the pool's other numbers",
+        )
 
     async def _analysis_came(self, call: PhoneCall) -> None:
         """Retell finished a call's analysis (or its cost) after the call ended."""
@@ -556,5 +603,6 @@ class CampaignRunner:
         if attempt.state is AttemptState.PLACED and attempt.call_id:
             self._follower.follow(attempt, attempt.call_id, read_now=True)
         elif self._dial_group is not None:
+            attempt = self._with_voicemail(attempt)
             self._busy[attempt.attempt_id] = attempt
             self._dial_group.start_soon(self._reconcile, attempt)

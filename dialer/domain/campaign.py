@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -77,6 +78,15 @@ def _string_variables(value: object) -> dict[str, str]:
 
 
 StringVariables = Annotated[dict[str, str], BeforeValidator(_string_variables)]
+
+
+def _caller_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError('must be a quoted E.164 number like "+14155550100"')
+    try:
+        return normalize_number(value)
+    except InvalidNumberError as exc:
+        raise ValueError(f"{exc} (E.164 expected, like +14155550100)") from None
 
 
 class _Strict(BaseModel):
@@ -184,6 +194,34 @@ class PreDialHook(_Strict):
         return value
 
 
+class NumberHealth(_Strict):
+    """Retire a from-number for this campaign when `max_failure_share` or more of its last
+    `window` calls ended with one of `failures` (one `marked_as_spam` retires it at once)."""
+
+    window: int = Field(20, ge=3, le=10_000)
+    max_failure_share: float = Field(0.6, gt=0, le=1)
+    failures: list[str] = Field(
+        default_factory=lambda: ["dial_failed", "user_declined"], min_length=1
+    )
+
+
+class VoicemailPolicy(_Strict):
+    """Whether an attempt that reaches voicemail leaves a message (a static `message`, or a
+    `prompt` the agent speaks from) or hangs up."""
+
+    leave_message: Literal["last_attempt", "every_attempt", "never"] = "never"
+    message: str | None = Field(None, min_length=1, max_length=2000)
+    prompt: str | None = Field(None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _text(self) -> VoicemailPolicy:
+        if self.leave_message != "never" and self.message is None and self.prompt is None:
+            raise ValueError("set message (a static text) or prompt to leave a voicemail")
+        if self.message is not None and self.prompt is not None:
+            raise ValueError("set message or prompt, not both")
+        return self
+
+
 def _breaker(value: object) -> object:
     """`breaker: false` turns it off; `true` (or nothing) keeps the defaults."""
     if value is False:
@@ -197,7 +235,15 @@ class CampaignSettings(_Strict):
     """Everything a campaign file says but its leads: what the store keeps of a campaign."""
 
     name: str
-    from_number: str
+    # A pool of caller IDs (dialer.inputs.campaign_file reads `from_numbers: FILE` into a list)
+    from_numbers: list[str] = Field(default_factory=list)
+    from_number: str | None = Field(None, validate_default=True)
+    local_presence: bool = False  # a pool number with the lead's area code, else its state
+    max_calls_per_number_per_day: int | None = Field(None, ge=1)  # per from-number, rolling
+    number_health: Annotated[NumberHealth | None, BeforeValidator(_breaker)] = Field(
+        default_factory=NumberHealth
+    )
+    voicemail: VoicemailPolicy | None = None
     agent_id: str | None = None
     default_region: str | None = None
     dynamic_variables: StringVariables = Field(default_factory=dict)
@@ -231,13 +277,29 @@ class CampaignSettings(_Strict):
 
     @field_validator("from_number", mode="before")
     @classmethod
-    def _from_number(cls, value: object) -> str:
-        if not isinstance(value, str):
-            raise ValueError('must be a quoted E.164 number like "+14155550100"')
-        try:
-            return normalize_number(value)
-        except InvalidNumberError as exc:
-            raise ValueError(f"{exc} (E.164 expected, like +14155550100)") from None
+    def _from_number(cls, value: object, info: ValidationInfo) -> str | None:
+        if value is None:
+            if not info.data.get("from_numbers"):
+                raise ValueError("required key is missing (or set from_numbers: a list or a file)")
+            return None
+        return _caller_id(value)
+
+    @field_validator("from_numbers", mode="before")
+    @classmethod
+    def _from_numbers(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        numbers = [_caller_id(v) for v in value]
+        if len(set(numbers)) != len(numbers):
+            twice = next(n for n in numbers if numbers.count(n) > 1)
+            raise ValueError(f"{twice} is listed twice")
+        return numbers
+
+    @property
+    def caller_ids(self) -> tuple[str, ...]:
+        """Every from-number the campaign may dial from: `from_number` first, then the pool."""
+        first = (self.from_number,) if self.from_number else ()
+        return (*first, *(n for n in self.from_numbers if n != self.from_number))
 
     @field_validator("state_rules")
     @classmethod

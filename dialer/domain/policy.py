@@ -57,6 +57,10 @@ REACHED = frozenset(
         "call_take_over",
     }
 )
+MARKED_AS_SPAM = "marked_as_spam"
+# Endings where the agent met a machine: a voicemail option may have left a message there.
+LEFT_A_MESSAGE = frozenset({"voicemail_reached", "machine_detected"})
+MACHINES = LEFT_A_MESSAGE | {"ivr_reached"}
 DEFAULT_CALLBACK_DELAY = timedelta(days=1)
 OVER_CONCURRENCY_DELAY = timedelta(seconds=30)
 
@@ -76,6 +80,11 @@ class Decision:
     pause_reason: str | None = None
     lead_reason: str | None = None
     wait_reason: str | None = None  # why a lead due again waits (a rule deferred it)
+    # the from-number that made the call is worn out: retire it for this campaign (the lead
+    # gets another one)
+    retire_reason: str | None = None
+    next_number: bool = False  # move the lead to its next alternate number, attempts afresh
+    voicemail_left: bool = False  # the call left a voicemail message
     why: str = ""
     # A callback without a configured delay: `after_call` moves `next_attempt_at` to the
     # lead's first calling window on the next local day.
@@ -99,6 +108,11 @@ def is_error_outcome(call_status: str, reason: str | None) -> bool:
     if call_status == "error" or (reason or "").startswith("error"):
         return True
     return reason is not None and reason not in KNOWN_REASONS
+
+
+def reached(call_status: str, reason: str | None) -> bool:
+    """Whether the call reached a person (a voicemail box or an IVR is nobody)."""
+    return call_status == "ended" and reason in REACHED and reason not in MACHINES
 
 
 def _matches_retry_on(rules: RetryRules, call_status: str, reason: str | None) -> bool:
@@ -171,11 +185,26 @@ def after_call(
     now: datetime,
     wall_now: datetime,
     speed: float = 1.0,
+    voicemail_left: bool = False,
+    has_next_number: bool = False,
 ) -> Decision:
     """`decide`, with a callback's next-day window worked out: `now` is the store's clock
     (when the lead becomes due), `wall_now` the clock calling hours are judged by (they differ
-    when DIALER_CLOCK_START pins it), and waits are compressed by `speed`."""
+    when DIALER_CLOCK_START pins it), and waits are compressed by `speed`. With a pool of
+    from-numbers, `marked_as_spam` retires the number that made the call instead of pausing
+    the campaign; a voicemail message left completes the lead; a lead whose number is spent
+    without reaching anyone moves on to its next number (`has_next_number`)."""
+    if reason == MARKED_AS_SPAM and len(settings.caller_ids) > 1:
+        return Decision(
+            LeadState.RETRY_WAIT, now, refund=True, retire_reason=reason, why="number retired"
+        )
+    if voicemail_left and reason in LEFT_A_MESSAGE and call_status == "ended":
+        return Decision(LeadState.COMPLETED, voicemail_left=True, why="voicemail message left")
     decision = decide(settings.retry, attempts_spent, call_status, reason, now, speed=speed)
+    if has_next_number and decision.state is LeadState.FAILED and not reached(call_status, reason):
+        return Decision(
+            LeadState.PENDING, now, next_number=True, why=f"{decision.why}; next number"
+        )
     if not decision.next_day_window:
         return decision
     hours = settings.calling_hours

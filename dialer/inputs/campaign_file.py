@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
 from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
+from dialer.phones import InvalidNumberError, normalize_number
 from dialer.problems import InputError, Problem
 
 
@@ -133,8 +134,34 @@ def read_campaign_file(path: Path) -> CampaignSource:
                 )
             ]
         )
+    if isinstance(data.get("from_numbers"), str):
+        data = {**data, "from_numbers": _read_number_file(path, data["from_numbers"], lines)}
     try:
         campaign = CampaignFile.model_validate(data)
     except ValidationError as exc:
         raise InputError(_problems_from(exc, path, lines)) from None
     return CampaignSource(campaign=campaign, path=path.resolve(), lines=lines)
+
+
+def _read_number_file(path: Path, name: str, lines: dict[tuple[str | int, ...], int]) -> list[str]:
+    """`from_numbers: pool.txt`: one number a line (relative to the campaign file), `#`
+    comments and blank lines allowed; each bad line is a problem with its file and line."""
+    pool = (path.parent / name).resolve()
+    try:
+        text = pool.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        where = line_of(lines, ("from_numbers",))
+        why = "file not found" if isinstance(exc, FileNotFoundError) else exc.strerror
+        raise InputError([Problem(path, where, "from_numbers", f"{why}: {pool}")]) from None
+    numbers, problems = [], []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        try:
+            numbers.append(normalize_number(entry))
+        except InvalidNumberError as exc:
+            problems.append(Problem(pool, number, "number", f"{exc} (E.164 expected)"))
+    if problems:
+        raise InputError(problems)
+    return numbers

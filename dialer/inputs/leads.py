@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,8 +39,21 @@ YAML_LEAD_KEYS = [
     "metadata",
     "retell_llm_dynamic_variables",
 ]
+ALTERNATE_COLUMN = re.compile(r"alt_number_(\d+)", re.IGNORECASE)  # alt_number_1, alt_number_2…
 MAX_REPORTED_PROBLEMS = 1000
 MAX_LEAD_ID_CHARS = 200  # the store's lead_key column
+
+
+@dataclass(frozen=True, slots=True)
+class Alternate:
+    """Another number of the same callee, with what the rules need to judge it."""
+
+    to_number: str
+    zones: str
+    states: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"to_number": self.to_number, "zones": self.zones, "states": self.states}
 
 
 @dataclass(slots=True)
@@ -56,6 +70,8 @@ class Lead:
     consent_at: datetime | None = None  # when the callee agreed to be called, if on record
     # for state rules: its address state and its area code's (dialer.domain.state_rules)
     states: str = ""
+    # numbers to try, in order, once the primary's attempts are spent without reaching anyone
+    alternates: list[Alternate] = field(default_factory=list)
 
     @property
     def place(self) -> Place:
@@ -96,6 +112,14 @@ class _Dedup:
                 "to_number",
                 f"duplicate number {lead.to_number} (an earlier row has it)",
             )
+        for index, alternate in enumerate(lead.alternates, start=1):
+            if not self.numbers.add(int(alternate.to_number[1:])):
+                return Problem(
+                    path,
+                    lead.line,
+                    f"alt_number_{index}",
+                    f"duplicate number {alternate.to_number} (this or an earlier row has it)",
+                )
         # A lead's key is its lead_id, else its number: the two kinds must not collide either.
         if lead.key != lead.to_number:
             if self._is_seen_number(lead.key) or not self.keys.add(hash(lead.key)):
@@ -164,6 +188,7 @@ def _build_lead(
     number_field: str = "to_number",
     consent: object = None,
     address_state: object = None,
+    alternates: list[tuple[str, object]] | None = None,
 ) -> Lead | None:
     campaign = loaded.campaign
     ok = True
@@ -231,9 +256,22 @@ def _build_lead(
                 )
             )
             ok = False
+    others: list[Alternate] = []
+    for field_name, raw in alternates or []:
+        if raw in (None, ""):
+            continue
+        try:
+            other, other_zones = number_and_zones(str(raw), campaign.default_region)
+        except InvalidNumberError as exc:
+            scan.add(Problem(path, line, field_name, str(exc)))
+            ok = False
+            continue
+        zone_key = _zone_key(zone, other_zones)
+        others.append(Alternate(other, zone_key, lead_states_key(state, number_state(other))))
     if not ok:
         return None
     return Lead(
+        alternates=others,
         consent_at=consent_at,
         states=lead_states_key(state, number_state(number)),
         key=key or number,
@@ -326,8 +364,17 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             zone_at = lowered.index("timezone") if "timezone" in lowered else None
             consent_at = lowered.index("consent_at") if "consent_at" in lowered else None
             state_at = lowered.index("state") if "state" in lowered else None
+            alternate_columns = sorted(
+                (
+                    (int(m.group(1)), i, c)
+                    for i, c in enumerate(columns)
+                    if (m := ALTERNATE_COLUMN.fullmatch(c))
+                ),
+            )
             variable_columns = [
-                (i, c) for i, c in enumerate(columns) if c.lower() not in RESERVED_COLUMNS
+                (i, c)
+                for i, c in enumerate(columns)
+                if c.lower() not in RESERVED_COLUMNS and not ALTERNATE_COLUMN.fullmatch(c)
             ]
             width = len(columns)
             line = reader.line_num + 1
@@ -356,6 +403,7 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
                     number_field=columns[number_at],
                     consent=row[consent_at] if consent_at is not None else None,
                     address_state=row[state_at] if state_at is not None else None,
+                    alternates=[(c, row[i]) for _, i, c in alternate_columns],
                 )
                 if lead is not None:
                     yield lead
@@ -417,7 +465,11 @@ def _yaml_rows(
             continue
         ok = True
         for key in item:
-            if key not in YAML_LEAD_KEYS and key not in ("phone", "phone_number"):
+            if (
+                key not in YAML_LEAD_KEYS
+                and key not in ("phone", "phone_number")
+                and not ALTERNATE_COLUMN.fullmatch(str(key))
+            ):
                 scan.add(
                     Problem(
                         path,
@@ -473,6 +525,10 @@ def _yaml_rows(
             scan,
             consent=item.get("consent_at"),
             address_state=item.get("state"),
+            alternates=sorted(
+                ((str(k), v) for k, v in item.items() if ALTERNATE_COLUMN.fullmatch(str(k))),
+                key=lambda kv: int(kv[0].rsplit("_", 1)[1]),
+            ),
         )
         if ok and lead is not None:
             yield lead

@@ -33,7 +33,7 @@ def _region(loaded: CampaignSource) -> str | None:
     campaign = loaded.campaign
     if campaign.default_region:
         return campaign.default_region
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(campaign.from_number))
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(campaign.caller_ids[0]))
     return region if region and region != "ZZ" else None
 
 

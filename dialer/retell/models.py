@@ -73,6 +73,8 @@ class CreateCallRequest(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     retell_llm_dynamic_variables: dict[str, str] = Field(default_factory=dict)
     idempotency_key: str | None = None
+    # per-call overrides, e.g. {"agent": {"voicemail_option": {"action": {"type": "hangup"}}}}
+    agent_override: dict[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -72,6 +72,7 @@ class SimCall:
     terminal_at: float  # real instant the call reaches its terminal status
     idempotency_key: str | None
     analysis_after: float = 0.0  # simulated seconds after the end its analysis and cost appear
+    agent_override: Any = None
     answers: dict[str, Any] = field(default_factory=dict)  # what the callee told the agent
 
     def status_at(self, sim_elapsed: float) -> str:
@@ -111,6 +112,7 @@ class SimulatedRetell:
         call_seconds: tuple[float, float] | None = None,
         late_analysis_share: float = 0.0,
         late_analysis_seconds: float = 120.0,
+        spam_after: dict[str, int] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -125,6 +127,10 @@ class SimulatedRetell:
         self._start = clock()
         self._epoch_ms = int(time.time() * 1000)
         self.calls: dict[str, SimCall] = {}
+        # from-number → how many calls it makes before carriers flag it: later calls from it
+        # end `marked_as_spam`
+        self.spam_after = dict(spam_after or {})
+        self._calls_from: dict[str, int] = {}
         self.creates: list[CreateRecord] = []
         self._by_key: dict[str, SimCall] = {}
         self._live_ends: list[float] = []  # heap of terminal instants of calls still alive
@@ -284,15 +290,25 @@ class SimulatedRetell:
 
     def _make_call(self, body: dict[str, Any], now: float) -> SimCall:
         to_number = str(body["to_number"])
+        from_number = str(body["from_number"])
+        made = self._calls_from.get(from_number, 0)
+        self._calls_from[from_number] = made + 1
         reason = self.script.next_reason(to_number, self.rng)
+        if from_number in self.spam_after and made >= self.spam_after[from_number]:
+            reason = "marked_as_spam"
         outcome = outcome_for(reason, self.rng)
-        if self.call_seconds is not None and not self.script.scripted(to_number):
+        if (
+            self.call_seconds is not None
+            and not self.script.scripted(to_number)
+            and reason != "marked_as_spam"
+        ):
             low, high = self.call_seconds
             outcome = Outcome("user_hangup", "ended", 0.5, self.rng.uniform(low, high) - 0.5)
         call = SimCall(
             call_id="call_" + uuid.uuid4().hex,
-            from_number=str(body["from_number"]),
+            from_number=from_number,
             to_number=to_number,
+            agent_override=body.get("agent_override"),
             agent_id=str(body.get("override_agent_id") or self.default_agent_id),
             metadata=body.get("metadata"),
             variables=dict(body.get("retell_llm_dynamic_variables") or {}),
@@ -499,6 +515,8 @@ class SimulatedRetell:
                 {
                     "call_id": c.call_id,
                     "to_number": c.to_number,
+                    "from_number": c.from_number,
+                    "agent_override": c.agent_override,
                     "created": c.created,
                     "terminal_at": c.terminal_at,
                     "reason": c.outcome.reason,

@@ -15,10 +15,12 @@ from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
 from dialer.store.records import (
     Attempt,
+    CallerIdPlan,
     CampaignRow,
     CampaignSummary,
     Claim,
     ClaimRequest,
+    FromNumberStats,
     NumberBusyError,
 )
 from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
@@ -53,10 +55,12 @@ __all__ = [
     "DEFAULT_OUTAGE_SECONDS",
     "LEAD_ROW_KEYS",
     "Attempt",
+    "CallerIdPlan",
     "CampaignRow",
     "CampaignSummary",
     "Claim",
     "ClaimRequest",
+    "FromNumberStats",
     "LeadRecord",
     "NumberBusyError",
     "SchemaOutOfDateError",

@@ -104,6 +104,14 @@ class StoreBase:
     def _insert(self, table: Any) -> Any:
         return pg_insert(table) if self.is_postgres else sqlite_insert(table)
 
+    async def lock_caller_ids(self, conn: AsyncConnection) -> None:
+        """Serialize claims that count calls per from-number across campaigns (Postgres; on
+        SQLite every writer is serialized already)."""
+        if self.is_postgres:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _CAMPAIGN_LOCK, "b": -1}
+            )
+
     async def lock_campaign(self, conn: AsyncConnection, campaign_id: int) -> None:
         """Serialize this transaction with every other claim of the campaign (Postgres; on
         SQLite, BEGIN IMMEDIATE already serializes all writers)."""

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.states import (
     CANCELLED_BY_A_PERSON,
+    DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
     CampaignStatus,
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
 from dialer.store.records import CampaignRow
-from dialer.store.schema import attempts, campaigns, leads
+from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 
 _CAMPAIGN_COLUMNS = (
     campaigns.c.id,
@@ -141,6 +142,27 @@ class CampaignQueries(StoreBase):
             return await self._change_status(
                 conn, campaign_id, paused, reason, now, only_if_active=True
             )
+
+    @rides_out_outages
+    async def retire_number(self, campaign_id: int, number: str, reason: str) -> bool:
+        """The campaign stops dialing from `number` (its leads get another one at their next
+        claim). False when it was retired already."""
+        async with self.transaction() as conn:
+            now = await self.now(conn)
+            result = await conn.execute(
+                self._insert(retired_numbers)
+                .values(campaign_id=campaign_id, number=number, reason=reason, retired_at=now)
+                .on_conflict_do_nothing()
+            )
+            if result.rowcount:
+                await conn.execute(
+                    leads.update()
+                    .where(leads.c.campaign_id == campaign_id)
+                    .where(leads.c.from_number == number)
+                    .where(leads.c.state.in_(DUE_LEAD_STATES))
+                    .values(from_number=None)
+                )
+            return bool(result.rowcount)
 
     @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:

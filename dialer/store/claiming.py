@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select, tuple_
+from sqlalchemy import and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dialer.domain.caller_id import (
+    AT_CEILING,
+    NO_NUMBER_LEFT,
+    PoolNumber,
+    choose_from_number,
+    count_call,
+    usable,
+)
 from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import Pacing
 from dialer.domain.pacing import Spend, next_free_slot, plan_claim
 from dialer.domain.screening import (
+    DAILY_WINDOW,
     Candidate,
     Defer,
     Skip,
@@ -39,8 +49,8 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
-from dialer.store.records import Attempt, Claim, ClaimRequest, NumberBusyError
-from dialer.store.schema import attempts, campaigns, leads, suppressions
+from dialer.store.records import Attempt, CallerIdPlan, Claim, ClaimRequest, NumberBusyError
+from dialer.store.schema import attempts, campaigns, leads, retired_numbers, suppressions
 
 
 class ClaimingQueries(StoreBase):
@@ -90,6 +100,11 @@ class ClaimingQueries(StoreBase):
             return Claim([], now, paused, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
+        pool, oldest_calls = await self._pool_as_of(conn, campaign_id, request.caller_ids, now)
+        if pool is not None and not usable(pool):
+            paused = CampaignStatus.PAUSED
+            await self._change_status(conn, campaign_id, paused, NO_NUMBER_LEFT, now)
+            return Claim([], now, paused, None, 0)
         rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.places)
         caps = campaign_caps(request.per_number_per_day, request.min_recall_gap)
         period = longest_period(caps, request.state_caps)
@@ -121,6 +136,23 @@ class ClaimingQueries(StoreBase):
                 skipped.setdefault(verdict.reason, []).append(row.id)
             elif isinstance(verdict, Defer):
                 deferred.append((row.id, verdict.until, verdict.reason))
+            elif pool is not None and request.caller_ids is not None:
+                caller = request.caller_ids
+                chosen = choose_from_number(
+                    pool,
+                    sticky=row.from_number,
+                    to_number=row.to_number,
+                    lead_states=row.states,
+                    local_presence=caller.local_presence,
+                    ceiling=caller.ceiling,
+                )
+                if chosen is None:
+                    frees_at = _pool_frees_at(pool, oldest_calls, now)
+                    deferred.append((row.id, frees_at, AT_CEILING))
+                    continue
+                pool = count_call(pool, chosen)
+                slot = plan.slot(len(claimed))
+                claimed.append(self._attempt(campaign_id, row, now, slot, chosen))
             else:
                 claimed.append(self._attempt(campaign_id, row, now, plan.slot(len(claimed))))
         await self._write_skips(conn, skipped, now)
@@ -135,8 +167,12 @@ class ClaimingQueries(StoreBase):
         return Claim(claimed, now, status, None, plan.free_slots - len(claimed))
 
     @staticmethod
-    def _attempt(campaign_id: int, row: Any, now: datetime, send_at: datetime) -> Attempt:
+    def _attempt(
+        campaign_id: int, row: Any, now: datetime, send_at: datetime, from_number: str | None = None
+    ) -> Attempt:
         return Attempt(
+            from_number=from_number,
+            has_next_number=len(row.alternates or []) > row.number_index,
             attempt_id=str(uuid.uuid4()),
             lead_id=row.id,
             campaign_id=campaign_id,
@@ -193,6 +229,9 @@ class ClaimingQueries(StoreBase):
                 leads.c.call_metadata,
                 leads.c.attempts,
                 leads.c.consent_at,
+                leads.c.from_number,
+                leads.c.alternates,
+                leads.c.number_index,
                 suppressed.label("suppressed"),
             )
             .where(leads.c.campaign_id == campaign_id)
@@ -227,6 +266,45 @@ class ClaimingQueries(StoreBase):
             assert instant is not None
             found.setdefault(number, []).append(instant)
         return found
+
+    async def _pool_as_of(
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        plan: CallerIdPlan | None,
+        now: datetime,
+    ) -> tuple[list[PoolNumber] | None, dict[str, datetime | None]]:
+        """The campaign's from-numbers with what is retired and (with a ceiling) how many calls
+        each made in the last day in any campaign, and the oldest of those calls; None for a
+        campaign without a pool."""
+        if plan is None:
+            return None, {}
+        if plan.ceiling is not None:  # ceilings count every campaign's calls: one at a time
+            await self.lock_caller_ids(conn)
+        retired = set(
+            await conn.scalars(
+                select(retired_numbers.c.number).where(retired_numbers.c.campaign_id == campaign_id)
+            )
+        )
+        counts: dict[str, tuple[int, datetime | None]] = {}
+        if plan.ceiling is not None:
+            rows = await conn.execute(
+                select(attempts.c.from_number, func.count(), func.min(attempts.c.created_at))
+                .where(attempts.c.from_number.in_([p.number for p in plan.pool]))
+                .where(attempts.c.created_at > now - DAILY_WINDOW)
+                .where(attempts.c.state != AttemptState.NOT_PLACED)
+                .group_by(attempts.c.from_number)
+            )
+            counts = {number: (int(n), aware(oldest)) for number, n, oldest in rows}
+        pool = [
+            replace(
+                p,
+                calls_last_day=counts.get(p.number, (0, None))[0],
+                retired=p.number in retired,
+            )
+            for p in plan.pool
+        ]
+        return pool, {number: oldest for number, (_, oldest) in counts.items()}
 
     async def _write_skips(
         self, conn: AsyncConnection, skipped: dict[str, list[int]], now: datetime
@@ -266,6 +344,7 @@ class ClaimingQueries(StoreBase):
                     "campaign_id": a.campaign_id,
                     "number": a.number,
                     "to_number": a.to_number,
+                    "from_number": a.from_number,
                     "state": AttemptState.DIALING,
                     "created_at": now,
                     "claimed_by": worker_id,
@@ -282,8 +361,19 @@ class ClaimingQueries(StoreBase):
                 state=LeadState.DIALING,
                 attempts=leads.c.attempts + 1,
                 last_attempt_id=bindparam("aid"),
+                from_number=bindparam("fid"),
                 wait_reason=None,
                 updated_at=now,
             ),
-            [{"lid": a.lead_id, "aid": a.attempt_id} for a in claimed],
+            [{"lid": a.lead_id, "aid": a.attempt_id, "fid": a.from_number} for a in claimed],
         )
+
+
+def _pool_frees_at(
+    pool: list[PoolNumber], oldest_calls: dict[str, datetime | None], now: datetime
+) -> datetime:
+    """When a lead that found no from-number with room looks again: when the oldest call of
+    a usable number leaves its rolling day (a minute from now if that is unknown)."""
+    oldest = [oldest_calls.get(p.number) for p in pool if not p.retired]
+    known = [t + DAILY_WINDOW for t in oldest if t is not None and t + DAILY_WINDOW > now]
+    return min(known, default=now + timedelta(minutes=1))

@@ -82,7 +82,10 @@ class LeaseQueries(StoreBase):
                     attempts.c.state,
                     attempts.c.call_id,
                     attempts.c.to_number,
+                    attempts.c.from_number,
                     attempts.c.created_at,
+                    leads.c.alternates,
+                    leads.c.number_index,
                     leads.c.zones,
                     leads.c.dynamic_variables,
                     leads.c.call_metadata,
@@ -103,6 +106,8 @@ class LeaseQueries(StoreBase):
                     created_at=r.created_at,
                     state=AttemptState(r.state),
                     call_id=r.call_id,
+                    from_number=r.from_number,
+                    has_next_number=len(r.alternates or []) > r.number_index,
                 )
                 for r in rows
             ]

@@ -21,7 +21,7 @@ from dialer.store.schema import leads
 
 _LEAD_COLUMNS = (
     "campaign_id, lead_key, to_number, timezone, zones, dynamic_variables, call_metadata, "
-    "content_hash, source_line, consent_at, states"
+    "content_hash, source_line, consent_at, states, alternates"
 )
 _LEAD_UPSERT_RULE = """
 ON CONFLICT (campaign_id, lead_key) DO UPDATE SET
@@ -29,6 +29,7 @@ ON CONFLICT (campaign_id, lead_key) DO UPDATE SET
     dynamic_variables = excluded.dynamic_variables, call_metadata = excluded.call_metadata,
     content_hash = excluded.content_hash, source_line = excluded.source_line,
     consent_at = excluded.consent_at, states = excluded.states,
+    alternates = excluded.alternates,
     updated_at = excluded.updated_at
 WHERE leads.content_hash <> excluded.content_hash AND leads.state = 'pending'
   AND leads.attempts = 0
@@ -36,14 +37,14 @@ WHERE leads.content_hash <> excluded.content_hash AND leads.state = 'pending'
 # SQLite: executemany of one row each (the rule's WHERE needs the VALUES form).
 _SQLITE_LEAD_UPSERT = f"""
 INSERT INTO leads ({_LEAD_COLUMNS}, state, attempts, next_attempt_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
 {_LEAD_UPSERT_RULE}"""
 # Postgres: COPY the batch into a temporary table, then one INSERT … SELECT.
 _LEAD_LOAD_TABLE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS lead_load (
     campaign_id integer, lead_key text, to_number text, timezone text, zones text,
     dynamic_variables jsonb, call_metadata jsonb, content_hash text, source_line integer,
-    consent_at timestamptz, states text
+    consent_at timestamptz, states text, alternates jsonb
 ) ON COMMIT DROP
 """
 _LEAD_LOAD_INSERT = f"""
@@ -52,7 +53,9 @@ SELECT {_LEAD_COLUMNS}, 'pending', 0, $1, $1, $1 FROM lead_load
 """
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
-LeadRecord = tuple[int, str, str, str | None, str, str, str, str, int, datetime | None, str]
+LeadRecord = tuple[
+    int, str, str, str | None, str, str, str, str, int, datetime | None, str, str | None
+]
 
 
 def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
@@ -61,8 +64,17 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
     variables = _JSON.encode(lead.dynamic_variables) if lead.dynamic_variables else "{}"
     metadata = _JSON.encode(lead.metadata) if lead.metadata else "{}"
     consent = lead.consent_at.isoformat() if lead.consent_at else ""
+    alternates = _JSON.encode([a.as_json() for a in lead.alternates]) if lead.alternates else None
     payload = "\x1f".join(
-        (lead.to_number, lead.timezone or "", variables, metadata, consent, lead.states)
+        (
+            lead.to_number,
+            lead.timezone or "",
+            variables,
+            metadata,
+            consent,
+            lead.states,
+            alternates or "",
+        )
     )
     digest = hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
     return (
@@ -77,6 +89,7 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
         lead.line,
         lead.consent_at,
         lead.states,
+        alternates,
     )
 
 
@@ -116,7 +129,7 @@ class LoadingQueries(StoreBase):
         else:
             stamp = _sqlite_timestamp(conn, now)
             rows = [
-                (*record[:-2], _sqlite_timestamp(conn, record[-2]), record[-1], stamp, stamp, stamp)
+                (*record[:9], _sqlite_timestamp(conn, record[9]), *record[10:], stamp, stamp, stamp)
                 for record in records
             ]
             await driver.executemany(_SQLITE_LEAD_UPSERT, rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialer.domain.caller_id import PoolNumber
 from dialer.domain.calling_rules import PlaceFilter
 from dialer.domain.campaign import CampaignSettings, Pacing
 from dialer.domain.state_rules import CallCap
@@ -49,6 +50,18 @@ class Attempt:
     state: AttemptState = AttemptState.DIALING
     call_id: str | None = None
     send_at: datetime | None = None
+    from_number: str | None = None  # None: the campaign's only from_number
+    has_next_number: bool = False  # the lead has an alternate number left to try
+    voicemail_action: str | None = None  # the voicemail action the create asks for
+
+
+@dataclass(frozen=True)
+class CallerIdPlan:
+    """How a claim gives each lead its from-number (dialer.domain.caller_id)."""
+
+    pool: tuple[PoolNumber, ...]
+    local_presence: bool = False
+    ceiling: int | None = None  # calls per from-number in a rolling day, across campaigns
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class ClaimRequest:
     require_consent: bool = False
     min_recall_gap: timedelta | None = None
     state_caps: Mapping[str, tuple[CallCap, ...]] = field(default_factory=dict)
+    caller_ids: CallerIdPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -94,3 +108,22 @@ class CampaignSummary:
     connected_calls: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     waiting_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FromNumberStats:
+    """One from-number of a campaign, for `dialer status`."""
+
+    number: str
+    calls: int
+    connected: int
+    retired_reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "calls": self.calls,
+            "connect_rate": round(self.connected / self.calls, 3) if self.calls else None,
+            "state": "retired" if self.retired_reason else "active",
+            "retired_reason": self.retired_reason,
+        }

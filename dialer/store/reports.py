@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, case, func, or_, select, tuple_
 
 from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.states import (
@@ -20,8 +20,8 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
-from dialer.store.records import CampaignSummary
-from dialer.store.schema import attempts, campaigns, leads
+from dialer.store.records import CampaignSummary, FromNumberStats
+from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 
 _last = attempts.alias("last")
 _connected = attempts.alias("connected")
@@ -156,6 +156,50 @@ class ReportQueries(StoreBase):
         )
         async with self.engine.connect() as conn:
             return [(str(r[0]), r[1]) for r in await conn.execute(stmt)]
+
+    @rides_out_outages
+    async def latest_reasons_from(
+        self, campaign_id: int, from_number: str, limit: int
+    ) -> list[str | None]:
+        """Disconnection reasons of the latest ended calls from one from-number in this
+        campaign, newest first (number health)."""
+        stmt = (
+            select(attempts.c.disconnection_reason)
+            .where(attempts.c.campaign_id == campaign_id)
+            .where(attempts.c.from_number == from_number)
+            .where(attempts.c.state == AttemptState.ENDED)
+            .order_by(attempts.c.settled_at.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [r[0] for r in await conn.execute(stmt)]
+
+    @rides_out_outages
+    async def from_number_report(self, campaign_id: int) -> list[FromNumberStats]:
+        """Per from-number of the campaign: calls, calls that connected, and whether (and why)
+        it is retired."""
+        connected = func.sum(case((attempts.c.call_status == "ended", 1), else_=0))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(attempts.c.from_number, func.count(), connected)
+                .where(attempts.c.campaign_id == campaign_id)
+                .where(attempts.c.from_number.is_not(None))
+                .where(attempts.c.state == AttemptState.ENDED)
+                .group_by(attempts.c.from_number)
+            )
+            calls = {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
+            retired = {
+                r.number: r.reason
+                for r in await conn.execute(
+                    select(retired_numbers.c.number, retired_numbers.c.reason).where(
+                        retired_numbers.c.campaign_id == campaign_id
+                    )
+                )
+            }
+        return [
+            FromNumberStats(n, *calls.get(n, (0, 0)), retired.get(n))
+            for n in sorted(set(calls) | set(retired))
+        ]
 
     @rides_out_outages
     async def waiting_by_place(self, campaign_id: int) -> dict[Place, int]:

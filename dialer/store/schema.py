@@ -105,6 +105,12 @@ leads = Table(
     # The lead's states for state calling rules: its address state and its area code's,
     # '|'-joined; '' when unknown (dialer.domain.state_rules.lead_states_key).
     Column("states", Text, nullable=False, server_default=""),
+    # The from-number that dials this lead, chosen at its first claim and kept (sticky).
+    Column("from_number", String(20)),
+    # Numbers to try once the current one is spent without reaching anyone:
+    # [{to_number, zones, states}, …]; `number_index` 0 is the lead's first number.
+    Column("alternates", JSONType),
+    Column("number_index", Integer, nullable=False, server_default="0"),
     Column("dynamic_variables", JSONType, nullable=False),
     Column("call_metadata", JSONType, nullable=False),
     Column("content_hash", String(32), nullable=False),
@@ -144,6 +150,9 @@ attempts = Table(
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
     Column("number", Integer, nullable=False),
     Column("to_number", String(20), nullable=False),
+    Column("from_number", String(20)),
+    # The voicemail action the create asked for (hangup, static_text, prompt), if any.
+    Column("voicemail_action", String(16)),
     Column("state", String(16), nullable=False),
     Column("call_id", String(128)),
     Column("call_status", String(32)),
@@ -167,6 +176,8 @@ Index("ix_attempts_lead_id", attempts.c.lead_id)
 Index("ix_attempts_call_id", attempts.c.call_id)
 # Calls to a number in the last day, across campaigns (max_attempts_per_number_per_day).
 Index("ix_attempts_to_number_created_at", attempts.c.to_number, attempts.c.created_at)
+# Calls from a from-number in the last day, across campaigns (max_calls_per_number_per_day).
+Index("ix_attempts_from_number_created_at", attempts.c.from_number, attempts.c.created_at)
 # A campaign's dials in the last minute (its dial rate on the dashboard).
 Index("ix_attempts_campaign_id_created_at", attempts.c.campaign_id, attempts.c.created_at)
 # A campaign's latest calls (the failure-spike breaker).
@@ -194,4 +205,14 @@ suppressions = Table(
     Column("reason", String(64), nullable=False),
     Column("source", Text),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# From-numbers a campaign no longer dials from (marked as spam, or worn out by failures).
+retired_numbers = Table(
+    "retired_numbers",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(20), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("retired_at", UTCDateTime, nullable=False),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.calls import CallEnd
@@ -22,7 +23,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
 from dialer.store.notifications import NotificationQueries
 from dialer.store.records import Attempt
-from dialer.store.schema import attempts, campaigns, leads, suppressions
+from dialer.store.schema import attempts, campaigns, leads, retired_numbers, suppressions
 
 
 class SettlingQueries(NotificationQueries):
@@ -65,6 +66,7 @@ class SettlingQueries(NotificationQueries):
                     "call_status": call_status,
                     "sent_at": now,
                     "api_error": None,
+                    "voicemail_action": attempt.voicemail_action,
                     "lease_expires_at": now + timedelta(seconds=lease_seconds),
                 },
             )
@@ -154,6 +156,17 @@ class SettlingQueries(NotificationQueries):
                 return False
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
+            if decision.retire_reason is not None and attempt.from_number is not None:
+                await conn.execute(
+                    self._insert(retired_numbers)
+                    .values(
+                        campaign_id=attempt.campaign_id,
+                        number=attempt.from_number,
+                        reason=decision.retire_reason,
+                        retired_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
             if call.cost_cents is not None:
                 await self._add_spend(conn, attempt.campaign_id, call.cost_cents)
             if decision.suppress_reason is not None:
@@ -191,9 +204,30 @@ class SettlingQueries(NotificationQueries):
         if decision.lead_reason is not None:
             values["skip_reason"] = decision.lead_reason
         values["wait_reason"] = decision.wait_reason
+        if decision.retire_reason is not None:
+            values["from_number"] = None  # the next claim gives the lead a usable number
+        if decision.next_number:
+            values.update(await self._next_number(conn, attempt.lead_id))
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
         if decision.due_again:  # only a lead due again can be caught by a cancel
             await self._skip_if_cancelled(conn, attempt.lead_id, now)
+
+    async def _next_number(self, conn: AsyncConnection, lead_id: int) -> dict[str, Any]:
+        """The lead's columns once it moves on to its next alternate number: that number, its
+        zones and states, and a fresh attempt count."""
+        row = (
+            await conn.execute(
+                select(leads.c.alternates, leads.c.number_index).where(leads.c.id == lead_id)
+            )
+        ).one()
+        following = (row.alternates or [])[row.number_index]
+        return {
+            "to_number": following["to_number"],
+            "zones": following["zones"],
+            "states": following["states"],
+            "number_index": row.number_index + 1,
+            "attempts": 0,
+        }
 
     @rides_out_outages
     async def record_later_details(

@@ -107,7 +107,12 @@ async def test_run_and_two_workers_share_a_campaign_and_survive_a_sigkill(
             stderr=log.open("ab"),
         )
         first, second = (_worker(store_url, server.url, w) for w in logs)
-        await anyio.sleep(6.0)
+        # kill the first worker once it is dialing (a loaded machine starts processes slowly)
+        started = time.monotonic()
+        while time.monotonic() - started < 60 and not (
+            time.monotonic() - started >= 6.0 and '"call_placed"' in logs[0].read_text()
+        ):
+            await anyio.sleep(0.2)
         assert run.poll() is None, "the campaign finished before the kill; make it bigger"
         first.send_signal(signal.SIGKILL)
         first.wait(10)

@@ -26,6 +26,9 @@ from ..helpers import check_invariants, numbers, write_campaign
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
+# Dialed from a pool of caller IDs: a lead keeps its from-number across kills and resumes.
+POOL = {"from_numbers": ["+14155550101", "+14155550102", "+14155550103"]}
+
 
 def _start(path: Path, url: str, base_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
@@ -63,7 +66,9 @@ async def test_sigkill_at_random_instants_then_resume(store_url: str, tmp_path: 
         speed=150, seed=rng.randrange(1 << 30), faults=faults, concurrency_limit=100
     )
     nums = numbers(60)
-    path = write_campaign(tmp_path, nums, cps=15, cap=6, max_attempts=2, backoff="300ms")
+    path = write_campaign(
+        tmp_path, nums, cps=15, cap=6, max_attempts=2, backoff="300ms", extra=POOL
+    )
     log = tmp_path / "runs.log"
     with run_simulator_in_thread(engine) as server:
         kills = 0
@@ -90,12 +95,19 @@ async def test_sigkill_at_random_instants_then_resume(store_url: str, tmp_path: 
     assert {row["state"] for row in lead_rows} <= {"completed", "failed"}
     # every call Retell made is on exactly one attempt row
     assert sorted(call_ids) == sorted(c["call_id"] for c in records["calls"])
+    # and each lead was called from one from-number, across kills and resumes
+    callers: dict[str, set[str]] = {}
+    for call in records["calls"]:
+        callers.setdefault(call["to_number"], set()).add(call["from_number"])
+    assert all(len(used) == 1 for used in callers.values())
 
 
 async def test_sigterm_stops_cleanly_and_resumes(store_url: str, tmp_path: Path) -> None:
     engine = SimulatedRetell(speed=80, seed=11, concurrency_limit=100)
     nums = numbers(40)
-    path = write_campaign(tmp_path, nums, cps=10, cap=6, max_attempts=2, backoff="300ms")
+    path = write_campaign(
+        tmp_path, nums, cps=10, cap=6, max_attempts=2, backoff="300ms", extra=POOL
+    )
     log = tmp_path / "runs.log"
     with run_simulator_in_thread(engine) as server:
         proc = _start(path, store_url, server.url, log)

@@ -69,7 +69,8 @@ async def test_faults_cause_no_extra_and_no_overlapping_dial(store: Store, tmp_p
     faults = Faults(create_5xx=0.05, create_ambiguous=0.03, read_5xx=0.05, read_drop=0.02)
     engine = SimulatedRetell(speed=300, faults=faults, seed=7, concurrency_limit=100)
     nums = numbers(150)
-    path = write_campaign(tmp_path, nums, cps=40, cap=8, max_attempts=2)
+    pool = {"from_numbers": ["+14155550101", "+14155550102"]}  # the faults hold with a pool
+    path = write_campaign(tmp_path, nums, cps=40, cap=8, max_attempts=2, extra=pool)
     result = await run_in_process(store, engine, path)
     assert result.outcome is RunOutcome.FINISHED
     records = engine.records()
