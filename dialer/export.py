@@ -42,6 +42,7 @@ LEAD_FIELDS = (
     "recording_url",
     "cost_usd",
     "last_cost_usd",
+    "from_number",
     "analysis",
 )
 ATTEMPT_FIELDS = (
@@ -61,6 +62,8 @@ ATTEMPT_FIELDS = (
     *OUTCOME_FIELDS,
     "recording_url",
     "cost_usd",
+    "from_number",
+    "voicemail_action",
     "analysis",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -62,6 +62,7 @@ _LEAD_EXPORT: Select[Any] = select(
     .scalar_subquery()
     .label("cost_cents"),
     _last.c.cost_cents.label("last_cost_cents"),
+    leads.c.from_number,
 ).select_from(
     leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
         _outcome, _outcome.c.id == _LAST_CONNECTED
@@ -85,6 +86,8 @@ _ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.analysis,
     attempts.c.recording_url,
     attempts.c.cost_cents,
+    attempts.c.from_number,
+    attempts.c.voicemail_action,
 ).join(leads, leads.c.id == attempts.c.lead_id)
 
 # The rows' keys (the export turns analysis and cents into its own columns: dialer.export).

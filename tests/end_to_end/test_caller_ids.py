@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import select
 
 from dialer.dialing.options import RunOutcome
 from dialer.dialing.runner import CampaignRunner
@@ -19,6 +20,7 @@ from dialer.settings import ApiKey
 from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer
 from dialer.status import read_status
 from dialer.store import Store
+from dialer.store.schema import attempts
 
 from ..helpers import (
     check_invariants,
@@ -208,6 +210,14 @@ async def test_the_voicemail_option_follows_the_policy(
         ].startswith("Hi")
     (row,) = await lead_rows(store)
     assert row["state"] == final_state
+    async with store.engine.connect() as conn:
+        recorded = [
+            r.voicemail_action
+            for r in await conn.execute(
+                select(attempts.c.voicemail_action).order_by(attempts.c.number)
+            )
+        ]
+    assert recorded == expected_actions  # what each attempt asked for is on its row
 
 
 async def test_a_lead_is_reached_on_its_alternate_and_a_dnc_alternate_is_never_dialed(

@@ -48,6 +48,7 @@ README_LEAD_COLUMNS = [
     "recording_url",
     "cost_usd",
     "last_cost_usd",
+    "from_number",
 ]
 ANALYSIS = {
     "call_successful": True,
