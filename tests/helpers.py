@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,27 @@ async def run_in_process(
         runner = CampaignRunner(store, client, row, options or fast_options())
         with anyio.fail_after(limit_seconds):
             return await runner.run()
+
+
+@asynccontextmanager
+async def running(
+    store: Store, engine: SimulatedRetell, campaign_path: Path, options: RunOptions | None = None
+) -> AsyncIterator[CampaignRunner]:
+    """Load the campaign and run it against `engine` while the block runs; stop it after."""
+    loaded = read_campaign_file(campaign_path)
+    row = await store.campaign((await import_campaign(store, loaded)).campaign_id)
+    assert row is not None
+    async with (
+        SimulatorServer(engine) as server,
+        RetellClient(ApiKey("sim-key"), server.url) as client,
+        anyio.create_task_group() as group,
+    ):
+        runner = CampaignRunner(store, client, row, options or fast_options())
+        group.start_soon(runner.run)
+        try:
+            yield runner
+        finally:
+            runner.stop()
 
 
 def check_invariants(

@@ -4,7 +4,7 @@ but the lead list (dialer.inputs.campaign_file reads the file itself)."""
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from dialer.domain.state_rules import US_STATE_CODES, StateRuleRow
+from dialer.domain.state_rules import US_STATE_CODES, ClockTime, StateRuleRow
 from dialer.domain.timezones import is_known_zone
 from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
@@ -115,19 +115,11 @@ def _day(value: str) -> str:
 class CallingHours(_Strict):
     """A daily window in the callee's local time. `end` before `start` crosses midnight."""
 
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
     timezone: str = "auto"
     fallback_timezone: str | None = None
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _clock(cls, value: object) -> object:
-        if isinstance(value, int):  # YAML 1.1 reads 09:00 unquoted as a sexagesimal int
-            hours, minutes = divmod(value, 60)
-            return time(hours % 24, minutes)
-        return value
 
     @field_validator("days", mode="before")
     @classmethod

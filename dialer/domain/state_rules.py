@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from holidays.countries.united_states import UnitedStates
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from dialer.durations import parse_duration
 
@@ -36,6 +36,16 @@ def state_code(text: str) -> str | None:
 
 # confirmed: statute or bill text read; secondary: a source quoting it; unconfirmed: vendor
 # tables only, or sources in conflict; campaign: set or changed by the campaign file.
+def yaml_clock(value: object) -> object:
+    """A clock time as a campaign file writes it: YAML 1.1 reads an unquoted 09:00 as the
+    sexagesimal integer 540."""
+    if isinstance(value, int):
+        hours, minutes = divmod(value, 60)
+        return time(hours % 24, minutes)
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(yaml_clock)]
 RuleStatus = Literal["confirmed", "secondary", "unconfirmed", "campaign"]
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 NO_CALLS = "none"
@@ -125,8 +135,8 @@ class StateRuleRow(BaseModel):
     saturday: str | None = None
     sunday: str | None = None
     holidays: str | None = None
-    start: time | None = None
-    end: time | None = None
+    start: ClockTime | None = None
+    end: ClockTime | None = None
     caps: list[str] | None = None  # "3/24h"
     source: str | None = None
     status: RuleStatus | None = None
@@ -144,14 +154,6 @@ class StateRuleRow(BaseModel):
     def _caps(cls, value: list[str] | None) -> list[str] | None:
         for item in value or []:
             parse_cap(item)
-        return value
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _clock(cls, value: object) -> object:
-        if isinstance(value, int):  # YAML 1.1 reads 09:00 unquoted as a sexagesimal int
-            hours, minutes = divmod(value, 60)
-            return time(hours % 24, minutes)
         return value
 
 

@@ -16,17 +16,12 @@ from sqlalchemy import func, select
 from dialer.cli import main
 from dialer.clock import Clock
 from dialer.dialing.options import RunOutcome
-from dialer.dialing.runner import CampaignRunner
-from dialer.importer import import_campaign
-from dialer.inputs.campaign_file import read_campaign_file
-from dialer.retell import RetellClient
-from dialer.settings import ApiKey
-from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer
+from dialer.simulator import OutcomeRule, SimulatedRetell
 from dialer.status import read_status
 from dialer.store import Store
 from dialer.store.schema import attempts
 
-from ..helpers import fast_options, lead_rows, run_in_process, write_campaign
+from ..helpers import fast_options, lead_rows, run_in_process, running, write_campaign
 
 pytestmark = pytest.mark.anyio
 
@@ -42,23 +37,12 @@ async def _run_until_dialed(
 ) -> set[str]:
     """Run the campaign with the clock pinned until `expected` were called (and a moment
     more), then stop it; return the numbers the simulator saw."""
-    loaded = read_campaign_file(path)
-    campaign_id = (await import_campaign(store, loaded)).campaign_id
-    row = await store.campaign(campaign_id)
-    assert row is not None
-    async with (
-        SimulatorServer(engine) as server,
-        RetellClient(ApiKey("sim-key"), server.url) as client,
-        anyio.create_task_group() as group,
-    ):
-        runner = CampaignRunner(store, client, row, fast_options(clock=Clock.from_iso(clock)))
-        group.start_soon(runner.run)
+    async with running(store, engine, path, fast_options(clock=Clock.from_iso(clock))) as runner:
         with anyio.fail_after(30):
             while not expected <= {c["to_number"] for c in engine.records()["calls"]}:
                 await anyio.sleep(0.05)
         await anyio.sleep(1.0)  # room for a wrong dial to show up
-        views = await read_status(store, row.name, Clock.from_iso(clock).now())
-        runner.stop()
+        views = await read_status(store, runner.row.name, Clock.from_iso(clock).now())
     assert views[0].as_json()["waiting_for_window"] >= 1
     return {c["to_number"] for c in engine.records()["calls"]}
 
@@ -108,24 +92,14 @@ async def test_floridas_cap_of_three_a_day_holds_across_two_campaigns(
         first_call_at = await conn.scalar(select(func.min(attempts.c.created_at)))
 
     second = write_campaign(tmp_path, [FLORIDA], name="second")
-    loaded = read_campaign_file(second)
-    campaign_id = (await import_campaign(store, loaded)).campaign_id
-    row = await store.campaign(campaign_id)
-    assert row is not None
-    async with (
-        SimulatorServer(engine) as server,
-        RetellClient(ApiKey("sim-key"), server.url) as client,
-        anyio.create_task_group() as group,
-    ):
-        runner = CampaignRunner(store, client, row, fast_options(clock=clock))
-        group.start_soon(runner.run)
+    async with running(store, engine, second, fast_options(clock=clock)) as runner:
+        campaign_id = runner.row.id
         with anyio.fail_after(30):
             while True:
                 lead = next(r for r in await lead_rows(store) if r["campaign_id"] == campaign_id)
                 if lead["wait_reason"] is not None:
                     break
                 await anyio.sleep(0.05)
-        runner.stop()
     assert len(engine.records()["calls"]) == 3  # the fourth was not placed
     assert lead["wait_reason"] == "state_cap:FL" and lead["attempts"] == 0
     due = lead["next_attempt_at"]
