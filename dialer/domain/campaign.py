@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from dialer.domain.state_rules import US_STATE_CODES, ClockTime, StateRuleRow
+from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
 from dialer.domain.timezones import is_known_zone
 from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
@@ -297,7 +297,7 @@ class CampaignSettings(_Strict):
     @classmethod
     def _state_codes(cls, value: bool | dict[str, StateRuleRow]) -> bool | dict[str, StateRuleRow]:
         if isinstance(value, dict):
-            unknown = [k for k in value if k not in US_STATE_CODES]
+            unknown = [k for k in value if k not in us_state_codes()]
             if unknown:
                 raise ValueError(
                     f"{unknown[0]!r} is not a US state code (two capital letters, like FL)"

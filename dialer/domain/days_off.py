@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-import holidays as holiday_calendars
-
 
 @lru_cache(maxsize=1024)
 def _calendar(state: str | None, year: int) -> dict[date, str]:
+    import holidays as holiday_calendars  # a few hundred ms: only when a rule asks
+
     try:
         found = holiday_calendars.country_holidays("US", subdiv=state, years=year, observed=True)
     except NotImplementedError:  # a code the package does not know as a US subdivision

@@ -14,24 +14,36 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from functools import cache
 from typing import Annotated, Literal
 
-from holidays.countries.united_states import UnitedStates
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from dialer.durations import parse_duration
 
-# USPS codes of the states, DC and the territories (as the `holidays` package knows them).
-US_STATE_CODES = frozenset(UnitedStates.subdivisions)
-_STATE_NAMES = {name.lower(): code for name, code in UnitedStates.subdivisions_aliases.items()}
+
+@cache
+def us_state_codes() -> frozenset[str]:
+    """USPS codes of the states, DC and the territories (as the `holidays` package knows them;
+    imported when first needed: it takes a few hundred ms)."""
+    from holidays.countries.united_states import UnitedStates
+
+    return frozenset(UnitedStates.subdivisions)
+
+
+@cache
+def _state_names() -> dict[str, str]:
+    from holidays.countries.united_states import UnitedStates
+
+    return {name.lower(): code for name, code in UnitedStates.subdivisions_aliases.items()}
 
 
 def state_code(text: str) -> str | None:
     """`FL`, `fl`, `Florida` → `FL`; None when `text` names no US state or territory."""
     cleaned = text.strip()
-    if cleaned.upper() in US_STATE_CODES:
+    if cleaned.upper() in us_state_codes():
         return cleaned.upper()
-    return _STATE_NAMES.get(cleaned.lower())
+    return _state_names().get(cleaned.lower())
 
 
 # confirmed: statute or bill text read; secondary: a source quoting it; unconfirmed: vendor
