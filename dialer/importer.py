@@ -12,6 +12,7 @@ import anyio
 import anyio.lowlevel
 
 from dialer import __version__
+from dialer.domain.calling_rules import Place
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.inputs.review import CampaignReview
@@ -66,6 +67,8 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
         return ImportResult(known[0], leads_in_file=count, added=0, unchanged=True)
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
 
+    alternate_places: set[Place] = set()
+
     def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
         # Read to the end to report every problem, but write nothing after the first: the
         # transaction will roll back.
@@ -73,6 +76,7 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
         for lead in iter_leads(loaded, review.scan):
             if lead.alternates and suppressed:  # a suppressed alternate is never dialed
                 lead.alternates = [a for a in lead.alternates if a.to_number not in suppressed]
+            alternate_places.update(Place(a.zones, a.states) for a in lead.alternates)
             if not review.problem_count:
                 yield lead_record(campaign_id, lead)
 
@@ -93,6 +97,7 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
                 await write(batch)
         if review.problem_count:
             raise InputError(review.problems)
+        await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
         after = await store.count_leads(conn, campaign_id)
         suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
     if after - before >= ANALYZE_AFTER_ROWS:

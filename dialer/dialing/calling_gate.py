@@ -35,7 +35,13 @@ class CallingGate:
         campaign's places (every lead may be claimed)."""
         now = time.monotonic()
         if now - self._counts_read > _REREAD_SECONDS:
-            self._counts = await self._store.waiting_by_place(self._campaign_id)
+            known = await self._store.known_places(self._campaign_id)
+            if known is not None and not any(self._rules.restricts(p) for p in known):
+                # no rule restricts any place the leads were loaded with: no need to count
+                # (a GROUP BY over every due lead: half a second at a million)
+                self._counts = {}
+            else:
+                self._counts = await self._store.waiting_by_place(self._campaign_id)
             self._counts_read = now
             self._filter_until = 0.0
         if not any(self._rules.restricts(place) for place in self._counts):

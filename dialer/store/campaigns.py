@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.states import (
     CANCELLED_BY_A_PERSON,
@@ -64,7 +66,28 @@ class CampaignQueries(StoreBase):
         ).returning(campaigns.c.id)
         return int((await conn.execute(stmt)).scalar_one())
 
+    async def add_places(
+        self, conn: AsyncConnection, campaign_id: int, places: Iterable[Place]
+    ) -> None:
+        """Remember the places of the leads just loaded, beside those known already."""
+        known = await conn.scalar(select(campaigns.c.places).where(campaigns.c.id == campaign_id))
+        union = {Place(*p) for p in known or []} | set(places)
+        await conn.execute(
+            campaigns.update()
+            .where(campaigns.c.id == campaign_id)
+            .values(places=[list(p) for p in sorted(union)])
+        )
+
     @rides_out_outages
+    async def known_places(self, campaign_id: int) -> list[Place] | None:
+        """Every place the campaign's leads were loaded with; None when unknown (leads loaded
+        by an older version)."""
+        async with self.engine.connect() as conn:
+            known = await conn.scalar(
+                select(campaigns.c.places).where(campaigns.c.id == campaign_id)
+            )
+        return None if known is None else [Place(*p) for p in known]
+
     @rides_out_outages
     async def source_digest(self, name: str) -> tuple[int, str | None] | None:
         """The campaign's id and the digest of the files it was last loaded from."""

@@ -87,6 +87,9 @@ campaigns = Table(
     # is checked at every claim without adding up a million attempts.
     Column("spend_cents", Double, nullable=False, server_default="0"),
     Column("billed_calls", Integer, nullable=False, server_default="0"),
+    # Every place ([zones, states]) its leads were loaded with, alternates included: a runner
+    # whose rules restrict none of them need not count its leads by place.
+    Column("places", JSONType),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -1,5 +1,6 @@
 """caller-ID pools: a lead's sticky from-number and alternate numbers, each attempt's
-from-number and voicemail action, and the from-numbers a campaign retired
+from-number and voicemail action, the from-numbers a campaign retired, and the places a
+campaign's leads are in
 
 Revision ID: 0006
 Revises: 0005
@@ -21,6 +22,8 @@ JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("places", JSON, nullable=True))
     with op.batch_alter_table("leads") as batch:
         batch.add_column(sa.Column("from_number", sa.String(20), nullable=True))
         batch.add_column(sa.Column("alternates", JSON, nullable=True))
@@ -59,3 +62,5 @@ def downgrade() -> None:
         batch.drop_column("number_index")
         batch.drop_column("alternates")
         batch.drop_column("from_number")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("places")

@@ -159,3 +159,21 @@ async def test_a_failing_write_fails_the_load_with_its_own_error(
         await import_campaign(store, read_campaign_file(path))
     monkeypatch.undo()
     assert await lead_rows(store) == []
+
+
+async def test_a_load_remembers_every_place_its_leads_are_in(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(
+        'name: places\nfrom_number: "+14155550100"\nleads: leads.csv\n'
+    )
+    (tmp_path / "leads.csv").write_text(
+        "to_number,alt_number_1,state\n+12125550101,+13055550101,\n+12125550102,,GA\n"
+    )
+    loaded = await import_campaign(store, read_campaign_file(tmp_path / "c.yaml"))
+    ny = "America/New_York"  # Miami's zone too
+    places = {tuple(p) for p in await store.known_places(loaded.campaign_id) or []}
+    assert places == {(ny, "NY"), (ny, "FL"), (ny, "GA|NY")}  # the alternate's too
+    # a reload with more leads keeps what was known
+    (tmp_path / "leads.csv").write_text("to_number,state\n+12065550101,\n")
+    await import_campaign(store, read_campaign_file(tmp_path / "c.yaml"))
+    again = {tuple(p) for p in await store.known_places(loaded.campaign_id) or []}
+    assert again == places | {("America/Los_Angeles", "WA")}
