@@ -616,6 +616,13 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
     help="POST each call's events here when it ends (call_ended, call_analyzed), signed with "
     "the API key, as Retell posts to an agent's webhook URL.",
 )
+@click.option(
+    "--spam-after",
+    "spam_after",
+    multiple=True,
+    metavar="NUMBER:N",
+    help="After N calls from this from-number, its calls end marked_as_spam (repeatable).",
+)
 def simulator(
     port: int,
     host: str,
@@ -625,8 +632,15 @@ def simulator(
     seed: int | None,
     call_seconds: str | None,
     webhook_url: str | None,
+    spam_after: tuple[str, ...],
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
+    flagged: dict[str, int] = {}
+    for item in spam_after:
+        number, _, count = item.rpartition(":")
+        if not number or not count.isdigit():
+            raise click.BadParameter(f"{item!r} is not NUMBER:N", param_hint="--spam-after")
+        flagged[number] = int(count)
     lengths = None
     if call_seconds is not None:
         try:
@@ -646,6 +660,7 @@ def simulator(
             seed=seed,
             webhook_url=webhook_url,
             call_seconds=lengths,
+            spam_after=flagged,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"
