@@ -256,3 +256,12 @@ async def test_a_lead_is_reached_on_its_alternate_and_a_dnc_alternate_is_never_d
         1,
     )
     assert rows[other]["state"] == "failed"
+
+
+def test_the_simulator_command_refuses_a_bad_spam_after() -> None:
+    from click.testing import CliRunner
+
+    from dialer.cli import main
+
+    result = CliRunner().invoke(main, ["simulator", "--spam-after", "+14155550101"])
+    assert result.exit_code == 2 and "is not NUMBER:N" in result.output
