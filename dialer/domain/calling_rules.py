@@ -94,7 +94,7 @@ def closed_reason(rules: CallingRules, place: Place, at: datetime) -> str | None
         if rules.skip_federal_holidays and federal_holiday(day):
             return FEDERAL_HOLIDAY
         for rule in state_rules:
-            holiday = state_holiday(rule.state, day) is not None
+            holiday = rule.holiday_rule and state_holiday(rule.state, day) is not None
             window_today = rule.window_on(day, holiday)
             if window_today is None or not window_today.contains(clock):
                 return f"{STATE_HOLIDAY if holiday else STATE_HOURS}:{rule.state}"

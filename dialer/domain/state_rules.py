@@ -121,17 +121,27 @@ class StateRule:
     source: str
     status: RuleStatus
     checked: date
+    holiday_rule: bool = False  # whether the row says anything of holidays at all
 
     def window_on(self, day: date, holiday: bool) -> DayWindow | None:
-        """The allowed window on local `day` (a holiday's own rule first)."""
-        if holiday:
-            return self.holidays
+        """The allowed window on local `day`: the day's own, narrowed on a holiday when the
+        row has a holiday rule (a Sunday ban still holds on a Sunday holiday)."""
         weekday = day.weekday()
-        if weekday == 5:
-            return self.saturday
-        if weekday == 6:
-            return self.sunday
-        return self.weekdays
+        own = self.saturday if weekday == 5 else self.sunday if weekday == 6 else self.weekdays
+        if not (holiday and self.holiday_rule):
+            return own
+        return _intersection(own, self.holidays)
+
+
+def _intersection(a: DayWindow | None, b: DayWindow | None) -> DayWindow | None:
+    if a is None or b is None:
+        return None
+    start = max(a.start, b.start)
+    ends = [w.end for w in (a, b) if w.end != time(0, 0)]  # 00:00 ends the day
+    end = min(ends) if ends else time(0, 0)
+    if end != time(0, 0) and end <= start:
+        return None
+    return DayWindow(start, end)
 
 
 RuleBook = Mapping[str, StateRule]
@@ -211,6 +221,7 @@ def build_rule(state: str, row: StateRuleRow, base: StateRule | None = None) -> 
         source=row.source or (f"campaign override of: {base.source}" if base else "campaign"),
         status=row.status or "campaign",
         checked=row.checked or (base.checked if base else date.min),
+        holiday_rule=row.holidays is not None or (base.holiday_rule if base else False),
     )
 
 

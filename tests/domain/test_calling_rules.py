@@ -58,6 +58,14 @@ TUESDAY_2030 = at(2027, 3, 2, 20, 30)
         # Texas: Sundays from noon
         (Place(CHI, "TX"), at(2027, 3, 7, 11, 0, CHI), "state_hours:TX"),
         (Place(CHI, "TX"), at(2027, 3, 7, 12, 0, CHI), None),
+        # … also on a Sunday that is a holiday (July 4th 2027): Texas has no holiday rule
+        (Place(CHI, "TX"), at(2027, 7, 4, 11, 0, CHI), "state_hours:TX"),
+        (Place(CHI, "TX"), at(2027, 7, 5, 10, 0, CHI), None),
+        # Nebraska: holidays 13-21, narrowing a Monday holiday's 08-21 (Memorial Day 2027)
+        (Place(CHI, "NE"), at(2027, 5, 31, 10, 0, CHI), "state_holiday:NE"),
+        (Place(CHI, "NE"), at(2027, 5, 31, 13, 30, CHI), None),
+        # Rhode Island bans holidays and Sundays: a Sunday holiday stays banned
+        (Place(NY, "RI"), at(2027, 7, 4, 12, 0), "state_holiday:RI"),
         # address in Florida, number from New York: Florida's rule applies (the strictest wins)
         (Place(NY, "FL|NY"), TUESDAY_2030, "state_hours:FL"),
         # address in Alabama, number from Georgia, on a Sunday
