@@ -195,8 +195,13 @@ async def test_official_sdk_talks_to_the_simulator() -> None:
             metadata={"attempt_id": "sdk-1"},
             retell_llm_dynamic_variables={"first_name": "Ann"},
             idempotency_key="sdk-1",
+            agent_override={"agent": {"voicemail_option": {"action": {"type": "hangup"}}}},
         )
         assert call.call_status == "registered" and call.agent_version == 1
+        # the voicemail option dialer sends per attempt, in the SDK's own shape
+        assert engine.calls[call.call_id].agent_override == {
+            "agent": {"voicemail_option": {"action": {"type": "hangup"}}}
+        }
         for _ in range(400):
             got = await sdk.call.retrieve(call.call_id)
             if got.call_status in ("ended", "error", "not_connected"):
