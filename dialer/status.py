@@ -80,7 +80,7 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 settings.pacing.max_concurrent_calls,
                 await store.dials_in_last_minute(row.id),
                 by_rule,
-                await store.from_number_report(row.id) if len(settings.caller_ids) > 1 else [],
+                await store.from_number_report(row.id) if settings.has_caller_id_pool else [],
             )
         )
     return views

@@ -12,8 +12,7 @@ from dialer.store import CallerIdPlan
 def caller_id_plan(settings: CampaignSettings) -> CallerIdPlan | None:
     """None for a campaign with one from-number and no per-number ceiling (nothing to
     choose, nothing to count)."""
-    numbers = settings.caller_ids
-    if len(numbers) < 2 and settings.max_calls_per_number_per_day is None:
+    if not settings.has_caller_id_pool and settings.max_calls_per_number_per_day is None:
         return None
-    pool = tuple(PoolNumber(n, area_code(n), number_state(n)) for n in numbers)
+    pool = tuple(PoolNumber(n, area_code(n), number_state(n)) for n in settings.caller_ids)
     return CallerIdPlan(pool, settings.local_presence, settings.max_calls_per_number_per_day)

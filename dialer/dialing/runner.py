@@ -530,7 +530,7 @@ class CampaignRunner:
         """After a failed call from a pool number: retire the number for this campaign when
         its latest calls fail at the rate `number_health` sets."""
         health = self.campaign.number_health
-        if from_number is None or health is None or len(self.campaign.caller_ids) < 2:
+        if from_number is None or health is None or not self.campaign.has_caller_id_pool:
             return
         if call.disconnection_reason not in health.failures:
             return

@@ -214,8 +214,9 @@ class VoicemailPolicy(_Strict):
         return self
 
 
-def _breaker(value: object) -> object:
-    """`breaker: false` turns it off; `true` (or nothing) keeps the defaults."""
+def _off_or_defaults(value: object) -> object:
+    """`breaker: false` (or `number_health: false`) turns it off; `true` (or nothing) keeps
+    the defaults."""
     if value is False:
         return None
     if value is True:
@@ -232,7 +233,7 @@ class CampaignSettings(_Strict):
     from_number: str | None = Field(None, validate_default=True)
     local_presence: bool = False  # a pool number with the lead's area code, else its state
     max_calls_per_number_per_day: int | None = Field(None, ge=1)  # per from-number, rolling
-    number_health: Annotated[NumberHealth | None, BeforeValidator(_breaker)] = Field(
+    number_health: Annotated[NumberHealth | None, BeforeValidator(_off_or_defaults)] = Field(
         default_factory=NumberHealth
     )
     voicemail: VoicemailPolicy | None = None
@@ -253,7 +254,7 @@ class CampaignSettings(_Strict):
     skip_dates: list[date] = Field(default_factory=list)  # no calls on these local dates
     skip_federal_holidays: bool = False
     budget_usd: float | None = Field(None, gt=0)
-    breaker: Annotated[FailureBreaker | None, BeforeValidator(_breaker)] = Field(
+    breaker: Annotated[FailureBreaker | None, BeforeValidator(_off_or_defaults)] = Field(
         default_factory=FailureBreaker
     )
 
@@ -286,6 +287,12 @@ class CampaignSettings(_Strict):
             twice = next(n for n in numbers if numbers.count(n) > 1)
             raise ValueError(f"{twice} is listed twice")
         return numbers
+
+    @property
+    def has_caller_id_pool(self) -> bool:
+        """More than one from-number: each lead gets one of them, and a worn-out number is
+        retired rather than pausing the campaign."""
+        return len(self.caller_ids) > 1
 
     @property
     def caller_ids(self) -> tuple[str, ...]:

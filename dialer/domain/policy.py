@@ -194,7 +194,7 @@ def after_call(
     from-numbers, `marked_as_spam` retires the number that made the call instead of pausing
     the campaign; a voicemail message left completes the lead; a lead whose number is spent
     without reaching anyone moves on to its next number (`has_next_number`)."""
-    if reason == MARKED_AS_SPAM and len(settings.caller_ids) > 1:
+    if reason == MARKED_AS_SPAM and settings.has_caller_id_pool:
         return Decision(
             LeadState.RETRY_WAIT, now, refund=True, retire_reason=reason, why="number retired"
         )

@@ -23,7 +23,7 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, Availability
 from dialer.store.errors import shown_url
-from dialer.store.schema import attempts, campaigns, leads
+from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 
 _CAMPAIGN_LOCK = 0x6469  # advisory lock class for per-campaign claim serialization
 
@@ -103,6 +103,28 @@ class StoreBase:
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table) if self.is_postgres else sqlite_insert(table)
+
+    async def _retire(
+        self, conn: AsyncConnection, campaign_id: int, number: str, reason: str, now: datetime
+    ) -> bool:
+        """The campaign stops dialing from `number`: its waiting leads lose it as their sticky
+        from-number (their next claim gives them a usable one). False when it was retired
+        already."""
+        result = await conn.execute(
+            self._insert(retired_numbers)
+            .values(campaign_id=campaign_id, number=number, reason=reason, retired_at=now)
+            .on_conflict_do_nothing()
+        )
+        if not result.rowcount:
+            return False
+        await conn.execute(
+            leads.update()
+            .where(leads.c.campaign_id == campaign_id)
+            .where(leads.c.from_number == number)
+            .where(leads.c.state.in_(DUE_LEAD_STATES))
+            .values(from_number=None)
+        )
+        return True
 
     async def lock_caller_ids(self, conn: AsyncConnection) -> None:
         """Serialize claims that count calls per from-number across campaigns (Postgres; on

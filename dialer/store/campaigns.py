@@ -13,14 +13,13 @@ from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.states import (
     CANCELLED_BY_A_PERSON,
-    DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
     CampaignStatus,
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
 from dialer.store.records import CampaignRow
-from dialer.store.schema import attempts, campaigns, leads, retired_numbers
+from dialer.store.schema import attempts, campaigns, leads
 
 _CAMPAIGN_COLUMNS = (
     campaigns.c.id,
@@ -171,21 +170,7 @@ class CampaignQueries(StoreBase):
         """The campaign stops dialing from `number` (its leads get another one at their next
         claim). False when it was retired already."""
         async with self.transaction() as conn:
-            now = await self.now(conn)
-            result = await conn.execute(
-                self._insert(retired_numbers)
-                .values(campaign_id=campaign_id, number=number, reason=reason, retired_at=now)
-                .on_conflict_do_nothing()
-            )
-            if result.rowcount:
-                await conn.execute(
-                    leads.update()
-                    .where(leads.c.campaign_id == campaign_id)
-                    .where(leads.c.from_number == number)
-                    .where(leads.c.state.in_(DUE_LEAD_STATES))
-                    .values(from_number=None)
-                )
-            return bool(result.rowcount)
+            return await self._retire(conn, campaign_id, number, reason, await self.now(conn))
 
     @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:

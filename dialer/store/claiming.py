@@ -136,25 +136,24 @@ class ClaimingQueries(StoreBase):
                 skipped.setdefault(verdict.reason, []).append(row.id)
             elif isinstance(verdict, Defer):
                 deferred.append((row.id, verdict.until, verdict.reason))
-            elif pool is not None and request.caller_ids is not None:
-                caller = request.caller_ids
-                chosen = choose_from_number(
-                    pool,
-                    sticky=row.from_number,
-                    to_number=row.to_number,
-                    lead_states=row.states,
-                    local_presence=caller.local_presence,
-                    ceiling=caller.ceiling,
-                )
-                if chosen is None:
-                    frees_at = _pool_frees_at(pool, oldest_calls, now)
-                    deferred.append((row.id, frees_at, AT_CEILING))
-                    continue
-                pool = count_call(pool, chosen)
+            else:
+                chosen: str | None = None  # None without a pool: the campaign's from_number
+                if pool is not None and (caller := request.caller_ids) is not None:
+                    chosen = choose_from_number(
+                        pool,
+                        sticky=row.from_number,
+                        to_number=row.to_number,
+                        lead_states=row.states,
+                        local_presence=caller.local_presence,
+                        ceiling=caller.ceiling,
+                    )
+                    if chosen is None:
+                        frees_at = _pool_frees_at(pool, oldest_calls, now)
+                        deferred.append((row.id, frees_at, AT_CEILING))
+                        continue
+                    pool = count_call(pool, chosen)
                 slot = plan.slot(len(claimed))
                 claimed.append(self._attempt(campaign_id, row, now, slot, chosen))
-            else:
-                claimed.append(self._attempt(campaign_id, row, now, plan.slot(len(claimed))))
         await self._write_skips(conn, skipped, now)
         await self._write_deferrals(conn, deferred, now)
         if claimed:

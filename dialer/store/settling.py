@@ -23,7 +23,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
 from dialer.store.notifications import NotificationQueries
 from dialer.store.records import Attempt
-from dialer.store.schema import attempts, campaigns, leads, retired_numbers, suppressions
+from dialer.store.schema import attempts, campaigns, leads, suppressions
 
 
 class SettlingQueries(NotificationQueries):
@@ -157,15 +157,8 @@ class SettlingQueries(NotificationQueries):
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
             if decision.retire_reason is not None and attempt.from_number is not None:
-                await conn.execute(
-                    self._insert(retired_numbers)
-                    .values(
-                        campaign_id=attempt.campaign_id,
-                        number=attempt.from_number,
-                        reason=decision.retire_reason,
-                        retired_at=now,
-                    )
-                    .on_conflict_do_nothing()
+                await self._retire(
+                    conn, attempt.campaign_id, attempt.from_number, decision.retire_reason, now
                 )
             if call.cost_cents is not None:
                 await self._add_spend(conn, attempt.campaign_id, call.cost_cents)
@@ -204,8 +197,6 @@ class SettlingQueries(NotificationQueries):
         if decision.lead_reason is not None:
             values["skip_reason"] = decision.lead_reason
         values["wait_reason"] = decision.wait_reason
-        if decision.retire_reason is not None:
-            values["from_number"] = None  # the next claim gives the lead a usable number
         if decision.next_number:
             values.update(await self._next_number(conn, attempt.lead_id))
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))

@@ -10,16 +10,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from dialer.dialing.runner import CampaignRunner
-from dialer.importer import import_campaign
-from dialer.inputs.campaign_file import read_campaign_file
-from dialer.retell import RetellClient
 from dialer.service import Request, Response, serve_http
-from dialer.settings import ApiKey
-from dialer.simulator import SimulatedRetell, SimulatorServer
+from dialer.simulator import SimulatedRetell
 from dialer.store import Store
 
-from ..helpers import fast_options, lead_rows, numbers, run_in_process, write_campaign
+from ..helpers import fast_options, lead_rows, numbers, run_in_process, running, write_campaign
 
 pytestmark = pytest.mark.anyio
 
@@ -85,18 +80,9 @@ async def test_a_hook_that_fails_dials_nothing_and_spends_no_attempt(
     async with anyio.create_task_group() as group:
         port = await group.start(serve_http, 0, answer, "127.0.0.1")
         path = _campaign(tmp_path, [slow, broken, fine], f"http://127.0.0.1:{port}/", "300ms")
-        loaded = await import_campaign(store, read_campaign_file(path))
-        row = await store.campaign(loaded.campaign_id)
-        assert row is not None
-        async with (
-            SimulatorServer(engine) as server,
-            RetellClient(ApiKey("sim-key"), server.url) as client,
-        ):
-            runner = CampaignRunner(store, client, row, fast_options(exit_when_done=False))
-            async with anyio.create_task_group() as running:
-                running.start_soon(runner.run)
-                await anyio.sleep(2.5)
-                runner.stop()
+        async with running(store, engine, path, fast_options(exit_when_done=False)) as runner:
+            await anyio.sleep(2.5)
+            campaign_id = runner.row.id
         group.cancel_scope.cancel()
     assert [c.to_number for c in engine.calls.values()] == [fine]  # the slow hook held no one
     rows = {r["to_number"]: r for r in await lead_rows(store)}
@@ -104,5 +90,5 @@ async def test_a_hook_that_fails_dials_nothing_and_spends_no_attempt(
         lead = rows[number]
         assert (lead["state"], lead["attempts"]) == ("pending", 0), lead
         assert lead["wait_reason"] == "pre_dial_hook_failed"
-    summary = await store.summary(loaded.campaign_id)
+    summary = await store.summary(campaign_id)
     assert summary.waiting_by_reason == {"pre_dial_hook_failed": 2}
