@@ -69,6 +69,7 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
         (
             lead.to_number,
             lead.timezone or "",
+            lead.zones,
             variables,
             metadata,
             consent,

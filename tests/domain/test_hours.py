@@ -113,8 +113,13 @@ def test_callback_without_delay_goes_to_the_next_days_window() -> None:
     assert next_day_opening(None, (NY,), tuesday_1500_ny) == tuesday_1500_ny + timedelta(days=1)
 
 
-def test_zone_keys_come_from_the_lead_then_the_number_then_the_fallback() -> None:
-    assert lead_zone_key("Europe/Paris", number_time_zones("+12125550123")) == "Europe/Paris"
+def test_zone_keys_take_every_zone_the_lead_has_then_the_fallback() -> None:
+    # A `timezone` column that disagrees with the number narrows the window: both are kept.
+    assert lead_zone_key("Europe/Paris", number_time_zones("+12125550123")) == f"{NY}|Europe/Paris"
+    assert lead_zone_key(LA, number_time_zones("+12125550123")) == f"{LA}|{NY}"
+    assert lead_zone_key(NY, number_time_zones("+12125550123")) == NY
+    assert lead_zone_key(None, (), ["FL"]) == f"{CHI}|{NY}"  # the state's zones too
+    assert lead_zone_key(LA, (), ["CA"]) == LA
     assert lead_zone_key(None, number_time_zones("+12125550123")) == NY
     assert lead_zone_key(None, number_time_zones("+80012345678")) == ""
     auto = CallingHours(start=time(9), end=time(20), fallback_timezone=CHI)
@@ -162,3 +167,25 @@ def test_each_zone_opens_within_a_day_every_day(zone: str) -> None:
     at = TUESDAY_1430
     opening = next_opening(NINE_TO_EIGHT, (zone,), at)
     assert opening is not None and opening - at < timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("column", "number", "at", "open_"),
+    [
+        # A New York number whose row says Los Angeles, at 21:30 in New York (18:30 in LA)
+        (LA, "+12125550123", utc(2026, 11, 25, 2, 30), False),
+        # … and at 12:00 in New York (09:00 in LA): open in both
+        (LA, "+12125550123", utc(2026, 11, 24, 17), True),
+        # A Los Angeles number whose row says New York, at 08:30 in LA (11:30 in New York)
+        (NY, "+13105550123", utc(2026, 11, 24, 16, 30), False),
+        # … and at 19:30 in New York (16:30 in LA): open in both
+        (NY, "+13105550123", utc(2026, 11, 25, 0, 30), True),
+    ],
+)
+def test_a_timezone_column_that_disagrees_with_the_number_narrows_the_window(
+    column: str, number: str, at: datetime, open_: bool
+) -> None:
+    zones = effective_zones(
+        CallingHours(start=time(9), end=time(20)), lead_zone_key(column, number_time_zones(number))
+    )
+    assert is_open(NINE_TO_EIGHT, zones, at) is open_
