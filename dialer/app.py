@@ -24,7 +24,6 @@ from dialer.dialing.options import RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.dialing.worker import Worker
 from dialer.display import RunProgress, print_summary
-from dialer.domain.states import CampaignStatus
 from dialer.exit_codes import for_signal
 from dialer.health import WorkerHealth
 from dialer.importer import import_campaign
@@ -206,7 +205,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
-            await store.set_status(row.id, CampaignStatus.FINISHED)
+            await store.finish_if_done(row.id)
         print_summary(Console(), row.name, await store.summary(row.id))
         return result, (received[0] if received else None)
     finally:

@@ -18,7 +18,7 @@ from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
 from dialer.problems import InputError
-from dialer.store import LeadRecord, Store, lead_record
+from dialer.store import LeadRecord, Store, conflict_pause, is_transient_conflict, lead_record
 
 WRITE_BATCH = 5000
 ANALYZE_AFTER_ROWS = 10_000  # a load that adds this many rows refreshes the planner's statistics
@@ -58,13 +58,28 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
     """Create or refresh the campaign and its leads. Loading the same file twice adds nothing
     (and files unchanged since the last load are not read again); new rows are added; rows with
     history are left as they are; leads on the campaign's suppression files that are still
-    waiting end `skipped`. Any problem rolls it all back."""
+    waiting end `skipped`. Any problem rolls it all back.
+
+    A load the database rolls back in favour of a concurrent claim (a deadlock, a serialization
+    failure on Postgres) is run again from the start: it wrote nothing."""
     digest = source_digest(loaded)
     known = await store.source_digest(loaded.campaign.name)
     if known is not None and known[1] == digest:
         async with store.transaction() as conn:
             count = await store.count_leads(conn, known[0])
         return ImportResult(known[0], leads_in_file=count, added=0, unchanged=True)
+    conflicts = 0
+    while True:
+        try:
+            return await _import(store, loaded, digest)
+        except Exception as exc:
+            if not is_transient_conflict(exc):
+                raise
+            conflicts += 1
+            await conflict_pause(conflicts, exc)
+
+
+async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportResult:
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
 
     alternate_places: set[Place] = set()
@@ -81,7 +96,13 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
                 yield lead_record(campaign_id, lead)
 
     async with store.transaction() as conn:
-        campaign_id = await store.upsert_campaign(conn, loaded.campaign, str(loaded.path), digest)
+        # The campaign's lock first, its row last: the order every claim and settle keeps.
+        campaign_id = await store.lock_campaign_named(conn, loaded.campaign.name)
+        if campaign_id is None:  # new (or made by a load that committed meanwhile)
+            campaign_id = await store.upsert_campaign(
+                conn, loaded.campaign, str(loaded.path), digest
+            )
+            await store.lock_campaign(conn, campaign_id)
         now = await store.now(conn)
         before = await store.count_leads(conn, campaign_id)
 
@@ -97,9 +118,10 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
                 await write(batch)
         if review.problem_count:
             raise InputError(review.problems)
-        await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
         after = await store.count_leads(conn, campaign_id)
         suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
+        await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
+        await store.upsert_campaign(conn, loaded.campaign, str(loaded.path), digest)
     if after - before >= ANALYZE_AFTER_ROWS:
         await store.refresh_statistics()
     return ImportResult(

@@ -17,7 +17,6 @@ import structlog
 
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
-from dialer.domain.states import CampaignStatus
 from dialer.metrics import METRICS
 from dialer.retell import RetellClient
 from dialer.retell.webhooks import CallEvent
@@ -106,7 +105,7 @@ class Worker:
     async def _ended(self, runner: CampaignRunner, result: RunResult) -> None:
         name = runner.row.name
         if result.outcome is RunOutcome.FINISHED:
-            await self.store.set_status(runner.row.id, CampaignStatus.FINISHED)
+            await self.store.finish_if_done(runner.row.id)
             log.info("campaign_finished", campaign=name)
         elif result.outcome is RunOutcome.FATAL:
             # The key or the account is refused: every campaign would fail the same way.

@@ -5,11 +5,17 @@ request, a `Decision`, a `CallEnd`) and come back as typed rows and results. Eve
 this package imports it from here only; nothing outside it imports SQLAlchemy.
 """
 
-from dialer.store.availability import DEFAULT_OUTAGE_SECONDS
+from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, conflict_pause
 from dialer.store.campaigns import CampaignQueries
 from dialer.store.claiming import ClaimingQueries
 from dialer.store.engine import SchemaOutOfDateError, database_url, open_engine, upgrade_store
-from dialer.store.errors import StoreError, StoreOutageError, explain, shown_url
+from dialer.store.errors import (
+    StoreError,
+    StoreOutageError,
+    explain,
+    is_transient_conflict,
+    shown_url,
+)
 from dialer.store.leases import LeaseQueries
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
@@ -67,8 +73,10 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreOutageError",
+    "conflict_pause",
     "database_url",
     "explain",
+    "is_transient_conflict",
     "lead_record",
     "open_store",
     "shown_url",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import anyio
 import structlog
 
-from dialer.store.errors import StoreOutageError, is_connection_lost
+from dialer.store.errors import StoreOutageError, is_connection_lost, is_transient_conflict
 
 log = structlog.get_logger("dialer.store")
 
@@ -61,11 +62,16 @@ class Availability:
             self._when_back.remove(callback)
 
     async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        conflicts = 0
         while True:
             await self._until_answering()
             try:
                 return await operation()
             except Exception as exc:
+                if is_transient_conflict(exc):
+                    conflicts += 1
+                    await conflict_pause(conflicts, exc)
+                    continue
                 if not is_connection_lost(exc):
                     raise
                 self._went_down(exc)
@@ -115,6 +121,18 @@ class Availability:
             listener(True, "")
         for callback in list(self._when_back):  # still under the probe lock: before the rest
             await callback()
+
+
+async def conflict_pause(conflicts: int, exc: BaseException) -> None:
+    """Before running a transaction again that the database rolled back in favour of another
+    (a deadlock, a serialization failure): a short jittered wait, longer each time, so the two
+    do not meet again. Never fatal: the other transaction finishes, and this one goes through."""
+    log.info(
+        "store_conflict_retried",
+        conflicts=conflicts,
+        error=f"{type(exc).__name__}: {exc}".splitlines()[0][:200],
+    )
+    await anyio.sleep(random.uniform(0.01, min(1.0, 0.02 * 2**conflicts)))
 
 
 class HasAvailability(Protocol):

@@ -14,6 +14,7 @@ from dialer.domain.campaign import CampaignSettings
 from dialer.domain.states import (
     CANCELLED_BY_A_PERSON,
     LIVE_ATTEMPT_STATES,
+    UNFINISHED_LEAD_STATES,
     CampaignStatus,
 )
 from dialer.store.availability import rides_out_outages
@@ -64,6 +65,16 @@ class CampaignQueries(StoreBase):
             },
         ).returning(campaigns.c.id)
         return int((await conn.execute(stmt)).scalar_one())
+
+    async def lock_campaign_named(self, conn: AsyncConnection, name: str) -> int | None:
+        """Take the campaign's lock (the one every claim takes first) and return its id; None
+        when no campaign has that name. A load takes it before touching any row, so loads and
+        claims meet in one order: campaign lock, then leads, then the campaign's row."""
+        found = await conn.scalar(select(campaigns.c.id).where(campaigns.c.name == name))
+        if found is None:
+            return None
+        await self.lock_campaign(conn, int(found))
+        return int(found)
 
     async def add_places(
         self, conn: AsyncConnection, campaign_id: int, places: Iterable[Place]
@@ -144,6 +155,26 @@ class CampaignQueries(StoreBase):
     ) -> None:
         async with self.transaction() as conn:
             await self._change_status(conn, campaign_id, status, reason, await self.now(conn))
+
+    @rides_out_outages
+    async def finish_if_done(self, campaign_id: int) -> bool:
+        """Mark an active campaign finished, unless it has a lead still to finish: under the
+        campaign's lock, so a load adding leads at this moment is either seen (not finished)
+        or runs after (and opens it again)."""
+        async with self.transaction() as conn:
+            await self.lock_campaign(conn, campaign_id)
+            unfinished = await conn.scalar(
+                select(leads.c.id)
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.state.in_(UNFINISHED_LEAD_STATES))
+                .limit(1)
+            )
+            if unfinished is not None:
+                return False
+            finished = CampaignStatus.FINISHED
+            return await self._change_status(
+                conn, campaign_id, finished, None, await self.now(conn), only_if_active=True
+            )
 
     @rides_out_outages
     async def reopen(self, campaign_id: int) -> None:

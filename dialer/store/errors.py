@@ -24,6 +24,9 @@ _CONNECTION_LOST = (
 # SQLSTATE classes of a server going away: 08 connection exceptions; 57P01 admin shutdown,
 # 57P02 crash shutdown, 57P03 cannot connect now (shutting down, starting up, recovering).
 _GOING_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
+# SQLSTATEs of a transaction the database rolled back so that another could go on: 40001
+# serialization failure, 40P01 deadlock detected. Running it again is the documented answer.
+_CONFLICT_STATES = frozenset({"40001", "40P01"})
 
 
 class StoreError(Exception):
@@ -56,6 +59,17 @@ def is_connection_lost(exc: BaseException) -> bool:
         state = getattr(link, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_GOING_AWAY_STATES):
             return True
+    return False
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """The database rolled this transaction back in favour of another (a deadlock, a
+    serialization failure): the same transaction, run again, will go through."""
+    for link in _chain(exc):
+        for candidate in (link, getattr(link, "orig", None)):
+            state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if state in _CONFLICT_STATES:
+                return True
     return False
 
 

@@ -104,6 +104,7 @@ class SettlingQueries(NotificationQueries):
         """The answer proves no call exists: the attempt is closed with `error` and the lead
         takes the state `decision` gives it. An attempt never sent leaves no row at all."""
         async with self.transaction() as conn:
+            await self._lock_before_lead(conn, attempt, decision)
             now = await self.now(conn)
             fence = claim_fence(attempt.attempt_id, worker_id, UNSETTLED_ATTEMPT_STATES)
             if sent:
@@ -132,6 +133,7 @@ class SettlingQueries(NotificationQueries):
         """A followed call reached a terminal status: write it and the lead's next state (and
         the store-wide do-not-call entry, and the campaign's pause, if the decision says so)."""
         async with self.transaction() as conn:
+            await self._lock_before_lead(conn, attempt, decision)
             now = await self.now(conn)
             ok = await self._fenced_attempt_update(
                 conn,
@@ -183,6 +185,14 @@ class SettlingQueries(NotificationQueries):
                     only_if_active=True,
                 )
             return True
+
+    async def _lock_before_lead(
+        self, conn: AsyncConnection, attempt: Attempt, decision: Decision
+    ) -> None:
+        """A lead due again is checked against a cancel under the campaign's lock: take it
+        before any row, the order loads and claims keep (campaign lock, leads, campaign row)."""
+        if decision.due_again:
+            await self.lock_campaign(conn, attempt.campaign_id)
 
     async def _write_lead_decision(
         self, conn: AsyncConnection, attempt: Attempt, decision: Decision, now: datetime
