@@ -24,6 +24,7 @@ from dialer.dialing.options import RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.dialing.worker import Worker
 from dialer.display import RunProgress, print_summary
+from dialer.domain.list_edits import LoadReport
 from dialer.exit_codes import for_signal
 from dialer.health import WorkerHealth
 from dialer.importer import import_campaign
@@ -90,6 +91,36 @@ async def retell_client(
         retell.api_key, retell.base_url, observe=observe_api_call, reads_per_second=budget
     ) as client:
         yield client
+
+
+def show_load(report: LoadReport, console: Console | None) -> None:
+    """What a load changed: a log line (and one per warning), and on a terminal the same in
+    words."""
+    log.info(
+        "campaign_loaded",
+        campaign=report.campaign,
+        leads=report.in_file,
+        edits={kind.value: n for kind, n in report.edits.items()},
+        removed=report.removed,
+        rekeyed=report.rekeyed,
+        suppressed=report.suppressed,
+        unchanged=report.files_unchanged,
+        dialed_elsewhere=report.dialed_elsewhere or {},
+    )
+    for warning in report.warnings():
+        log.warning("load_warning", campaign=report.campaign, message=warning)
+    if console is not None:
+        console.print(report.summary(), highlight=False, markup=False)
+
+
+async def load_campaign(campaign_file: str, database_url: str | None) -> LoadReport:
+    """`dialer load`: validate and load (or update) a campaign into the store, no dialing."""
+    source = read_campaign_file(Path(campaign_file))
+    store = await open_store(database_url)
+    try:
+        return (await import_campaign(store, source)).report
+    finally:
+        await store.close()
 
 
 async def _watch_signals(stop: Callable[[], None], received: list[int]) -> None:
@@ -169,14 +200,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
         imported = await import_campaign(store, source)
-        log.info(
-            "campaign_loaded",
-            campaign=source.campaign.name,
-            leads=imported.leads_in_file,
-            added=imported.added,
-            suppressed=imported.suppressed,
-            unchanged=imported.unchanged,
-        )
+        show_load(imported.report, None if config.json_logs else Console(stderr=True))
         loaded_row = await store.campaign(imported.campaign_id)
         assert loaded_row is not None
         row = await open_for_run(store, loaded_row)

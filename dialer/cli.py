@@ -198,6 +198,25 @@ def validate(campaign_file: Path) -> None:
     )
 
 
+@main.command()
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+@database_option
+def load(campaign_file: Path, database_url: str | None) -> None:
+    """Validate and load (or update) a campaign and its list into the store, without dialing;
+    print what changed. For fleets: workers dial what is loaded."""
+    from dialer.app import load_campaign
+
+    try:
+        report = run_async(lambda: load_campaign(str(campaign_file), database_url), database_url)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        click.echo("nothing was stored", err=True)
+        sys.exit(ExitCode.INVALID)
+    click.echo(report.summary())
+    for warning in report.warnings():
+        click.echo(f"warning: {warning}", err=True)
+
+
 @main.group()
 def db() -> None:
     """Manage the store's schema."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import anyio.lowlevel
 
 from dialer import __version__
 from dialer.domain.calling_rules import Place
+from dialer.domain.list_edits import LoadReport, RowEdit
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.inputs.review import CampaignReview
@@ -28,10 +30,24 @@ _READ_CHUNK = 50  # leads read between chances for the database writer to move
 @dataclass(frozen=True)
 class ImportResult:
     campaign_id: int
-    leads_in_file: int
-    added: int
-    suppressed: int = 0
-    unchanged: bool = False  # the files are as last loaded: their leads were not read again
+    report: LoadReport
+
+    @property
+    def leads_in_file(self) -> int:
+        return self.report.in_file
+
+    @property
+    def added(self) -> int:
+        return self.report.added
+
+    @property
+    def suppressed(self) -> int:
+        return self.report.suppressed
+
+    @property
+    def unchanged(self) -> bool:
+        """The files are as last loaded: their leads were not read again."""
+        return self.report.files_unchanged
 
 
 def source_digest(loaded: CampaignSource) -> str:
@@ -67,7 +83,8 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
     if known is not None and known[1] == digest:
         async with store.transaction() as conn:
             count = await store.count_leads(conn, known[0])
-        return ImportResult(known[0], leads_in_file=count, added=0, unchanged=True)
+        report = LoadReport(loaded.campaign.name, count, {}, files_unchanged=True)
+        return ImportResult(known[0], report)
     conflicts = 0
     while True:
         try:
@@ -104,11 +121,21 @@ async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportRe
             )
             await store.lock_campaign(conn, campaign_id)
         now = await store.now(conn)
-        before = await store.count_leads(conn, campaign_id)
+        reload = await store.count_leads(conn, campaign_id) > 0
+        edits: Counter[RowEdit] = Counter()
+        duplicates: list[tuple[str, str]] = []
+        if reload:
+            await store.start_reload(conn)
 
         async def write(batch: list[LeadRecord]) -> None:
-            # iter_leads yields each key once; the campaign row stays locked until commit
-            await store.insert_leads(conn, batch, now, campaign_is_new=before == 0)
+            # iter_leads yields each key once; the campaign stays locked until commit
+            if reload:
+                counted, batch, found = await store.reload_batch(conn, campaign_id, batch, now)
+                edits.update(counted)
+                duplicates.extend(found)
+            else:
+                edits[RowEdit.ADDED] += len(batch)
+            await store.insert_leads(conn, batch, now, campaign_is_new=not reload)
 
         records = records_while_valid(campaign_id)
         if store.is_postgres:
@@ -118,18 +145,26 @@ async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportRe
                 await write(batch)
         if review.problem_count:
             raise InputError(review.problems)
-        after = await store.count_leads(conn, campaign_id)
+        removed = rekeyed = 0
+        if reload:
+            await store.skip_duplicates(conn, campaign_id, duplicates, now)
+            removed, rekeyed = await store.finish_reload(conn, campaign_id, duplicates, now)
         suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
+        elsewhere = await store.dialed_elsewhere(conn, campaign_id, now)
         await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
         await store.upsert_campaign(conn, loaded.campaign, str(loaded.path), digest)
-    if after - before >= ANALYZE_AFTER_ROWS:
+    if edits[RowEdit.ADDED] >= ANALYZE_AFTER_ROWS:
         await store.refresh_statistics()
-    return ImportResult(
-        campaign_id=campaign_id,
-        leads_in_file=review.scan.leads,
-        added=after - before,
+    report = LoadReport(
+        campaign=loaded.campaign.name,
+        in_file=review.scan.leads,
+        edits=dict(edits),
+        removed=removed,
+        rekeyed=rekeyed,
         suppressed=suppressed,
+        dialed_elsewhere=elsewhere,
     )
+    return ImportResult(campaign_id, report)
 
 
 def _batches(records: Iterator[LeadRecord], size: int) -> Iterator[list[LeadRecord]]:

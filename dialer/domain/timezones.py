@@ -78,7 +78,8 @@ def lead_zone_key(
     timezone_column: str | None, number_zones: Iterable[str], states: Iterable[str] = ()
 ) -> str:
     """What the store keeps of a lead's zones: every zone it has — its own `timezone`, its
-    number's zones and the zones of its states — '|'-joined; NO_ZONE when none is known.
+    number's zones and the zones of its address's state — '|'-joined; NO_ZONE when none is
+    known.
 
     A lead is called only when its window is open in all of them, so a `timezone` column that
     disagrees with the number (or the address) narrows the window; it never widens it."""

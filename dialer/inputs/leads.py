@@ -18,7 +18,7 @@ from typing import Any
 
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import stringify_variable
-from dialer.domain.state_rules import lead_states_key, state_code, states_of
+from dialer.domain.state_rules import lead_states_key, state_code
 from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
 from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
@@ -267,7 +267,7 @@ def _build_lead(
             ok = False
             continue
         other_states = lead_states_key(state, number_state(other))
-        others.append(Alternate(other, _zone_key(zone, other_zones, other_states), other_states))
+        others.append(Alternate(other, _zone_key(zone, other_zones, state), other_states))
     if not ok:
         return None
     states = lead_states_key(state, number_state(number))
@@ -281,7 +281,7 @@ def _build_lead(
         dynamic_variables={**campaign.dynamic_variables, **variables},
         metadata={**campaign.metadata, **metadata},
         line=line,
-        zones=_zone_key(zone, number_zones, states),
+        zones=_zone_key(zone, number_zones, state),
     )
 
 
@@ -301,9 +301,10 @@ def consent_instant(value: object) -> datetime | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _zone_key(timezone: str | None, number_zones: tuple[str, ...], states: str) -> str:
-    # a handful of distinct answers per list
-    return lead_zone_key(timezone, number_zones, states_of(states))
+def _zone_key(timezone: str | None, number_zones: tuple[str, ...], state: str | None) -> str:
+    # a handful of distinct answers per list; `state` is the address's (the area code's state
+    # adds nothing to the number's own zones)
+    return lead_zone_key(timezone, number_zones, (state,) if state else ())
 
 
 def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:

@@ -29,6 +29,7 @@ from dialer.store.records import (
     FromNumberStats,
     NumberBusyError,
 )
+from dialer.store.reloading import ReloadQueries
 from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
 from dialer.store.settling import SettlingQueries
 
@@ -36,6 +37,7 @@ from dialer.store.settling import SettlingQueries
 class Store(
     CampaignQueries,
     LoadingQueries,
+    ReloadQueries,
     ClaimingQueries,
     SettlingQueries,
     LeaseQueries,

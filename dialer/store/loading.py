@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -53,9 +53,22 @@ SELECT {_LEAD_COLUMNS}, 'pending', 0, $1, $1, $1 FROM lead_load
 """
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
-LeadRecord = tuple[
-    int, str, str, str | None, str, str, str, str, int, datetime | None, str, str | None
-]
+
+class LeadRecord(NamedTuple):
+    """A lead as the row values both writers take (in _LEAD_COLUMNS order)."""
+
+    campaign_id: int
+    lead_key: str
+    to_number: str
+    timezone: str | None
+    zones: str
+    dynamic_variables: str  # JSON
+    call_metadata: str  # JSON
+    content_hash: str
+    source_line: int
+    consent_at: datetime | None
+    states: str
+    alternates: str | None  # JSON
 
 
 def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
@@ -78,7 +91,7 @@ def lead_record(campaign_id: int, lead: Lead) -> LeadRecord:
         )
     )
     digest = hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
-    return (
+    return LeadRecord(
         campaign_id,
         lead.key,
         lead.to_number,

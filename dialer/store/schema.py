@@ -87,6 +87,9 @@ campaigns = Table(
     # is checked at every claim without adding up a million attempts.
     Column("spend_cents", Double, nullable=False, server_default="0"),
     Column("billed_calls", Integer, nullable=False, server_default="0"),
+    # The call time (ms) behind that spend: the campaign's own price of a call's minute, for
+    # the calls whose cost has not come yet.
+    Column("billed_ms", BigInteger, nullable=False, server_default="0"),
     # Every place ([zones, states]) its leads were loaded with, alternates included: a runner
     # whose rules restrict none of them need not count its leads by place.
     Column("places", JSONType),
@@ -128,6 +131,9 @@ leads = Table(
     Column("consent_at", UTCDateTime),
     # Why a due lead waits past its own schedule, when a rule deferred it (min_recall_gap, …).
     Column("wait_reason", Text),
+    # When a load of the campaign's list no longer had this lead: it is not dialed again
+    # (cleared if a later load has it again).
+    Column("removed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("campaign_id", "lead_key"),
@@ -192,6 +198,14 @@ Index(
     postgresql_where=_live,
     sqlite_where=_live,
 )
+# Ended calls whose cost Retell has not reported yet (the budget's pending estimate).
+_uncosted = (attempts.c.state == "ended") & attempts.c.cost_cents.is_(None)
+Index(
+    "ix_attempts_uncosted",
+    attempts.c.campaign_id,
+    postgresql_where=_uncosted,
+    sqlite_where=_uncosted,
+)
 # One live call per number, store-wide: the database itself refuses a second concurrent dial.
 Index(
     "ix_attempts_live_number",
@@ -218,4 +232,16 @@ retired_numbers = Table(
     Column("number", String(20), primary_key=True),
     Column("reason", Text, nullable=False),
     Column("retired_at", UTCDateTime, nullable=False),
+)
+
+# The processes serving campaigns (`dialer run`: its campaign; `dialer worker`: every active
+# one), each renewing its heartbeat while it lives: `dialer resume` says whether anyone serves.
+processes = Table(
+    "processes",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # run | worker
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
 )

@@ -25,9 +25,7 @@ def upgrade() -> None:
     with op.batch_alter_table("attempts") as batch:
         batch.add_column(sa.Column("cost_cents", sa.Double(), nullable=True))
         batch.add_column(sa.Column("recording_url", sa.Text(), nullable=True))
-    op.create_index(
-        "ix_attempts_campaign_id_created_at", "attempts", ["campaign_id", "created_at"]
-    )
+    op.create_index("ix_attempts_campaign_id_created_at", "attempts", ["campaign_id", "created_at"])
 
 
 def downgrade() -> None:

@@ -33,9 +33,7 @@ def upgrade() -> None:
     with op.batch_alter_table("attempts") as batch:
         batch.add_column(sa.Column("from_number", sa.String(20), nullable=True))
         batch.add_column(sa.Column("voicemail_action", sa.String(16), nullable=True))
-    op.create_index(
-        "ix_attempts_from_number_created_at", "attempts", ["from_number", "created_at"]
-    )
+    op.create_index("ix_attempts_from_number_created_at", "attempts", ["from_number", "created_at"])
     op.create_table(
         "retired_numbers",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
