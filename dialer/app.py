@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
@@ -63,6 +63,7 @@ class RunConfig:
     http_port: int | None = None  # serve the dashboard, /metrics and /healthz on it
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
+    exit_on_pause: bool = False  # end (exit 1) when the campaign is paused, not wait
     clock: Clock = field(default_factory=Clock)
 
 
@@ -158,7 +159,14 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
         while True:
             summary = await store.summary(runner.row.id)
             stats = runner.stats
-            bar.update(summary, stats.dial_rate(), stats.waiting_for_window, stats.next_window)
+            notes = []
+            if stats.paused is not None:
+                notes.append(f"paused ({stats.paused}): `dialer resume {runner.row.name}`")
+            if stats.awaiting_details and not summary.live_attempts:
+                notes.append(f"waiting for {stats.awaiting_details} call(s)' analysis and cost")
+            bar.update(
+                summary, stats.dial_rate(), stats.waiting_for_window, stats.next_window, notes
+            )
             await anyio.sleep(0.5)
 
 
@@ -214,6 +222,8 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
             follow=config.follow,
             api_reads_per_second=config.api_reads_per_second,
             clock=config.clock,
+            wait_while_paused=not config.exit_on_pause,
+            heartbeat=True,
         )
         async with retell_client(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
@@ -231,7 +241,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
         if result.outcome is RunOutcome.FINISHED:
             await store.finish_if_done(row.id)
         print_summary(Console(), row.name, await store.summary(row.id))
-        return result, (received[0] if received else None)
+        return replace(result, campaign=row.name), (received[0] if received else None)
     finally:
         await store.close()
 

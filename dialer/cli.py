@@ -251,6 +251,12 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 @log_format_option("auto")
 @click.option("--no-progress", is_flag=True, help="No live progress display.")
 @click.option(
+    "--exit-on-pause",
+    is_flag=True,
+    help="End (exit 1) when the campaign is paused, by a person or by itself (budget, account, "
+    "failure spike), instead of waiting for `dialer resume`.",
+)
+@click.option(
     "--http-port",
     type=int,
     default=None,
@@ -267,9 +273,11 @@ def run(
     follow: str,
     log_format: str,
     no_progress: bool,
+    exit_on_pause: bool,
     http_port: int | None,
 ) -> None:
-    """Validate, load and run one campaign to the end; re-running the same file resumes it."""
+    """Validate, load and run one campaign to the end; re-running the same file resumes it.
+    A paused campaign is waited out (calls in progress are followed) until `dialer resume`."""
     from dialer.app import RunConfig, UsageError, run_campaign
     from dialer.dialing.options import RunOutcome
     from dialer.logs import configure_logging
@@ -294,6 +302,7 @@ def run(
         progress=not no_progress,
         http_port=http_port,
         json_logs=as_json,
+        exit_on_pause=exit_on_pause,
         clock=clock,
     )
     try:
@@ -317,7 +326,8 @@ def run(
         sys.exit(ExitCode.ACCOUNT)
     if result.outcome is RunOutcome.PAUSED:
         click.echo(
-            f"campaign is paused ({result.message}); `dialer resume NAME` to continue", err=True
+            f"campaign is paused ({result.message}); `dialer resume {result.campaign}` to continue",
+            err=True,
         )
         sys.exit(ExitCode.RUNTIME)
     click.echo(f"campaign was cancelled ({result.message})", err=True)
@@ -636,6 +646,14 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
     "the API key, as Retell posts to an agent's webhook URL.",
 )
 @click.option(
+    "--analysis-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="How long (simulated seconds) after a call ends its analysis and cost appear, as "
+    "Retell reports them with call_analyzed.",
+)
+@click.option(
     "--spam-after",
     "spam_after",
     multiple=True,
@@ -651,6 +669,7 @@ def simulator(
     seed: int | None,
     call_seconds: str | None,
     webhook_url: str | None,
+    analysis_seconds: float,
     spam_after: tuple[str, ...],
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
@@ -680,6 +699,7 @@ def simulator(
             webhook_url=webhook_url,
             call_seconds=lengths,
             spam_after=flagged,
+            late_analysis_seconds=analysis_seconds,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"

@@ -4,6 +4,8 @@ rules are dialer.domain.control's; this module applies them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dialer.dialing.options import RunOutcome, RunResult
 from dialer.domain import control
 from dialer.domain.control import ControlRefusedError
@@ -11,6 +13,9 @@ from dialer.domain.states import PAUSED_BY_A_PERSON, CampaignStatus
 from dialer.store import CampaignRow, Store
 
 __all__ = ["ControlRefusedError", "cancel", "open_for_run", "pause", "resume"]
+
+# A process heard from within this long serves (heartbeats come every lease_seconds / 3).
+SERVING_WITHIN = timedelta(seconds=45)
 
 
 async def _campaign(store: Store, name: str) -> CampaignRow:
@@ -29,11 +34,14 @@ async def pause(store: Store, name: str) -> str:
 
 
 async def resume(store: Store, name: str) -> str:
+    """Resume, and say whether any live process will dial it (runners heartbeat in the
+    store)."""
     row = await _campaign(store, name)
     change = control.resume(name, row.status)
     if change.status is not None:
         await store.reopen(row.id)
-    return change.message
+    serving = await store.serving(row.id, SERVING_WITHIN)
+    return control.serving_message(change.message, name, [p.kind for p in serving])
 
 
 async def cancel(store: Store, name: str) -> str:
@@ -42,12 +50,14 @@ async def cancel(store: Store, name: str) -> str:
 
 
 async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResult:
-    """The campaign `dialer run` runs (a finished one with new rows is opened again), or the
-    result to report at once when it is paused or cancelled."""
+    """The campaign `dialer run` runs (a finished one with new rows is opened again; a paused
+    one is run too: the run waits until it is resumed), or the result to report at once when
+    it is cancelled."""
     status = control.status_for_a_run(row.status)
     if status is None:
-        outcome = RunOutcome.PAUSED if row.status is CampaignStatus.PAUSED else RunOutcome.CANCELLED
-        return RunResult(outcome, row.status_reason or row.status.value)
+        return RunResult(RunOutcome.CANCELLED, row.status_reason or row.status.value)
+    if status is CampaignStatus.PAUSED:
+        return row
     if status is not row.status:
         await store.reopen(row.id)
         reopened = await store.campaign(row.id)

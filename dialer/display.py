@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -76,8 +77,14 @@ class RunProgress:
         self._done: deque[tuple[float, int]] = deque(maxlen=240)  # (monotonic, done)
 
     def update(
-        self, summary: CampaignSummary, dial_rate: float, waiting: int, next_window: datetime | None
+        self,
+        summary: CampaignSummary,
+        dial_rate: float,
+        waiting: int,
+        next_window: datetime | None,
+        notes: Sequence[str] = (),
     ) -> None:
+        """`notes` come first: what the run waits for (a resume, late call details)."""
         total = sum(summary.leads_by_state.values())
         done = sum(summary.leads_by_state.get(s, 0) for s in TERMINAL)
         now = time.monotonic()
@@ -86,6 +93,7 @@ class RunProgress:
         rate = (done - first_done) / (now - first_at) if now - first_at > 1 else 0.0
         eta = eta_seconds(summary, rate, datetime.now(UTC), waiting, next_window)
         parts = [
+            *notes,
             f"active {summary.live_attempts}/{self._cap}",
             f"{dial_rate:.1f} dials/s",
             f"${summary.spend_cents / 100:,.2f}",

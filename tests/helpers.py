@@ -77,6 +77,7 @@ def fast_options(worker: str = "test-worker", **overrides: Any) -> RunOptions:
         poll_min_seconds=0.05,
         poll_max_seconds=0.2,
         grace_seconds=5.0,
+        analysis_pass_seconds=0.2,
     )
     for key, value in overrides.items():
         setattr(options, key, value)

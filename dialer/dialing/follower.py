@@ -33,7 +33,6 @@ from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
 FALLBACK_BUDGET_SHARE = 0.4  # of the read budget, at most, for per-call fallback reads
-ANALYSIS_PASS_SECONDS = 30.0  # campaign time between passes over recently ended calls
 ANALYSIS_WAIT_SECONDS = 600.0  # how long an ended call's analysis is waited for
 _TERMINAL = sorted(TERMINAL_CALL_STATUSES)
 
@@ -92,6 +91,11 @@ class CallFollower:
     def attempt_ids(self) -> list[str]:
         return list(self._calls)
 
+    @property
+    def awaiting_details(self) -> int:
+        """Ended calls whose analysis, cost or recording this process still waits for."""
+        return len(self._awaiting_analysis)
+
     def follow(self, attempt: Attempt, call_id: str, *, read_now: bool = False) -> FollowedCall:
         """Start following a placed call. Per call: first read after the shortest interval
         (or at once, for a call taken over from another worker). In batches: the next tick
@@ -126,7 +130,7 @@ class CallFollower:
             await self._on_end(followed, call, source)
         finally:
             self._calls.pop(followed.attempt.attempt_id, None)
-        missing = call.call_analysis is None or call.cost_cents is None
+        missing = call.call_analysis is None or call.cost_cents is None or not call.recording_url
         if missing and call.call_status == "ended" and self._on_analysis:
             wait = ANALYSIS_WAIT_SECONDS / self._options.speed
             self._awaiting_analysis[call.call_id] = time.monotonic() + wait
@@ -199,7 +203,7 @@ class CallFollower:
         """A slow pass over calls that ended without their analysis (Retell adds it minutes
         later): their list items, a page at a time; found analyses go to the callback."""
         assert self._on_analysis is not None
-        period = self._options.scaled(ANALYSIS_PASS_SECONDS)
+        period = self._options.scaled(self._options.analysis_pass_seconds)
         while True:
             await anyio.sleep(period)
             now = time.monotonic()
@@ -215,8 +219,24 @@ class CallFollower:
                 for call in calls:
                     if call.call_analysis is not None or call.cost_cents is not None:
                         await self._on_analysis(call)
-                    if call.call_analysis is not None and call.cost_cents is not None:
+                    complete = call.call_analysis is not None and call.cost_cents is not None
+                    if complete and await self._read_what_lists_lack(call):
                         self._awaiting_analysis.pop(call.call_id, None)
+
+    async def _read_what_lists_lack(self, call: PhoneCall) -> bool:
+        """List items come without the recording (and the transcript): once a call's analysis
+        is in, one get-call reads the rest (within the read budget, like every read). False
+        when that read failed (the next pass tries again)."""
+        if call.recording_url:
+            return True
+        try:
+            full = await self._client.get_call(call.call_id)
+        except RetellError as exc:
+            self._log.info("recording_read_failed", call=call.call_id, error=str(exc))
+            return False
+        if full.recording_url and self._on_analysis:  # a call without one stays without
+            await self._on_analysis(full)
+        return True
 
     # -- per call -----------------------------------------------------------------------------
 

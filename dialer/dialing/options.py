@@ -23,6 +23,7 @@ class RunOutcome(StrEnum):
 class RunResult:
     outcome: RunOutcome
     message: str = ""
+    campaign: str = ""  # its name, for what a person is told to type
 
 
 @dataclass
@@ -38,6 +39,9 @@ class RunOptions:
     follow: str = "list"
     follow_tick_seconds: float = 0.25
     fallback_seconds: float = 20.0  # batched: each call's own get-call, at most this often
+    # Between two passes over ended calls still without their analysis, cost or recording (one
+    # list-calls a page of them): Retell adds these tens of seconds after a call ends.
+    analysis_pass_seconds: float = 10.0
     # The process's read budget, in campaign time (the client enforces it, times the speed).
     api_reads_per_second: float = 10.0
     poll_concurrency: int = 32
@@ -45,6 +49,11 @@ class RunOptions:
     poll_max_seconds: float = 5.0
     grace_seconds: float = 10.0
     exit_when_done: bool = True
+    # `dialer run`: a paused campaign is waited out (its calls still followed) and dialed again
+    # once resumed; a worker's runner ends instead (the worker picks the campaign up again).
+    wait_while_paused: bool = False
+    # `dialer run`: this process says in the store that it serves its campaign (a heartbeat)
+    heartbeat: bool = False
     clock: Clock = field(default_factory=Clock)  # the wall clock calling hours are judged by
 
     def scaled(self, seconds: float) -> float:
@@ -63,6 +72,8 @@ class RunStats:
     not_placed: int = 0
     waiting_for_window: int = 0  # due leads whose calling window is closed now
     next_window: datetime | None = None  # when the next of those windows opens
+    awaiting_details: int = 0  # ended calls whose analysis, cost or recording is still to come
+    paused: str | None = None  # why the campaign is paused, while `dialer run` waits it out
     dial_times: deque[float] = field(default_factory=lambda: deque(maxlen=500))
 
     def dial_rate(self, window: float = 10.0) -> float:

@@ -55,7 +55,7 @@ from dialer.retell import (
     RetellClient,
     RetellError,
 )
-from dialer.store import Attempt, CampaignRow, Claim, ClaimRequest, NumberBusyError, Store
+from dialer.store import RUN, Attempt, CampaignRow, Claim, ClaimRequest, NumberBusyError, Store
 
 log = structlog.get_logger("dialer.runner")
 
@@ -149,6 +149,8 @@ class CampaignRunner:
         # simply run out.
         with anyio.move_on_after(RELEASE_SECONDS, shield=True):
             await self.store.release_leases(self.options.worker_id)
+            if self.options.heartbeat:
+                await self.store.process_gone(self.options.worker_id)
         return result
 
     # -- ending ----------------------------------------------------------------------------
@@ -167,13 +169,44 @@ class CampaignRunner:
             row = await self.store.campaign(self.row.id)
             self._status = row.status if row else CampaignStatus.CANCELLED
             reason = row.status_reason if row else None
+            self._note_pause(reason)
             if self.active_calls == 0:
-                if self._status is CampaignStatus.PAUSED:
-                    return RunResult(RunOutcome.PAUSED, reason or "")
-                if self._status is CampaignStatus.CANCELLED:
-                    return RunResult(RunOutcome.CANCELLED, reason or "")
-                if not await self.store.has_unfinished_leads(self.row.id):
-                    return RunResult(RunOutcome.FINISHED)
+                result = await self._result_if_over(reason or "")
+                if result is not None and not await self._details_still_coming():
+                    return result
+
+    async def _result_if_over(self, reason: str) -> RunResult | None:
+        """How the run ends now that no call is in flight; None while it goes on."""
+        if self._status is CampaignStatus.PAUSED:
+            return None if self.options.wait_while_paused else RunResult(RunOutcome.PAUSED, reason)
+        if self._status is CampaignStatus.CANCELLED:
+            return RunResult(RunOutcome.CANCELLED, reason)
+        if await self.store.has_unfinished_leads(self.row.id):
+            return None
+        return RunResult(RunOutcome.FINISHED)
+
+    def _note_pause(self, reason: str | None) -> None:
+        """While `dialer run` waits out a pause: say once why, and what resumes it."""
+        paused = self._status is CampaignStatus.PAUSED
+        if paused and self.stats.paused is None and self.options.wait_while_paused:
+            self._log.warning(
+                "campaign_paused_waiting",
+                reason=reason,
+                hint=f"calls in progress are followed; `dialer resume {self.row.name}` continues",
+            )
+        elif not paused and self.stats.paused is not None:
+            self._log.warning("campaign_resumed")
+        self.stats.paused = (reason or "paused") if paused else None
+
+    async def _details_still_coming(self) -> bool:
+        """The run is over, but Retell has not yet given the analysis, cost or recording of
+        some ended calls (they come a while after the end): wait for them, up to the
+        follower's limit, so the results (and the spend) are whole."""
+        waiting = self._follower.awaiting_details
+        if waiting and not self.stats.awaiting_details:
+            self._log.info("waiting_for_call_details", calls=waiting)
+        self.stats.awaiting_details = waiting
+        return waiting > 0
 
     async def _woken(self, waiter: str) -> None:
         await self._wakes[waiter].wait()
@@ -219,6 +252,8 @@ class CampaignRunner:
                 places=places,
                 per_number_per_day=self.campaign.max_attempts_per_number_per_day,
                 budget_usd=self.campaign.budget_usd,
+                cost_per_minute=self.campaign.cost_per_minute,
+                dedupe_across=self.campaign.dedupe_across_campaigns,
                 require_consent=self.campaign.require_consent,
                 min_recall_gap=self.campaign.min_recall_gap,
                 state_caps=self._state_caps,
@@ -574,9 +609,12 @@ class CampaignRunner:
     # -- leases ----------------------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
-        """Heartbeat our leases; take over attempts whose worker died."""
+        """Heartbeat our leases (and, for `dialer run`, this process); take over attempts
+        whose worker died."""
         period = max(0.2, self.options.lease_seconds / 3)
         while True:
+            if self.options.heartbeat:
+                await self.store.heartbeat(self.options.worker_id, RUN, self.row.id)
             await anyio.sleep(period)
             await self._renew_leases()
             if not self.stopping.is_set():

@@ -20,7 +20,7 @@ from dialer.dialing.runner import CampaignRunner
 from dialer.metrics import METRICS
 from dialer.retell import RetellClient
 from dialer.retell.webhooks import CallEvent
-from dialer.store import CampaignRow, Store
+from dialer.store import WORKER, CampaignRow, Store
 
 log = structlog.get_logger("dialer.worker")
 
@@ -43,6 +43,7 @@ class Worker:
         self.stopping = anyio.Event()
         self.fatal: str | None = None
         self.last_scan = time.monotonic()
+        self._worker_id = options().worker_id
 
     async def on_call_event(self, event: CallEvent) -> None:
         """A Retell webhook event: the runner following the call settles it now instead of at
@@ -79,10 +80,22 @@ class Worker:
             helpers.cancel()
 
     async def _helpers(self, scope: anyio.CancelScope) -> None:
-        with scope:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._report_gauges)
-                group.start_soon(self.store.watch_freed_slots, self._slot_freed)
+        try:
+            with scope:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._report_gauges)
+                    group.start_soon(self.store.watch_freed_slots, self._slot_freed)
+                    group.start_soon(self._heartbeat)
+        finally:
+            with anyio.move_on_after(2, shield=True):
+                await self.store.process_gone(self._worker_id)
+
+    async def _heartbeat(self) -> None:
+        """This worker is alive: `dialer resume` can say someone will dial."""
+        options = self._options()
+        while True:
+            await self.store.heartbeat(options.worker_id, WORKER)
+            await anyio.sleep(max(0.2, options.lease_seconds / 3))
 
     def _slot_freed(self, campaign_id: int) -> None:
         runner = self.runners.get(campaign_id)

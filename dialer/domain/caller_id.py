@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from dialer.domain.campaign import NumberHealth, VoicemailPolicy
@@ -31,12 +32,16 @@ class PoolNumber:
     state: str | None  # its area code's US state
     calls_last_day: int = 0  # across every campaign of the store
     retired: bool = False
+    last_call_at: datetime | None = None  # its latest call, in any campaign
+    oldest_call_at: datetime | None = None  # its oldest call of the last day
 
 
-def count_call(pool: Sequence[PoolNumber], number: str) -> list[PoolNumber]:
+def count_call(
+    pool: Sequence[PoolNumber], number: str, at: datetime | None = None
+) -> list[PoolNumber]:
     """The pool after one more call from `number` (a claim batch counts as it assigns)."""
     return [
-        PoolNumber(p.number, p.area_code, p.state, p.calls_last_day + 1, p.retired)
+        replace(p, calls_last_day=p.calls_last_day + 1, last_call_at=at or p.last_call_at)
         if p.number == number
         else p
         for p in pool
@@ -80,7 +85,13 @@ def choose_from_number(
     roomy = [p for p in suitable if has_room(p)]
     if not roomy:
         return None
-    return min(roomy, key=lambda p: (p.calls_last_day, p.number)).number
+    # The least used in the last day; among equals the one idle longest, so ties rotate.
+    return min(roomy, key=_spread_order).number
+
+
+def _spread_order(number: PoolNumber) -> tuple[int, float, str]:
+    idle_since = number.last_call_at.timestamp() if number.last_call_at else float("-inf")
+    return (number.calls_last_day, idle_since, number.number)
 
 
 def retire_reason(health: NumberHealth | None, latest: Sequence[str | None]) -> str | None:

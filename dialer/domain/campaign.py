@@ -42,6 +42,7 @@ DEFAULT_RETRY_ON = (
     "concurrency_limit_reached",
     "error",
 )
+DEFAULT_COST_PER_MINUTE = 0.15  # US$ per minute of call, before a campaign's own costs are known
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -254,6 +255,12 @@ class CampaignSettings(_Strict):
     skip_dates: list[date] = Field(default_factory=list)  # no calls on these local dates
     skip_federal_holidays: bool = False
     budget_usd: float | None = Field(None, gt=0)
+    # The price of a minute of call the budget plans with until the campaign's own costs are
+    # known (Retell reports them minutes after each call): voice engine, LLM and telephony
+    # together, as Retell's public pay-as-you-go price puts them ($0.07 + up to $0.08).
+    cost_per_minute: float = Field(DEFAULT_COST_PER_MINUTE, gt=0)
+    # Skip a lead whose number another campaign of the store called within this period.
+    dedupe_across_campaigns: Duration | None = None
     breaker: Annotated[FailureBreaker | None, BeforeValidator(_off_or_defaults)] = Field(
         default_factory=FailureBreaker
     )

@@ -44,7 +44,22 @@ def cancelled_message(name: str, skipped: int) -> str:
 
 def status_for_a_run(status: CampaignStatus) -> CampaignStatus | None:
     """What `dialer run` does with a campaign it loaded: a finished one with new rows is
-    opened again (ACTIVE); a paused or cancelled one is not run (None); an active one runs."""
-    if status in (CampaignStatus.PAUSED, CampaignStatus.CANCELLED):
+    opened again (ACTIVE); a paused one stays paused (the run waits for a resume); a cancelled
+    one is not run (None); an active one runs."""
+    if status is CampaignStatus.CANCELLED:
         return None
+    if status is CampaignStatus.PAUSED:
+        return CampaignStatus.PAUSED
     return CampaignStatus.ACTIVE
+
+
+def serving_message(message: str, name: str, kinds: list[str]) -> str:
+    """What `dialer resume` adds: whether a live process will dial the campaign now."""
+    if not kinds:
+        return (
+            f"{message}; no process is serving it now: start `dialer run FILE` or a "
+            f"`dialer worker` to dial it"
+        )
+    runs, workers = kinds.count("run"), kinds.count("worker")
+    parts = [f"{n} `dialer {kind}`" for kind, n in (("run", runs), ("worker", workers)) if n]
+    return f"{message}; served by {' and '.join(parts)}"

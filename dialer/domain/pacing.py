@@ -16,33 +16,101 @@ from dialer.domain.campaign import Pacing
 from dialer.domain.states import CampaignStatus
 
 CLAIM_HORIZON = timedelta(seconds=0.25)
+COST_RECHECK = timedelta(seconds=5)  # a claim waiting for late costs looks again after this
+
+
+# Before a campaign's own costs are known, a minute of call is priced at the campaign's
+# `cost_per_minute` (default: dialer.domain.campaign) and a call is expected to last this long.
+PRIOR_CALL_MS = 120_000
+# An ended call whose cost has not come this long after its end is not waited for: its estimate
+# counts as spent (Retell reports costs with the analysis, within minutes).
+COST_WAIT = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
 class Spend:
-    """What a campaign's calls cost so far: cents, over how many calls."""
+    """What a campaign's calls cost: the cents Retell reported (over how many calls and how
+    much call time), and the calls whose cost is not known yet — ended ones (their call time,
+    split by whether their cost may still come) and live ones (how long each has lasted)."""
 
     cents: float = 0.0
     calls: int = 0
+    billed_ms: int = 0
+    uncosted_calls: int = 0  # ended, cost may still come
+    uncosted_ms: int = 0
+    stale_calls: int = 0  # ended longer than COST_WAIT ago, still no cost
+    stale_ms: int = 0
+    live_ms: tuple[int, ...] = ()  # how long each live call has lasted so far
 
     @property
     def per_call(self) -> float | None:
         return self.cents / self.calls if self.calls else None
 
-
-def calls_within_budget(budget_usd: float, spend: Spend, live: int) -> int | None:
-    """How many more calls may start before spend plus the expected cost of the live calls
-    (at the campaign's cost per call so far) would pass the budget; None while no call's cost
-    is known yet."""
-    per_call = spend.per_call
-    if per_call is None or per_call <= 0:
-        return None
-    left = budget_usd * 100 - spend.cents - live * per_call
-    return max(0, math.floor(left / per_call))
+    def expected_call_ms(self) -> float:
+        """The campaign's mean call time so far (ended calls, costed or not), else the prior."""
+        ended = self.calls + self.uncosted_calls + self.stale_calls
+        if not ended:
+            return PRIOR_CALL_MS
+        return (self.billed_ms + self.uncosted_ms + self.stale_ms) / ended
 
 
-def budget_note(budget_usd: float, spend: Spend) -> str:
-    return f"budget reached: ${spend.cents / 100:,.2f} spent of ${budget_usd:,.2f}"
+@dataclass(frozen=True)
+class Budget:
+    """A campaign's ceiling on spend, and its price of a minute of call until its own costs
+    are known."""
+
+    usd: float
+    prior_cents_per_minute: float
+
+    def cents_per_minute(self, spend: Spend) -> float:
+        """The campaign's own price of a call minute once a minute of calls is costed; the
+        prior before."""
+        if spend.billed_ms >= 60_000 and spend.cents > 0:
+            return spend.cents / (spend.billed_ms / 60_000)
+        return self.prior_cents_per_minute
+
+    def estimate(self, spend: Spend) -> tuple[float, float]:
+        """(cents of calls whose cost may still come — live, and ended lately; cents of ended
+        calls whose cost did not come — counted as spent)."""
+        rate = self.cents_per_minute(spend) / 60_000
+        expected = spend.expected_call_ms()
+        live = sum(max(float(ms), expected) for ms in spend.live_ms)
+        return (spend.uncosted_ms + live) * rate, spend.stale_ms * rate
+
+    def next_call_cents(self, spend: Spend) -> float:
+        return spend.expected_call_ms() * self.cents_per_minute(spend) / 60_000
+
+    def note(self, spend: Spend) -> str:
+        pending, stale = self.estimate(spend)
+        known = spend.cents + stale
+        return (
+            f"budget reached: ${known / 100:,.2f} spent (known) + ${pending / 100:,.2f} "
+            f"pending estimate, of ${self.usd:,.2f}"
+        )
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """How many more calls the budget allows now; `pause` when even known spend leaves no
+    room for one more call, `wait` when only costs that may still come stand in the way."""
+
+    calls: int
+    pause: bool = False
+    wait: bool = False
+
+
+def check_budget(budget: Budget, spend: Spend) -> BudgetCheck:
+    """Spend known, plus the expected cost of every call not costed yet (live and ended),
+    plus the calls to come: never past the budget. Pause when what is known (with the
+    estimates of costs that will not come) leaves no room for one more call; while costs that
+    may still come are what stand in the way, wait for them (they replace the estimate)."""
+    pending, stale = budget.estimate(spend)
+    per_call = max(budget.next_call_cents(spend), 1e-9)
+    sure = budget.usd * 100 - spend.cents - stale
+    if sure < per_call:
+        return BudgetCheck(0, pause=True)
+    calls = math.floor((sure - pending) / per_call)
+    return BudgetCheck(calls) if calls > 0 else BudgetCheck(0, wait=True)
 
 
 @dataclass(frozen=True)
@@ -86,7 +154,7 @@ def plan_claim(
     account_cap: int | None = None,
     speed: float = 1.0,
     horizon: timedelta = CLAIM_HORIZON,
-    budget_usd: float | None = None,
+    budget: Budget | None = None,
     spend: Spend | None = None,
 ) -> ClaimPlan:
     """How many leads to claim at `now` (at most `limit`), and their first slot and spacing."""
@@ -99,12 +167,13 @@ def plan_claim(
     free = concurrency_cap(pacing, account_cap) - live
     if free <= 0:
         return ClaimPlan(0, 0, start, interval)
-    if budget_usd is not None and spend is not None:
-        affordable = calls_within_budget(budget_usd, spend, live)
-        if affordable == 0:
-            return ClaimPlan(0, 0, start, interval, pause_reason=budget_note(budget_usd, spend))
-        if affordable is not None:
-            limit = min(limit, affordable)
+    if budget is not None and spend is not None:
+        check = check_budget(budget, spend)
+        if check.pause:
+            return ClaimPlan(0, 0, start, interval, pause_reason=budget.note(spend))
+        if check.wait:  # costs that may still come stand in the way: look again shortly
+            return ClaimPlan(0, free, start, interval, (COST_RECHECK / speed).total_seconds())
+        limit = min(limit, check.calls)
     latest = now + horizon
     if start > latest:
         return ClaimPlan(0, free, start, interval, (start - latest).total_seconds())

@@ -23,6 +23,9 @@ from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outco
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _GET_CALL = re.compile(r"/v2/get-call/([^/]+)")
 IDEMPOTENCY_SECONDS = 3600.0
+# As Retell does, a call's analysis and cost come a while after it ended (with call_analyzed):
+# tens of seconds, on the simulated clock.
+ANALYSIS_SECONDS = 30.0
 _ALIVE = ("registered", "ongoing")
 
 
@@ -110,8 +113,8 @@ class SimulatedRetell:
         default_agent_id: str = "agent_simulated",
         webhook_url: str | None = None,
         call_seconds: tuple[float, float] | None = None,
-        late_analysis_share: float = 0.0,
-        late_analysis_seconds: float = 120.0,
+        late_analysis_share: float = 1.0,
+        late_analysis_seconds: float = ANALYSIS_SECONDS,
         spam_after: dict[str, int] | None = None,
     ) -> None:
         if speed <= 0:
@@ -139,11 +142,11 @@ class SimulatedRetell:
         # (low, high): every call connects and lasts uniform(low, high) simulated seconds
         # (unscripted numbers; for benchmarks of how fast dialer notices an end)
         self.call_seconds = call_seconds
-        # As Retell does, some calls' analysis and cost appear only a while (simulated
-        # seconds) after the call ended: this share of the connected calls.
+        # As Retell does, calls' analysis and cost appear only a while (simulated seconds)
+        # after the call ended: this share of the calls (all, by default).
         self.late_analysis_share = late_analysis_share
         self.late_analysis_seconds = late_analysis_seconds
-        self._unreported: list[tuple[float, str]] = []
+        self._unreported: list[tuple[float, str, str]] = []  # (when, call id, event)
         self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
         self.requests: Counter[str] = Counter()  # answered requests, by endpoint
         self.read_times: list[float] = []  # when each get-call or list-calls arrived
@@ -325,7 +328,10 @@ class SimulatedRetell:
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)
         if self.webhook_url:
-            heapq.heappush(self._unreported, (call.terminal_at, call.call_id))
+            heapq.heappush(self._unreported, (call.terminal_at, call.call_id, "call_ended"))
+            if outcome.connected:
+                analyzed_at = call.terminal_at + call.analysis_after / self.speed
+                heapq.heappush(self._unreported, (analyzed_at, call.call_id, "call_analyzed"))
         if call.idempotency_key:
             self._by_key[call.idempotency_key] = call
         return call
@@ -357,30 +363,29 @@ class SimulatedRetell:
             data["duration_ms"] = end_ms - call.created_ms
             data["disconnection_reason"] = outcome.reason
             analyzed = (real - call.terminal_at) * self.speed >= call.analysis_after
+            if outcome.connected and not listing:
+                # Retell's list items omit recordings and transcripts: read a call to have them
+                data["recording_url"] = f"https://recordings.example/{call.call_id}.wav"
+                data["transcript"] = "Agent: Hello!\nUser: Hi.\n"
             if outcome.connected and analyzed:
                 data["call_analysis"] = _analysis(call, outcome.reason)
                 data["call_cost"] = _cost(outcome.total_seconds)
-                data["recording_url"] = f"https://recordings.example/{call.call_id}.wav"
-                if not listing:
-                    data["transcript"] = "Agent: Hello!\nUser: Hi.\n"
             elif analyzed:
                 data["call_cost"] = _cost(0.0)
         return data
 
     def due_webhook_events(self, real: float | None = None) -> list[dict[str, Any]]:
-        """Events for calls that ended since the last call, as Retell posts them: `call_ended`
-        (without the analysis), then `call_analyzed` for calls that connected."""
+        """Events due since the last call, as Retell posts them (the whole call object):
+        `call_ended` when a call ends (without its analysis), `call_analyzed` when its analysis
+        is done (connected calls, a while after the end)."""
         real = self.clock() if real is None else real
         events = []
         while self._unreported and self._unreported[0][0] <= real:
-            _at, call_id = heapq.heappop(self._unreported)
-            call = self.call_json(self.calls[call_id], real, listing=True)
-            analysis = call.pop("call_analysis", None)
-            events.append({"event": "call_ended", "call": call})
-            if analysis is not None:
-                events.append(
-                    {"event": "call_analyzed", "call": {**call, "call_analysis": analysis}}
-                )
+            _at, call_id, event = heapq.heappop(self._unreported)
+            call = self.call_json(self.calls[call_id], real)
+            if event == "call_ended":
+                call.pop("call_analysis", None)
+            events.append({"event": event, "call": call})
         return events
 
     def _get(self, call_id: str) -> Reply:

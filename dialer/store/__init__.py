@@ -19,6 +19,7 @@ from dialer.store.errors import (
 from dialer.store.leases import LeaseQueries
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
+from dialer.store.processes import RUN, WORKER, ProcessQueries, ServingProcess
 from dialer.store.records import (
     Attempt,
     CallerIdPlan,
@@ -43,6 +44,7 @@ class Store(
     LeaseQueries,
     ReportQueries,
     NotificationQueries,
+    ProcessQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
     settling, leases, reports, notifications). Create with `open_store`."""
@@ -62,6 +64,8 @@ __all__ = [
     "ATTEMPT_ROW_KEYS",
     "DEFAULT_OUTAGE_SECONDS",
     "LEAD_ROW_KEYS",
+    "RUN",
+    "WORKER",
     "Attempt",
     "CallerIdPlan",
     "CampaignRow",
@@ -72,6 +76,7 @@ __all__ = [
     "LeadRecord",
     "NumberBusyError",
     "SchemaOutOfDateError",
+    "ServingProcess",
     "Store",
     "StoreError",
     "StoreOutageError",

@@ -20,26 +20,13 @@ from sqlalchemy import and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dialer.domain.caller_id import (
-    AT_CEILING,
-    NO_NUMBER_LEFT,
-    PoolNumber,
-    choose_from_number,
-    count_call,
-    usable,
-)
+from dialer.domain.caller_id import NO_NUMBER_LEFT, PoolNumber, usable
 from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import Pacing
-from dialer.domain.pacing import Spend, next_free_slot, plan_claim
-from dialer.domain.screening import (
-    DAILY_WINDOW,
-    Candidate,
-    Defer,
-    Skip,
-    campaign_caps,
-    longest_period,
-    screen,
-)
+from dialer.domain.claim import DueLead, RecentCall, lookback
+from dialer.domain.claim import select as select_claim
+from dialer.domain.pacing import COST_WAIT, Spend, next_free_slot, plan_claim
+from dialer.domain.screening import DAILY_WINDOW
 from dialer.domain.states import (
     DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
@@ -71,28 +58,29 @@ class ClaimingQueries(StoreBase):
         row = (
             await conn.execute(
                 select(
+                    campaigns.c.name,
                     campaigns.c.status,
                     campaigns.c.next_dial_at,
                     campaigns.c.hold_until,
-                    campaigns.c.spend_cents,
-                    campaigns.c.billed_calls,
                 ).where(campaigns.c.id == campaign_id)
             )
         ).one()
         now = await self.now(conn)
         status = CampaignStatus(row.status)
+        live = await self._live_count(conn, campaign_id)
+        budget = request.budget
         plan = plan_claim(
             request.pacing,
             status=status,
             hold_until=row.hold_until,
-            live=await self._live_count(conn, campaign_id),
+            live=live,
             next_dial_at=row.next_dial_at,
             now=now,
             limit=request.limit,
             account_cap=request.account_cap,
             speed=request.speed,
-            budget_usd=request.budget_usd,
-            spend=Spend(float(row.spend_cents), int(row.billed_calls)),
+            budget=budget,
+            spend=await self._spend(conn, campaign_id, now, request.speed) if budget else None,
         )
         if plan.pause_reason is not None:
             paused = CampaignStatus.PAUSED
@@ -100,62 +88,29 @@ class ClaimingQueries(StoreBase):
             return Claim([], now, paused, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
-        pool, oldest_calls = await self._pool_as_of(conn, campaign_id, request.caller_ids, now)
+        pool = await self._pool_as_of(conn, campaign_id, request.caller_ids, now)
         if pool is not None and not usable(pool):
             paused = CampaignStatus.PAUSED
             await self._change_status(conn, campaign_id, paused, NO_NUMBER_LEFT, now)
             return Claim([], now, paused, None, 0)
         rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.places)
-        caps = campaign_caps(request.per_number_per_day, request.min_recall_gap)
-        period = longest_period(caps, request.state_caps)
+        rules = request.rules(row.name)
+        period = lookback(rules)
         recent = (
             await self._recent_calls(conn, {r.to_number for r in rows}, now - period)
             if period is not None
             else {}
         )
-        claimed: list[Attempt] = []
-        skipped: dict[str, list[int]] = {}
-        deferred: list[tuple[int, datetime, str]] = []
-        for row in rows:
-            verdict = screen(
-                Candidate(
-                    row.id,
-                    row.to_number,
-                    Place(row.zones, row.states),
-                    bool(row.suppressed),
-                    has_consent=row.consent_at is not None,
-                ),
-                places=request.places,
-                recent_calls=recent,
-                caps=caps,
-                state_caps=request.state_caps,
-                require_consent=request.require_consent,
-                now=now,
-            )
-            if isinstance(verdict, Skip):
-                skipped.setdefault(verdict.reason, []).append(row.id)
-            elif isinstance(verdict, Defer):
-                deferred.append((row.id, verdict.until, verdict.reason))
-            else:
-                chosen: str | None = None  # None without a pool: the campaign's from_number
-                if pool is not None and (caller := request.caller_ids) is not None:
-                    chosen = choose_from_number(
-                        pool,
-                        sticky=row.from_number,
-                        to_number=row.to_number,
-                        lead_states=row.states,
-                        local_presence=caller.local_presence,
-                        ceiling=caller.ceiling,
-                    )
-                    if chosen is None:
-                        frees_at = _pool_frees_at(pool, oldest_calls, now)
-                        deferred.append((row.id, frees_at, AT_CEILING))
-                        continue
-                    pool = count_call(pool, chosen)
-                slot = plan.slot(len(claimed))
-                claimed.append(self._attempt(campaign_id, row, now, slot, chosen))
-        await self._write_skips(conn, skipped, now)
-        await self._write_deferrals(conn, deferred, now)
+        by_id = {r.id: r for r in rows}
+        chosen = select_claim(
+            [_due_lead(r) for r in rows], rules, plan, recent_calls=recent, pool=pool, now=now
+        )
+        await self._write_skips(conn, chosen.skipped, now)
+        await self._write_deferrals(conn, chosen.deferred, now)
+        claimed = [
+            self._attempt(campaign_id, by_id[d.lead.lead_id], now, d.slot, d.from_number)
+            for d in chosen.dial
+        ]
         if claimed:
             await self._write_claims(conn, worker_id, claimed, now, request.lease_seconds)
             await conn.execute(
@@ -164,6 +119,55 @@ class ClaimingQueries(StoreBase):
                 .values(next_dial_at=plan.slot(len(claimed)))
             )
         return Claim(claimed, now, status, None, plan.free_slots - len(claimed))
+
+    async def _spend(
+        self, conn: AsyncConnection, campaign_id: int, now: datetime, speed: float
+    ) -> Spend:
+        """What the campaign's calls cost so far, and what is not costed yet: ended calls (a
+        partial index finds them) and live ones, with how long each lasted."""
+        known = (
+            await conn.execute(
+                select(
+                    campaigns.c.spend_cents, campaigns.c.billed_calls, campaigns.c.billed_ms
+                ).where(campaigns.c.id == campaign_id)
+            )
+        ).one()
+        stale_before = now - COST_WAIT / speed
+        uncosted = (attempts.c.state == AttemptState.ENDED) & attempts.c.cost_cents.is_(None)
+        duration = func.coalesce(attempts.c.duration_ms, 0)
+        stale = attempts.c.settled_at < stale_before
+        waiting = (
+            await conn.execute(
+                select(
+                    func.count().filter(~stale),
+                    func.coalesce(func.sum(duration).filter(~stale), 0),
+                    func.count().filter(stale),
+                    func.coalesce(func.sum(duration).filter(stale), 0),
+                )
+                .where(attempts.c.campaign_id == campaign_id)
+                .where(uncosted)
+            )
+        ).one()
+        started = await conn.scalars(
+            select(func.coalesce(attempts.c.sent_at, attempts.c.created_at))
+            .where(attempts.c.campaign_id == campaign_id)
+            .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
+        )
+        live_ms = tuple(
+            max(0, int((now - moment).total_seconds() * 1000 * speed))
+            for moment in (aware(s) for s in started)
+            if moment is not None
+        )
+        return Spend(
+            cents=float(known.spend_cents),
+            calls=int(known.billed_calls),
+            billed_ms=int(known.billed_ms),
+            uncosted_calls=int(waiting[0]),
+            uncosted_ms=int(waiting[1]),
+            stale_calls=int(waiting[2]),
+            stale_ms=int(waiting[3]),
+            live_ms=live_ms,
+        )
 
     @staticmethod
     def _attempt(
@@ -231,6 +235,7 @@ class ClaimingQueries(StoreBase):
                 leads.c.from_number,
                 leads.c.alternates,
                 leads.c.number_index,
+                leads.c.removed_at,
                 suppressed.label("suppressed"),
             )
             .where(leads.c.campaign_id == campaign_id)
@@ -247,23 +252,24 @@ class ClaimingQueries(StoreBase):
 
     async def _recent_calls(
         self, conn: AsyncConnection, numbers: Iterable[str], since: datetime
-    ) -> dict[str, list[datetime]]:
-        """When each of `numbers` was called since `since`, in any campaign (calls placed or
-        tried: an attempt whose create proved no call was made does not count)."""
+    ) -> dict[str, list[RecentCall]]:
+        """When each of `numbers` was called since `since`, and by which campaign (calls placed
+        or tried: an attempt whose create proved no call was made does not count)."""
         numbers = list(numbers)
         if not numbers:
             return {}
         rows = await conn.execute(
-            select(attempts.c.to_number, attempts.c.created_at)
+            select(attempts.c.to_number, attempts.c.created_at, campaigns.c.name)
+            .select_from(attempts.join(campaigns, campaigns.c.id == attempts.c.campaign_id))
             .where(attempts.c.to_number.in_(numbers))
             .where(attempts.c.created_at > since)
             .where(attempts.c.state != AttemptState.NOT_PLACED)
         )
-        found: dict[str, list[datetime]] = {}
-        for number, created_at in rows:
+        found: dict[str, list[RecentCall]] = {}
+        for number, created_at, campaign in rows:
             instant = aware(created_at)
             assert instant is not None
-            found.setdefault(number, []).append(instant)
+            found.setdefault(number, []).append(RecentCall(instant, campaign))
         return found
 
     async def _pool_as_of(
@@ -272,12 +278,13 @@ class ClaimingQueries(StoreBase):
         campaign_id: int,
         plan: CallerIdPlan | None,
         now: datetime,
-    ) -> tuple[list[PoolNumber] | None, dict[str, datetime | None]]:
-        """The campaign's from-numbers with what is retired and (with a ceiling) how many calls
-        each made in the last day in any campaign, and the oldest of those calls; None for a
-        campaign without a pool."""
+    ) -> list[PoolNumber] | None:
+        """The campaign's from-numbers as a claim chooses among them: which are retired, and
+        how many calls each made in the last day in any campaign (its oldest and latest); None
+        for a campaign without a pool. Read at every claim, ceiling or not: the pool spreads
+        its calls by these counts."""
         if plan is None:
-            return None, {}
+            return None
         if plan.ceiling is not None:  # ceilings count every campaign's calls: one at a time
             await self.lock_caller_ids(conn)
         retired = set(
@@ -285,25 +292,34 @@ class ClaimingQueries(StoreBase):
                 select(retired_numbers.c.number).where(retired_numbers.c.campaign_id == campaign_id)
             )
         )
-        counts: dict[str, tuple[int, datetime | None]] = {}
-        if plan.ceiling is not None:
-            rows = await conn.execute(
-                select(attempts.c.from_number, func.count(), func.min(attempts.c.created_at))
-                .where(attempts.c.from_number.in_([p.number for p in plan.pool]))
-                .where(attempts.c.created_at > now - DAILY_WINDOW)
-                .where(attempts.c.state != AttemptState.NOT_PLACED)
-                .group_by(attempts.c.from_number)
+        rows = await conn.execute(
+            select(
+                attempts.c.from_number,
+                func.count(),
+                func.min(attempts.c.created_at),
+                func.max(attempts.c.created_at),
             )
-            counts = {number: (int(n), aware(oldest)) for number, n, oldest in rows}
-        pool = [
-            replace(
-                p,
-                calls_last_day=counts.get(p.number, (0, None))[0],
-                retired=p.number in retired,
+            .where(attempts.c.from_number.in_([p.number for p in plan.pool]))
+            .where(attempts.c.created_at > now - DAILY_WINDOW)
+            .where(attempts.c.state != AttemptState.NOT_PLACED)
+            .group_by(attempts.c.from_number)
+        )
+        counts = {
+            number: (int(n), aware(oldest), aware(latest)) for number, n, oldest, latest in rows
+        }
+        pool = []
+        for p in plan.pool:
+            calls, oldest, latest = counts.get(p.number, (0, None, None))
+            pool.append(
+                replace(
+                    p,
+                    calls_last_day=calls,
+                    oldest_call_at=oldest,
+                    last_call_at=latest,
+                    retired=p.number in retired,
+                )
             )
-            for p in plan.pool
-        ]
-        return pool, {number: oldest for number, (_, oldest) in counts.items()}
+        return pool
 
     async def _write_skips(
         self, conn: AsyncConnection, skipped: dict[str, list[int]], now: datetime
@@ -368,11 +384,13 @@ class ClaimingQueries(StoreBase):
         )
 
 
-def _pool_frees_at(
-    pool: list[PoolNumber], oldest_calls: dict[str, datetime | None], now: datetime
-) -> datetime:
-    """When a lead that found no from-number with room looks again: when the oldest call of
-    a usable number leaves its rolling day (a minute from now if that is unknown)."""
-    oldest = [oldest_calls.get(p.number) for p in pool if not p.retired]
-    known = [t + DAILY_WINDOW for t in oldest if t is not None and t + DAILY_WINDOW > now]
-    return min(known, default=now + timedelta(minutes=1))
+def _due_lead(row: Any) -> DueLead:
+    return DueLead(
+        lead_id=row.id,
+        to_number=row.to_number,
+        place=Place(row.zones, row.states),
+        on_do_not_call_list=bool(row.suppressed),
+        has_consent=row.consent_at is not None,
+        removed=row.removed_at is not None,
+        from_number=row.from_number,
+    )

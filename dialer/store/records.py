@@ -9,7 +9,10 @@ from typing import Any
 
 from dialer.domain.caller_id import PoolNumber
 from dialer.domain.calling_rules import PlaceFilter
-from dialer.domain.campaign import CampaignSettings, Pacing
+from dialer.domain.campaign import DEFAULT_COST_PER_MINUTE, CampaignSettings, Pacing
+from dialer.domain.claim import CallerIds, ClaimRules
+from dialer.domain.pacing import Budget
+from dialer.domain.screening import campaign_caps
 from dialer.domain.state_rules import CallCap
 from dialer.domain.states import AttemptState, CampaignStatus
 
@@ -82,6 +85,27 @@ class ClaimRequest:
     min_recall_gap: timedelta | None = None
     state_caps: Mapping[str, tuple[CallCap, ...]] = field(default_factory=dict)
     caller_ids: CallerIdPlan | None = None
+    cost_per_minute: float = DEFAULT_COST_PER_MINUTE  # US$: the budget's prior
+    dedupe_across: timedelta | None = None
+
+    @property
+    def budget(self) -> Budget | None:
+        if self.budget_usd is None:
+            return None
+        return Budget(self.budget_usd, self.cost_per_minute * 100)
+
+    def rules(self, campaign: str) -> ClaimRules:
+        """What decides which due leads are dialed (dialer.domain.claim)."""
+        caller = self.caller_ids
+        return ClaimRules(
+            campaign=campaign,
+            places=self.places,
+            caps=campaign_caps(self.per_number_per_day, self.min_recall_gap),
+            state_caps=self.state_caps,
+            require_consent=self.require_consent,
+            dedupe_across=self.dedupe_across,
+            caller_ids=None if caller is None else CallerIds(caller.local_presence, caller.ceiling),
+        )
 
 
 @dataclass(frozen=True)

@@ -147,9 +147,10 @@ class SettlingQueries(NotificationQueries):
                     "started_at": call.started_at,
                     "ended_at": call.ended_at,
                     "duration_ms": call.duration_ms,
-                    "analysis": call.analysis,
-                    "cost_cents": call.cost_cents,
-                    "recording_url": call.recording_url,
+                    # what Retell adds after the end may have come first (a webhook): an
+                    # end without it keeps it
+                    **({"analysis": call.analysis} if call.analysis is not None else {}),
+                    **({"recording_url": call.recording_url} if call.recording_url else {}),
                     "settled_at": now,
                     "lease_expires_at": None,
                 },
@@ -163,7 +164,7 @@ class SettlingQueries(NotificationQueries):
                     conn, attempt.campaign_id, attempt.from_number, decision.retire_reason, now
                 )
             if call.cost_cents is not None:
-                await self._add_spend(conn, attempt.campaign_id, call.cost_cents)
+                await self._bill(conn, attempts.c.id == attempt.attempt_id, call.cost_cents)
             if decision.suppress_reason is not None:
                 await conn.execute(
                     self._insert(suppressions)
@@ -242,38 +243,36 @@ class SettlingQueries(NotificationQueries):
         each written when given, never erasing what is known."""
         values: dict[str, Any] = {
             name: value
-            for name, value in (
-                ("analysis", analysis),
-                ("cost_cents", cost_cents),
-                ("recording_url", recording_url),
-            )
+            for name, value in (("analysis", analysis), ("recording_url", recording_url))
             if value is not None
         }
-        if not values:
+        if not values and cost_cents is None:
             return
         async with self.transaction() as conn:
-            await conn.execute(
-                attempts.update()
-                .where(attempts.c.call_id == call_id)
-                .values(**{k: v for k, v in values.items() if k != "cost_cents"})
-            )
-            if cost_cents is not None:  # counted once: only where no cost was known
-                billed = await conn.execute(
-                    attempts.update()
-                    .where(attempts.c.call_id == call_id)
-                    .where(attempts.c.cost_cents.is_(None))
-                    .values(cost_cents=cost_cents)
-                    .returning(attempts.c.campaign_id)
+            if values:
+                await conn.execute(
+                    attempts.update().where(attempts.c.call_id == call_id).values(**values)
                 )
-                for (campaign_id,) in billed.all():
-                    await self._add_spend(conn, campaign_id, cost_cents)
+            if cost_cents is not None:
+                await self._bill(conn, attempts.c.call_id == call_id, cost_cents)
 
-    async def _add_spend(self, conn: AsyncConnection, campaign_id: int, cents: float) -> None:
-        await conn.execute(
-            campaigns.update()
-            .where(campaigns.c.id == campaign_id)
-            .values(
-                spend_cents=campaigns.c.spend_cents + cents,
-                billed_calls=campaigns.c.billed_calls + 1,
-            )
+    async def _bill(self, conn: AsyncConnection, which: Any, cents: float) -> None:
+        """Record a call's cost once (only where none was known) and add it, with the call's
+        time, to its campaign's spend."""
+        billed = await conn.execute(
+            attempts.update()
+            .where(which)
+            .where(attempts.c.cost_cents.is_(None))
+            .values(cost_cents=cents)
+            .returning(attempts.c.campaign_id, attempts.c.duration_ms)
         )
+        for campaign_id, duration_ms in billed.all():
+            await conn.execute(
+                campaigns.update()
+                .where(campaigns.c.id == campaign_id)
+                .values(
+                    spend_cents=campaigns.c.spend_cents + cents,
+                    billed_calls=campaigns.c.billed_calls + 1,
+                    billed_ms=campaigns.c.billed_ms + (duration_ms or 0),
+                )
+            )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialer.domain.caller_id import (
     PoolNumber,
@@ -14,7 +16,10 @@ from dialer.domain.caller_id import (
     retire_reason,
     voicemail_option,
 )
+from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings, NumberHealth, VoicemailPolicy
+from dialer.domain.claim import CallerIds, ClaimRules, DueLead, select
+from dialer.domain.pacing import ClaimPlan
 from dialer.domain.policy import after_call
 from dialer.domain.states import LeadState
 
@@ -156,3 +161,51 @@ def test_a_spent_number_moves_on_to_the_next(reason: str, status: str, moves_on:
     if moves_on:
         assert decision.state is LeadState.PENDING and decision.next_attempt_at == NOW
     assert not _after(_settings(), reason, status).next_number
+
+
+# -- a pool spreads its calls -------------------------------------------------------------------
+
+
+def test_ties_rotate_to_the_number_idle_longest() -> None:
+    earlier, later = NOW.replace(hour=9), NOW.replace(hour=10)
+    pool = [
+        PoolNumber(MIAMI.number, "305", "FL", calls_last_day=2, last_call_at=later),
+        PoolNumber(ATLANTA.number, "404", "GA", calls_last_day=2, last_call_at=earlier),
+    ]
+    assert _choose(pool, local_presence=False) == ATLANTA.number
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(2, 6),
+    claims=st.lists(
+        st.tuples(st.integers(1, 8), st.lists(st.booleans(), min_size=8, max_size=8)),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_over_any_claim_sequence_a_pool_stays_even(
+    size: int, claims: list[tuple[int, list[bool]]]
+) -> None:
+    """Each claim reads every number's calls of the last day from the store (here: a dict) and
+    counts the batch as it assigns: the calls per usable number differ by at most the batch
+    size, whatever was claimed before, even when some creates prove no call was made (those
+    are not counted)."""
+    numbers = [f"+1415555{i:04d}" for i in range(size)]
+    placed = dict.fromkeys(numbers, 0)
+    clock = NOW
+    largest_batch = 0
+    for batch, made in claims:
+        largest_batch = max(largest_batch, batch)
+        pool = [PoolNumber(n, "415", "CA", placed[n], last_call_at=None) for n in numbers]
+        due = [DueLead(i, f"+1212200{i:04d}", Place("", "")) for i in range(batch)]
+        plan = ClaimPlan(batch, batch, clock, timedelta(milliseconds=100))
+        rules = ClaimRules("spring", caller_ids=CallerIds())
+        chosen = select(due, rules, plan, recent_calls={}, pool=pool, now=clock)
+        assert len(chosen.dial) == batch
+        for dial, call_made in zip(chosen.dial, made, strict=False):
+            assert dial.from_number is not None
+            if call_made:
+                placed[dial.from_number] += 1
+        clock += timedelta(seconds=1)
+        assert max(placed.values()) - min(placed.values()) <= largest_batch

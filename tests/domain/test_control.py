@@ -25,7 +25,7 @@ def test_a_cancelled_campaign_stays_cancelled() -> None:
     [
         (CampaignStatus.ACTIVE, CampaignStatus.ACTIVE),
         (CampaignStatus.FINISHED, CampaignStatus.ACTIVE),  # new rows in the file are dialed
-        (CampaignStatus.PAUSED, None),
+        (CampaignStatus.PAUSED, CampaignStatus.PAUSED),  # the run waits for a resume
         (CampaignStatus.CANCELLED, None),
     ],
 )
@@ -33,3 +33,18 @@ def test_what_a_run_does_with_a_loaded_campaign(
     status: CampaignStatus, after: CampaignStatus | None
 ) -> None:
     assert control.status_for_a_run(status) is after
+
+
+@pytest.mark.parametrize(
+    ("kinds", "said"),
+    [
+        (
+            [],
+            "c resumed; no process is serving it now: start `dialer run FILE` or a `dialer worker` to dial it",
+        ),
+        (["run"], "c resumed; served by 1 `dialer run`"),
+        (["run", "worker", "worker"], "c resumed; served by 1 `dialer run` and 2 `dialer worker`"),
+    ],
+)
+def test_resume_says_whether_anyone_serves_the_campaign(kinds: list[str], said: str) -> None:
+    assert control.serving_message("c resumed", "c", kinds) == said

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialer.domain.campaign import Pacing
-from dialer.domain.pacing import next_free_slot, plan_claim, slot_interval
+from dialer.domain.pacing import (
+    Budget,
+    BudgetCheck,
+    Spend,
+    check_budget,
+    next_free_slot,
+    plan_claim,
+    slot_interval,
+)
 from dialer.domain.states import CampaignStatus
 
 NOW = datetime(2027, 3, 2, 14, 30, tzinfo=UTC)
@@ -115,3 +123,57 @@ def test_a_slot_outside_a_claim_moves_the_pacing_row() -> None:
     assert next_free_slot(pacing, None, NOW) == (NOW, NOW + ms(250))
     later = NOW + timedelta(seconds=2)
     assert next_free_slot(pacing, later, NOW) == (later, later + ms(250))
+
+
+# -- the budget, with costs that come late ------------------------------------------------------
+
+PRIOR = Budget(usd=4.0, prior_cents_per_minute=15.0)  # $0.15 a minute until costs are known
+
+
+@pytest.mark.parametrize(
+    ("spend", "expected"),
+    [
+        # nothing known yet: the prior prices a 2-minute call at 30 cents; 400 / 30 = 13
+        (Spend(), BudgetCheck(13)),
+        # four live calls, not ended yet: each counts at least the expected 2 minutes
+        (Spend(live_ms=(1000,) * 4), BudgetCheck(9)),
+        # a live call that has lasted 10 minutes counts its 10 minutes
+        (Spend(live_ms=(600_000,)), BudgetCheck(8)),
+        # ended, not costed yet: their call time at the prior (10 calls of 2 min = 300 cents)
+        (Spend(uncosted_calls=10, uncosted_ms=1_200_000), BudgetCheck(3)),
+        # … and when those use up the rest, wait for their costs rather than pause
+        (Spend(uncosted_calls=13, uncosted_ms=1_560_000), BudgetCheck(0, wait=True)),
+        # costs known: the campaign's own price (7 cents a minute) replaces the prior
+        (Spend(cents=350.0, calls=50, billed_ms=3_000_000), BudgetCheck(7)),
+        # known spend leaves no room for one more call: pause, live calls or not
+        (
+            Spend(cents=395.0, calls=50, billed_ms=3_000_000, live_ms=(1000,)),
+            BudgetCheck(0, pause=True),
+        ),
+        # an ended call whose cost never came counts as spent
+        (
+            Spend(cents=300.0, calls=40, billed_ms=2_400_000, stale_calls=20, stale_ms=2_400_000),
+            BudgetCheck(0, pause=True),
+        ),
+    ],
+)
+def test_the_budget_counts_every_call_not_costed_yet(spend: Spend, expected: BudgetCheck) -> None:
+    assert check_budget(PRIOR, spend) == expected
+
+
+def test_a_budget_pauses_before_and_waits_for_late_costs() -> None:
+    pacing = Pacing(calls_per_second=10, max_concurrent_calls=4)
+    kwargs = {"status": ACTIVE, "hold_until": None, "live": 0, "next_dial_at": None, "now": NOW}
+    waiting = plan_claim(
+        pacing,
+        limit=50,
+        budget=PRIOR,
+        spend=Spend(uncosted_calls=13, uncosted_ms=1_560_000),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert (waiting.count, waiting.pause_reason, waiting.retry_in) == (0, None, 5.0)
+    spent = Spend(cents=395.0, calls=50, billed_ms=3_000_000, live_ms=(60_000,))
+    paused = plan_claim(pacing, limit=50, budget=PRIOR, spend=spent, **kwargs)  # type: ignore[arg-type]
+    assert paused.pause_reason is not None
+    assert paused.pause_reason.startswith("budget reached: $3.95 spent (known) + $0.")
+    assert paused.pause_reason.endswith("pending estimate, of $4.00")

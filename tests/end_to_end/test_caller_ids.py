@@ -3,7 +3,7 @@ against the simulator (which records each call's from-number and agent_override)
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +265,18 @@ def test_the_simulator_command_refuses_a_bad_spam_after() -> None:
 
     result = CliRunner().invoke(main, ["simulator", "--spam-after", "+14155550101"])
     assert result.exit_code == 2 and "is not NUMBER:N" in result.output
+
+
+async def test_a_pool_without_a_ceiling_spreads_its_calls(store: Store, tmp_path: Path) -> None:
+    """Every claim reads each number's calls of the last day: four numbers dialing 60 leads
+    take turns (before, one of them made 51 of the calls)."""
+    pool = [*POOL, "+14155550103"]
+    engine = SimulatedRetell(speed=50, seed=31, rules=[OutcomeRule(["user_hangup"], suffix="")])
+    path = write_campaign(
+        tmp_path, numbers(60), cps=12 / 50, cap=30, max_attempts=1, extra={"from_numbers": pool}
+    )
+    options = fast_options(speed=50)
+    assert (await run_in_process(store, engine, path, options)).outcome is RunOutcome.FINISHED
+    per_number = Counter(c["from_number"] for c in engine.records()["calls"])
+    assert sum(per_number.values()) == 60 and set(per_number) == set(pool)
+    assert max(per_number.values()) - min(per_number.values()) <= 2, per_number
