@@ -9,7 +9,7 @@ from typing import Any
 
 from dialer.domain.caller_id import PoolNumber
 from dialer.domain.calling_rules import PlaceFilter
-from dialer.domain.campaign import CampaignSettings, Pacing
+from dialer.domain.campaign import FROM_STORE, CampaignSettings, Pacing
 from dialer.domain.state_rules import CallCap
 from dialer.domain.states import AttemptState, CampaignStatus
 
@@ -29,7 +29,7 @@ class CampaignRow:
 
     def settings(self) -> CampaignSettings:
         """The campaign's stored settings, typed (its leads live in the leads table)."""
-        return CampaignSettings.model_validate(self.config)
+        return CampaignSettings.model_validate(self.config, context=FROM_STORE)
 
 
 @dataclass(frozen=True)
