@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as number_timezones
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA as _TZ_DATA
@@ -151,6 +151,7 @@ class _PrefixCache(Generic[T]):
 class _Validity:
     valid: bool
     deciding: int | None  # characters of the E.164 text that decide it; None: unknown
+    kind: int  # phonenumbers.PhoneNumberType: decided by the same characters
 
 
 _validity = _PrefixCache[_Validity]()  # misses cost a walk over the country's patterns
@@ -159,14 +160,7 @@ _zones = _PrefixCache[tuple[str, ...]]()  # misses cost one phonenumbers lookup
 
 def _facts(text: str, country_code: int) -> tuple[bool, tuple[str, ...]]:
     """Validity and zones of the canonical E.164 `text`."""
-    validity = _validity.get(text)
-    if validity is None:
-        validity = _Validity(
-            phonenumbers.is_valid_number(_number(text, country_code)),
-            _validity_prefix_size(text, country_code),
-        )
-        if validity.deciding is not None:
-            _validity.put(text, text[: validity.deciding], validity)
+    validity = _validity_of(text, country_code)
     if not validity.valid:
         return False, ()
     zones = _zones.get(text)
@@ -175,6 +169,50 @@ def _facts(text: str, country_code: int) -> tuple[bool, tuple[str, ...]]:
         if validity.deciding is not None:
             _zones.put(text, _zone_prefix(text, validity.deciding), zones)
     return True, zones
+
+
+def _validity_of(text: str, country_code: int) -> _Validity:
+    """Validity and type of the canonical E.164 `text`, asked of phonenumbers once per block of
+    numbers that share its deciding digits and length."""
+    validity = _validity.get(text)
+    if validity is None:
+        number = _number(text, country_code)
+        validity = _Validity(
+            phonenumbers.is_valid_number(number),
+            _validity_prefix_size(text, country_code),
+            phonenumbers.number_type(number),
+        )
+        if validity.deciding is not None:
+            _validity.put(text, text[: validity.deciding], validity)
+    return validity
+
+
+def number_kind(e164: str) -> int:
+    """phonenumbers' type of a valid E.164 number (PhoneNumberType: FIXED_LINE, PREMIUM_RATE,
+    TOLL_FREE, …), from the same per-block cache as its validity."""
+    code = canonical_country_code(e164)
+    if code is not None:
+        return _validity_of(e164, code).kind
+    try:
+        return int(phonenumbers.number_type(phonenumbers.parse(e164)))
+    except phonenumbers.NumberParseException:
+        return PhoneNumberType.UNKNOWN
+
+
+def special_number_reason(e164: str) -> str | None:
+    """Why a valid E.164 number is no ordinary line to call — a premium-rate number (the callee
+    side bills the caller: +1 900, +44 9…), a NANP 976 (pay-per-call) exchange, or a NANP N11
+    service code (411, 911, …) as the exchange — or None. Toll-free numbers and the fictional
+    555-0100…0199 are ordinary. Cheap: string checks, then the cached type."""
+    if e164.startswith("+1") and len(e164) == 12:
+        exchange = e164[5:8]
+        if exchange == "976":
+            return "on a 976 exchange (pay-per-call)"
+        if exchange[0] != "1" and exchange.endswith("11"):  # N11: N is 2-9
+            return f"on the N11 service code {exchange}, not a subscriber line"
+    if number_kind(e164) == PhoneNumberType.PREMIUM_RATE:
+        return "a premium-rate number"
+    return None
 
 
 def _number(text: str, country_code: int) -> PhoneNumber:

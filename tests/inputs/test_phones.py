@@ -18,7 +18,9 @@ from dialer.phones import (
     canonical_country_code,
     deciding_prefix,
     normalize_number,
+    number_kind,
     number_time_zones,
+    special_number_reason,
 )
 
 # NANP, and countries whose patterns differ in shape: variable lengths, many regions, mobiles
@@ -174,3 +176,35 @@ def test_nanp_national_format_agrees_with_phonenumbers(raw: str, region: str) ->
     except InvalidNumberError:
         ours = None
     assert ours == national_reference(raw, region)
+
+
+@settings(max_examples=500, deadline=None)
+@given(numbers)
+def test_the_cached_type_agrees_with_phonenumbers(text: str) -> None:
+    try:
+        e164, kind, _zones = reference(text)
+    except phonenumbers.NumberParseException:
+        return
+    if e164 is not None:
+        assert number_kind(e164) == kind
+
+
+@pytest.mark.parametrize(
+    ("e164", "reason"),
+    [
+        ("+19005550123", "a premium-rate number"),
+        ("+12129760123", "on a 976 exchange (pay-per-call)"),
+        ("+12124110123", "on the N11 service code 411, not a subscriber line"),
+        ("+13129110123", "on the N11 service code 911, not a subscriber line"),
+        ("+12122110123", "on the N11 service code 211, not a subscriber line"),
+        ("+449098790000", "a premium-rate number"),  # phonenumbers' type, outside NANP too
+        ("+14155550100", None),  # the fictional 555-0100..0199 stay callable
+        ("+14155550199", None),
+        ("+18005550123", None),  # toll-free
+        ("+12125552368", None),
+        ("+12121110123", None),  # 111 is not N11 (N is 2-9); phonenumbers refuses it anyway
+        ("+442079460000", None),
+    ],
+)
+def test_special_numbers(e164: str, reason: str | None) -> None:
+    assert special_number_reason(e164) == reason
