@@ -37,7 +37,7 @@ from dialer.inputs.yamlsource import (
 from dialer.intset import IntSet
 from dialer.phones import (
     InvalidNumberError,
-    number_and_zones,
+    number_facts,
     number_state,
     special_number_reason,
 )
@@ -337,9 +337,9 @@ def _dialable(raw: str, loaded: CampaignSource) -> tuple[str, tuple[str, ...]]:
     """The number as E.164 with its zones; InvalidNumberError if it is not valid, or is a
     premium-rate or service number the campaign does not allow."""
     campaign = loaded.campaign
-    number, zones = number_and_zones(raw, campaign.default_region)
+    number, zones, premium = number_facts(raw, campaign.default_region)
     if not campaign.allow_premium_numbers:
-        special = special_number_reason(number)
+        special = special_number_reason(number, premium)
         if special is not None:
             raise InvalidNumberError(
                 f"{number} is {special}; set allow_premium_numbers: true in the campaign "

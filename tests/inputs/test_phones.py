@@ -17,8 +17,8 @@ from dialer.phones import (
     InvalidNumberError,
     canonical_country_code,
     deciding_prefix,
+    is_premium_rate,
     normalize_number,
-    number_kind,
     number_time_zones,
     special_number_reason,
 )
@@ -178,15 +178,28 @@ def test_nanp_national_format_agrees_with_phonenumbers(raw: str, region: str) ->
     assert ours == national_reference(raw, region)
 
 
+PREMIUM_EXAMPLES = [
+    phonenumbers.format_number(example, PhoneNumberFormat.E164)
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    if (example := phonenumbers.example_number_for_type(region, PhoneNumberType.PREMIUM_RATE))
+]
+near_premium_numbers = st.builds(
+    lambda example, keep, tail: example[: max(3, len(example) - keep)] + tail[:keep],
+    st.sampled_from(PREMIUM_EXAMPLES),
+    st.integers(1, 8),
+    st.text("0123456789", min_size=8, max_size=8),
+)
+
+
 @settings(max_examples=500, deadline=None)
-@given(numbers)
-def test_the_cached_type_agrees_with_phonenumbers(text: str) -> None:
+@given(st.one_of(numbers, near_premium_numbers))
+def test_premium_rate_agrees_with_phonenumbers(text: str) -> None:
     try:
         e164, kind, _zones = reference(text)
     except phonenumbers.NumberParseException:
         return
     if e164 is not None:
-        assert number_kind(e164) == kind
+        assert is_premium_rate(e164) == (kind == PhoneNumberType.PREMIUM_RATE), e164
 
 
 @pytest.mark.parametrize(
