@@ -96,16 +96,22 @@ def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
     return f"{message[0].lower()}{message[1:]}; got {value!r}"
 
 
+def _is_union_branch(part: str | int) -> bool:
+    return isinstance(part, str) and ("[" in part or part in {"str", "list", "bool", "int"})
+
+
 def _problems_from(
     exc: ValidationError, path: Path, lines: dict[tuple[str | int, ...], int]
 ) -> list[Problem]:
     problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        # pydantic names the branch of a union (`str`, `list[...]`) in the location; drop it
-        loc = tuple(
-            p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "list"}))
-        )
+    errors = exc.errors()
+    # pydantic names the branch of a union (`str`, `bool`, `list[...]`) in the location; drop it
+    locs = [tuple(p for p in error["loc"] if not _is_union_branch(p)) for error in errors]
+    for error, loc in zip(errors, locs, strict=True):
+        if len(loc) < len(error["loc"]) and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        ):
+            continue  # another branch of the union got further: its error says more
         field = ".".join(str(p) for p in loc)
         if error["type"] == "extra_forbidden":
             known = _known_fields(CampaignFile, loc[:-1])

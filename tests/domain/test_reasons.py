@@ -3,6 +3,9 @@ Retell's disconnection reasons and `error`, each checked with a did-you-mean. Pu
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -98,3 +101,16 @@ def test_settings_read_back_from_the_store_keep_names_a_later_version_refuses() 
 )
 def test_closest(word: str, choices: list[str], meant: str | None) -> None:
     assert closest(word, choices) == meant
+
+
+def test_the_readme_lists_every_reason() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("**`retry_on` reasons.**", 1)[1].split("Every other value", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", section)) - {
+        "retry_on",
+        "breaker",
+        "failures",
+        "number_health",
+        "error",
+    }
+    assert listed == DISCONNECTION_REASONS
