@@ -24,8 +24,8 @@ from dialer.inputs.yamlsource import (
 from dialer.phones import InvalidNumberError, normalize_number
 from dialer.problems import InputError, Problem
 
-# Room for a few thousand inline leads; a larger list belongs in a lead file.
-CAMPAIGN_FILE_LIMITS = YamlLimits("campaign files", max_bytes=4 * MIB)
+# Room for about ten thousand inline leads; a larger list belongs in a lead file.
+CAMPAIGN_FILE_LIMITS = YamlLimits("campaign files", max_bytes=1 * MIB, max_values=250_000)
 NUMBER_FILE_BYTES = 1 * MIB  # `from_numbers: pool.txt`: tens of thousands of numbers
 
 

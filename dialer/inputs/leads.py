@@ -59,9 +59,11 @@ YAML_LEAD_KEYS = [
 ALTERNATE_COLUMN = re.compile(r"alt_number_(\d+)", re.IGNORECASE)  # alt_number_1, alt_number_2…
 MAX_REPORTED_PROBLEMS = 1000
 MAX_LEAD_ID_CHARS = 200  # the store's lead_key column
-# A YAML list is parsed whole (PyYAML, a few MB/s); a larger list belongs in a CSV file, which
-# is streamed and has no size limit.
-LEAD_LIST_LIMITS = YamlLimits("YAML lead lists", max_bytes=64 * MIB, max_depth=32)
+# A YAML list is parsed whole, at some 250 KB/s and 100 MB of memory per MB (PyYAML keeps every
+# node): about 40,000 leads. A larger list belongs in a CSV file, streamed and without a limit.
+LEAD_LIST_LIMITS = YamlLimits(
+    "YAML lead lists", max_bytes=4 * MIB, max_depth=32, max_values=1_000_000
+)
 # Separators a spreadsheet's CSV export may use, tried in this order when the header read with
 # commas has no number column.
 CSV_SEPARATORS = (",", ";", "\t", "|")

@@ -43,17 +43,13 @@ def control_character_problem(text: str) -> str | None:
 @dataclass(frozen=True)
 class YamlLimits:
     """How large a YAML document of one kind may be: bytes on disk, nesting depth, and values
-    once its aliases are expanded (the larger of `max_values` and `values_per_byte` times its
-    size in bytes caps it; without aliases a document has fewer values than bytes)."""
+    once its aliases are expanded (PyYAML builds some 100 bytes of objects per value and reads
+    about a megabyte in a few seconds: these bound both time and memory)."""
 
     what: str  # "campaign files", for messages
     max_bytes: int
     max_depth: int = 64
-    max_values: int = 100_000
-    values_per_byte: int = 2
-
-    def value_limit(self, text: str) -> int:
-        return max(self.max_values, self.values_per_byte * len(text))
+    max_values: int = 250_000
 
 
 class YamlSyntaxError(ValueError):
@@ -115,7 +111,7 @@ def load_with_lines(text: str, limits: YamlLimits) -> tuple[Any, dict[Loc, int]]
         try:
             node = loader.get_single_node()
             if node is not None:
-                _check_expansion(node, limits, text)
+                _check_expansion(node, limits)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -137,11 +133,11 @@ def load_with_lines(text: str, limits: YamlLimits) -> tuple[Any, dict[Loc, int]]
     return data, lines
 
 
-def _check_expansion(root: yaml.Node, limits: YamlLimits, text: str) -> None:
+def _check_expansion(root: yaml.Node, limits: YamlLimits) -> None:
     """Refuse a document whose aliases refer to the node they sit in, or expand it past its
     value or depth limit. Each distinct node is measured once (aliases share nodes), so a
     billion-laughs document is refused after a few hundred steps."""
-    most = limits.value_limit(text)
+    most = limits.max_values
     measured: dict[int, tuple[int, int]] = {}  # id(node) → (values, depth) once expanded
     open_nodes: set[int] = set()
 
