@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import stringify_variable
@@ -67,6 +67,7 @@ LEAD_LIST_LIMITS = YamlLimits(
 # Separators a spreadsheet's CSV export may use, tried in this order when the header read with
 # commas has no number column.
 CSV_SEPARATORS = (",", ";", "\t", "|")
+MAX_CSV_LINE = 1 << 20  # characters; the csv module's own limit is 131,072 per field
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,10 +380,10 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
     with handle:
         reader = csv.reader(handle)  # the handlers below read its line_num
         try:
-            first_line = handle.readline()
+            first_line = handle.readline(MAX_CSV_LINE)
             separator = _separator(first_line)
             handle.seek(0)
-            reader = csv.reader(handle, delimiter=separator)
+            reader = csv.reader(_bounded_lines(handle), delimiter=separator)
             header = next(reader, None)
             if header is None:
                 scan.add(
@@ -482,15 +483,40 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             # the decoder reads ahead in chunks; find the line in the raw bytes
             line, reason = _first_undecodable_line(path) or (reader.line_num + 1, exc.reason)
             scan.add(Problem(path, line, "", f"not UTF-8 text ({reason}); save the file as UTF-8"))
+        except _LineTooLongError:
+            scan.add(
+                Problem(
+                    path,
+                    reader.line_num + 1,
+                    "",
+                    f"a line longer than {MAX_CSV_LINE:,} characters: is this a CSV lead list?",
+                )
+            )
         except csv.Error as exc:
-            scan.add(Problem(path, reader.line_num, "", f"malformed CSV: {exc}"))
+            scan.add(Problem(path, max(reader.line_num, 1), "", f"malformed CSV: {exc}"))
+
+
+class _LineTooLongError(Exception):
+    """A CSV line past MAX_CSV_LINE characters (a file that is not a lead list)."""
+
+
+def _bounded_lines(handle: TextIO) -> Iterator[str]:
+    """The file's lines, refusing one longer than MAX_CSV_LINE before it fills the memory (a
+    file of zeros without a line break)."""
+    while line := handle.readline(MAX_CSV_LINE):
+        if len(line) == MAX_CSV_LINE and not line.endswith(("\n", "\r")):
+            raise _LineTooLongError
+        yield line
 
 
 def _separator(header_line: str) -> str:
     """The file's separator, judged by its header: a comma, unless the header read with commas
     has no number column and read with `;`, a tab or `|` has one (a spreadsheet's export)."""
     for separator in CSV_SEPARATORS:
-        columns = next(csv.reader([header_line], delimiter=separator), [])
+        try:
+            columns = next(csv.reader([header_line], delimiter=separator), [])
+        except csv.Error:  # the reading proper reports it
+            continue
         if any(c.strip().lower() in NUMBER_COLUMNS for c in columns):
             return separator
     return ","

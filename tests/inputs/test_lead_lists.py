@@ -124,3 +124,14 @@ def test_control_characters_are_refused_but_tabs_and_line_breaks_in_a_cell_are_f
     assert problems(scan) == [
         "1: column 2: control character U+0000 (NUL) is not allowed; remove it"
     ]
+
+
+def test_a_file_without_line_breaks_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    _, scan = scan_leads(tmp_path, "to_number," + "x" * (3 << 20))
+    assert [(p.line, p.message) for p in scan.problems] == [
+        (1, "a line longer than 1,048,576 characters: is this a CSV lead list?")
+    ]
+    _, scan = scan_leads(tmp_path, "to_number,note\n+14155550101," + "x" * 200_000 + "\n")
+    assert [(p.line, p.message) for p in scan.problems] == [
+        (2, "malformed CSV: field larger than field limit (131072)")
+    ]
