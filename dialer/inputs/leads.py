@@ -538,7 +538,9 @@ def _no_number_column(columns: list[str], header_line: str) -> str:
 
 def _first_undecodable_line(path: Path) -> tuple[int, str] | None:
     with path.open("rb") as raw:
-        for number, line in enumerate(raw, start=1):
+        # at most 4 bytes a character: a longer line is refused as too long anyway
+        lines = iter(functools.partial(raw.readline, 4 * MAX_CSV_LINE), b"")
+        for number, line in enumerate(lines, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
