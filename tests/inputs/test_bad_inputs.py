@@ -51,3 +51,19 @@ def test_traps_that_used_to_run_for_minutes_end_at_once(case: str) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "campaign.yaml:" in done.stderr
+
+
+@pytest.mark.parametrize("case", ["zero-leads", "nul-in-csv-cell", "suppress-dev-zero"])
+def test_run_refuses_the_same_input_with_exit_2(case: str, tmp_path: Path) -> None:
+    """`dialer run` reads the files as `validate` does: the same lines, exit 2, nothing stored
+    (a NUL once reached Postgres; a list with no leads ran and "finished")."""
+    case_dir = (CORPUS / case).resolve()
+    store = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(case_dir / "campaign.yaml"), "--simulate", "--no-progress"],
+        env={"DATABASE_URL": store},
+    )
+    assert result.exit_code == 2, result.output
+    expected = (case_dir / "expected.txt").read_text().splitlines()
+    assert problem_lines(result.output, case_dir)[: len(expected)] == expected
