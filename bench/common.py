@@ -81,13 +81,24 @@ class Simulator:
         self.proc.wait(10)
 
 
+# New York exchanges a lead list accepts: not N11 service codes (211, 311, …) nor 976, which a
+# campaign refuses unless it sets allow_premium_numbers.
+_EXCHANGES = [e for e in range(200, 1000) if e % 100 != 11 and e != 976]
+
+
+def bench_number(index: int) -> str:
+    """The index-th of 7.9 million distinct, ordinary +1 212 numbers."""
+    exchange, line = divmod(index, 10_000)
+    return f"+1212{_EXCHANGES[exchange]}{line:04d}"
+
+
 def write_leads(folder: Path, count: int, start: int) -> Path:
     path = folder / f"leads-{count}-{start}.csv"
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["to_number", "first_name"])
         for i in range(count):
-            writer.writerow([f"+1212{2_000_000 + start + i:07d}", f"N{i}"])
+            writer.writerow([bench_number(start + i), f"N{i}"])
     return path
 
 

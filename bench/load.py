@@ -31,19 +31,26 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def one_area_code(rows: int) -> Iterator[str]:
+    """Numbers in one area code (the next one after 7.9 million), exchange after exchange; not
+    the N11 service codes nor 976, which a campaign refuses by default."""
+    exchanges = [e for e in range(200, 1000) if e % 100 != 11 and e != 976]
+    per_area = len(exchanges) * 10_000
     for i in range(rows):
-        yield f"+1{212 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}"
+        area, rest = divmod(i, per_area)
+        exchange, line = divmod(rest, 10_000)
+        yield f"+1{212 + area}{exchanges[exchange]}{line:04d}"
 
 
 def nationwide(rows: int) -> Iterator[str]:
-    """Distinct valid numbers scattered over every US area code and exchange."""
-    from dialer.phones import InvalidNumberError, normalize_number
+    """Distinct valid numbers scattered over every US area code and exchange (but premium-rate
+    and service numbers, which a campaign refuses by default)."""
+    from dialer.phones import InvalidNumberError, normalize_number, special_number_reason
 
-    area_codes = [
-        code
-        for code in range(201, 990)
-        if _is_valid(f"+1{code}2345678", normalize_number, InvalidNumberError)
-    ]
+    def ordinary(number: str) -> bool:
+        valid = _is_valid(number, normalize_number, InvalidNumberError)
+        return valid and special_number_reason(number) is None
+
+    area_codes = [code for code in range(201, 990) if ordinary(f"+1{code}2345678")]
     space = len(area_codes) * 8_000_000  # exchanges 200-999, lines 0000-9999
     step = 2_654_435_761 % space  # coprime with the space (checked below): a permutation
     while math.gcd(step, space) != 1:
@@ -55,7 +62,7 @@ def nationwide(rows: int) -> Iterator[str]:
         index += 1
         code, rest = divmod(slot, 8_000_000)
         number = f"+1{area_codes[code]}{2_000_000 + rest}"
-        if _is_valid(number, normalize_number, InvalidNumberError):
+        if ordinary(number):
             made += 1
             yield number
 

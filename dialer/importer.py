@@ -19,6 +19,7 @@ from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
+from dialer.inputs.yamlsource import InputFileError, check_regular_file
 from dialer.problems import InputError
 from dialer.store import LeadRecord, Store, conflict_pause, is_transient_conflict, lead_record
 
@@ -62,10 +63,11 @@ def source_digest(loaded: CampaignSource) -> str:
     for path in paths:
         digest.update(str(path).encode() + b"\0")
         try:
+            check_regular_file(path)  # /dev/zero would never end
             with path.open("rb") as handle:
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
-        except OSError:
+        except (OSError, InputFileError):
             digest.update(b"<unreadable>")  # the load itself reports it
     return digest.hexdigest()
 

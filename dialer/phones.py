@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import phonenumbers
-from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as number_timezones
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA as _TZ_DATA
@@ -86,6 +86,13 @@ def normalize_number(raw: str, default_region: str | None = None) -> str:
 def number_and_zones(raw: str, default_region: str | None = None) -> tuple[str, tuple[str, ...]]:
     """`raw` as E.164 and the IANA zones it may be in (see number_time_zones); raises
     InvalidNumberError saying why it is not a valid number."""
+    e164, zones, _premium = number_facts(raw, default_region)
+    return e164, zones
+
+
+def number_facts(raw: str, default_region: str | None = None) -> tuple[str, tuple[str, ...], bool]:
+    """`raw` as E.164, the IANA zones it may be in, and whether it is a premium-rate number;
+    raises InvalidNumberError saying why it is not a valid number."""
     text = raw.strip()
     if not text:
         raise InvalidNumberError("phone number is empty")
@@ -93,10 +100,10 @@ def number_and_zones(raw: str, default_region: str | None = None) -> tuple[str, 
     code = canonical_country_code(text)
     if code is not None:
         # canonical already: the E.164 form is the text itself
-        valid, zones = _facts(text, code)
+        valid, zones, premium = _facts(text, code)
         if not valid:
             raise InvalidNumberError(f"{raw!r} is not a valid phone number")
-        return text, zones
+        return text, zones, premium
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -104,7 +111,8 @@ def number_and_zones(raw: str, default_region: str | None = None) -> tuple[str, 
         raise InvalidNumberError(f"{raw!r} is not a phone number: {exc._msg}{hint}") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidNumberError(f"{raw!r} is not a valid phone number")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164), _zones_of(number)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return e164, _zones_of(number), _is_premium(number)
 
 
 def is_e164(text: str) -> bool:
@@ -151,30 +159,92 @@ class _PrefixCache(Generic[T]):
 class _Validity:
     valid: bool
     deciding: int | None  # characters of the E.164 text that decide it; None: unknown
+    premium: bool  # a premium-rate number: its type, decided by the same characters
 
 
 _validity = _PrefixCache[_Validity]()  # misses cost a walk over the country's patterns
 _zones = _PrefixCache[tuple[str, ...]]()  # misses cost one phonenumbers lookup
 
 
-def _facts(text: str, country_code: int) -> tuple[bool, tuple[str, ...]]:
-    """Validity and zones of the canonical E.164 `text`."""
-    validity = _validity.get(text)
-    if validity is None:
-        validity = _Validity(
-            phonenumbers.is_valid_number(_number(text, country_code)),
-            _validity_prefix_size(text, country_code),
-        )
-        if validity.deciding is not None:
-            _validity.put(text, text[: validity.deciding], validity)
+def _facts(text: str, country_code: int) -> tuple[bool, tuple[str, ...], bool]:
+    """Validity, zones and premium rate of the canonical E.164 `text`."""
+    validity = _validity_of(text, country_code)
     if not validity.valid:
-        return False, ()
+        return False, (), False
     zones = _zones.get(text)
     if zones is None:
         zones = _zones_of(_number(text, country_code))
         if validity.deciding is not None:
             _zones.put(text, _zone_prefix(text, validity.deciding), zones)
-    return True, zones
+    return True, zones, validity.premium
+
+
+def _validity_of(text: str, country_code: int) -> _Validity:
+    """Validity and premium rate of the canonical E.164 `text`, asked of phonenumbers once per
+    block of numbers that share its deciding digits and length."""
+    validity = _validity.get(text)
+    if validity is None:
+        number = _number(text, country_code)
+        valid = phonenumbers.is_valid_number(number)
+        validity = _Validity(
+            valid,
+            _validity_prefix_size(text, country_code),
+            valid and _is_premium(number),
+        )
+        if validity.deciding is not None:
+            _validity.put(text, text[: validity.deciding], validity)
+    return validity
+
+
+@functools.cache
+def _premium_patterns(country_code: int) -> tuple[re.Pattern[str], ...]:
+    """The premium-rate patterns of every region that shares the country code."""
+    found: set[str] = set()
+    for region in COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        desc = metadata.premium_rate if metadata is not None else None
+        if desc is not None and desc.national_number_pattern:
+            found.add(desc.national_number_pattern)
+    return tuple(re.compile(pattern) for pattern in sorted(found))
+
+
+def _is_premium(number: PhoneNumber) -> bool:
+    """Whether phonenumbers types a valid number PREMIUM_RATE. Its number_type first finds the
+    number's region (for +1, by trying some 25 regions): only numbers that match some region's
+    premium pattern are asked that way."""
+    national = phonenumbers.national_significant_number(number)
+    if not any(p.fullmatch(national) for p in _premium_patterns(number.country_code)):
+        return False
+    return bool(phonenumbers.number_type(number) == PhoneNumberType.PREMIUM_RATE)
+
+
+def is_premium_rate(e164: str) -> bool:
+    """Whether a valid E.164 number is a premium-rate number (phonenumbers' PREMIUM_RATE), from
+    the same per-block cache as its validity."""
+    code = canonical_country_code(e164)
+    if code is not None:
+        return _validity_of(e164, code).premium
+    try:
+        return _is_premium(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def special_number_reason(e164: str, premium: bool | None = None) -> str | None:
+    """Why a valid E.164 number is no ordinary line to call — a premium-rate number (the callee
+    side bills the caller: +1 900, +44 9…), a NANP 976 (pay-per-call) exchange, or a NANP N11
+    service code (411, 911, …) as the exchange — or None. Toll-free numbers and the fictional
+    555-0100…0199 are ordinary. `premium`: whether it is premium-rate if known (number_facts
+    says), else read from the cache. Cheap: string checks and a flag."""
+    if e164.startswith("+1") and len(e164) == 12:
+        exchange = e164[5:8]
+        if exchange == "976":
+            return "on a 976 exchange (pay-per-call)"
+        if exchange[0] != "1" and exchange.endswith("11"):  # N11: N is 2-9
+            return f"on the N11 service code {exchange}, not a subscriber line"
+    if is_premium_rate(e164) if premium is None else premium:
+        return "a premium-rate number"
+    return None
 
 
 def _number(text: str, country_code: int) -> PhoneNumber:

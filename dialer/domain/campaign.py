@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,8 +19,10 @@ from pydantic import (
     model_validator,
 )
 
+from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
+from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
-from dialer.domain.timezones import is_known_zone
+from dialer.domain.timezones import is_known_zone, known_zones
 from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
 
@@ -44,6 +47,34 @@ DEFAULT_RETRY_ON = (
 )
 DEFAULT_COST_PER_MINUTE = 0.15  # US$ per minute of call, before a campaign's own costs are known
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# Validation context of settings read back from the store: they were checked when loaded, and
+# a name a later version no longer knows must not stop a worker from reading its campaign.
+FROM_STORE = {"from_store": True}
+
+
+def _from_store(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("from_store"))
+
+
+def _outcome_name(value: str, info: ValidationInfo) -> str:
+    """A disconnection reason, or `error` (status error, error_* and unknown reasons)."""
+    return value if _from_store(info) else check_outcome_name(value)
+
+
+def _reason_name(value: str, info: ValidationInfo) -> str:
+    """A disconnection reason as Retell reports it (`error` is not one: list the error_*
+    reasons meant)."""
+    if _from_store(info):
+        return value
+    if value == "error":
+        raise ValueError("error is not a reason here; list the error_* reasons you mean")
+    return check_outcome_name(value, DISCONNECTION_REASONS)
+
+
+# `retry_on` and `breaker.failures`: reasons, or `error`
+OutcomeName = Annotated[str, AfterValidator(_outcome_name)]
+# `number_health.failures`: reasons as a from-number's calls ended
+ReasonName = Annotated[str, AfterValidator(_reason_name)]
 
 
 def stringify_variable(value: object) -> str:
@@ -135,9 +166,9 @@ class CallingHours(_Strict):
         if value is None or value == "auto":
             return value
         if not is_known_zone(value):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name like America/New_York)"
-            )
+            guess = closest(value, known_zones())
+            hint = f"did you mean {guess}?" if guess else "use an IANA name like America/New_York"
+            raise ValueError(f"unknown time zone {value!r}; {hint}")
         return value
 
     @model_validator(mode="after")
@@ -156,7 +187,7 @@ class RetryRules(_Strict):
     backoff: list[Duration] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2)], min_length=1
     )
-    retry_on: list[str] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
+    retry_on: list[OutcomeName] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
     callback_delay: Duration | None = None
 
 
@@ -167,7 +198,7 @@ class FailureBreaker(_Strict):
 
     window: int = Field(40, ge=5, le=10_000)
     max_failure_share: float = Field(0.5, gt=0, le=1)
-    failures: list[str] = Field(
+    failures: list[OutcomeName] = Field(
         default_factory=lambda: ["dial_failed", "invalid_destination", "error"], min_length=1
     )
 
@@ -193,7 +224,7 @@ class NumberHealth(_Strict):
 
     window: int = Field(20, ge=3, le=10_000)
     max_failure_share: float = Field(0.6, gt=0, le=1)
-    failures: list[str] = Field(
+    failures: list[ReasonName] = Field(
         default_factory=lambda: ["dial_failed", "user_declined"], min_length=1
     )
 
@@ -261,6 +292,12 @@ class CampaignSettings(_Strict):
     cost_per_minute: float = Field(DEFAULT_COST_PER_MINUTE, gt=0)
     # Skip a lead whose number another campaign of the store called within this period.
     dedupe_across_campaigns: Duration | None = None
+    # A lead list with no leads is a mistake unless the file says it is meant (leads that
+    # arrive another way later).
+    allow_empty: bool = False
+    # Premium-rate numbers (+1 900, a 976 exchange) and NANP service codes (N11) are refused
+    # in lead lists unless this is set (dialer.phones.special_number_reason).
+    allow_premium_numbers: bool = False
     breaker: Annotated[FailureBreaker | None, BeforeValidator(_off_or_defaults)] = Field(
         default_factory=FailureBreaker
     )
@@ -313,9 +350,9 @@ class CampaignSettings(_Strict):
         if isinstance(value, dict):
             unknown = [k for k in value if k not in us_state_codes()]
             if unknown:
-                raise ValueError(
-                    f"{unknown[0]!r} is not a US state code (two capital letters, like FL)"
-                )
+                guess = closest(unknown[0], us_state_codes())
+                hint = f"did you mean {guess}?" if guess else "two capital letters, like FL"
+                raise ValueError(f"{unknown[0]!r} is not a US state code; {hint}")
         return value
 
     @field_validator("default_region")

@@ -10,53 +10,14 @@ from datetime import datetime, timedelta
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.hours import Window, effective_zones, next_day_opening
 from dialer.domain.predial import HOOK_FAILED
+from dialer.domain.reasons import (
+    ACCOUNT_BROKEN,
+    KNOWN_REASONS,
+    OVER_ACCOUNT_CONCURRENCY,
+    REACHED,
+)
 from dialer.domain.states import LeadState
 
-# retell-api.md, "Outcomes a dialer should treat alike".
-ACCOUNT_BROKEN = frozenset(
-    {
-        "no_valid_payment",
-        "credit_exhausted",
-        "budget_reached",
-        "telephony_provider_permission_denied",
-        "sip_routing_error",
-        "marked_as_spam",
-    }
-)
-# Our own account was over its concurrency: the callee never heard a ring.
-OVER_ACCOUNT_CONCURRENCY = frozenset({"concurrency_limit_reached", "no_concurrency_fallback"})
-NEVER_CONNECTED = frozenset(
-    {
-        "dial_no_answer",
-        "dial_busy",
-        "dial_failed",
-        "invalid_destination",
-        "user_declined",
-        "telephony_provider_unavailable",
-        "network_blocked",
-        "registered_call_timeout",
-        "scam_detected",
-        *OVER_ACCOUNT_CONCURRENCY,
-    }
-)
-REACHED = frozenset(
-    {
-        "user_hangup",
-        "agent_hangup",
-        "call_transfer",
-        "transfer_bridged",
-        "transfer_cancelled",
-        "inactivity",
-        "max_duration_reached",
-        "user_requested_dnc",
-        "user_requested_callback",
-        "voicemail_reached",
-        "machine_detected",
-        "ivr_reached",
-        "manual_stopped",
-        "call_take_over",
-    }
-)
 MARKED_AS_SPAM = "marked_as_spam"
 # Endings where the agent met a machine: a voicemail option may have left a message there.
 LEFT_A_MESSAGE = frozenset({"voicemail_reached", "machine_detected"})
@@ -97,9 +58,6 @@ class Decision:
     @property
     def due_again(self) -> bool:
         return self.state in (LeadState.PENDING, LeadState.RETRY_WAIT)
-
-
-KNOWN_REASONS = REACHED | NEVER_CONNECTED | ACCOUNT_BROKEN
 
 
 def is_error_outcome(call_status: str, reason: str | None) -> bool:

@@ -60,13 +60,14 @@ STATE_ZONES: dict[str, tuple[str, ...]] = {
 
 
 @lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
+    """The IANA time zones this machine knows."""
     return frozenset(available_timezones())
 
 
 def is_known_zone(name: str) -> bool:
     """Whether `name` is an IANA time zone this machine knows."""
-    return name in _zones()
+    return name in known_zones()
 
 
 @lru_cache(maxsize=1024)

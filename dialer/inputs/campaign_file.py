@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
-from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
+from dialer.domain.spelling import closest
+from dialer.inputs.yamlsource import (
+    MIB,
+    InputFileError,
+    YamlLimits,
+    YamlRefusedError,
+    YamlSyntaxError,
+    line_of,
+    load_with_lines,
+    read_text,
+)
 from dialer.phones import InvalidNumberError, normalize_number
 from dialer.problems import InputError, Problem
+
+# Room for about ten thousand inline leads; a larger list belongs in a lead file.
+CAMPAIGN_FILE_LIMITS = YamlLimits("campaign files", max_bytes=1 * MIB, max_values=250_000)
+NUMBER_FILE_BYTES = 1 * MIB  # `from_numbers: pool.txt`: tens of thousands of numbers
 
 
 class CampaignFile(CampaignSettings):
@@ -70,25 +85,33 @@ def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
     if not isinstance(value, str | int | float | bool) or value is None:
         return message
     if error["type"] == "literal_error":
-        if len(loc) >= 2 and loc[-2] == "days":
-            return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun"
         expected = str(error.get("ctx", {}).get("expected", ""))
-        return f"{value!r} is not one of {expected}" if expected else message
+        guess = closest(str(value), re.findall(r"'([^']*)'", expected))
+        hint = f"; did you mean {guess}?" if guess else ""
+        if len(loc) >= 2 and loc[-2] == "days":
+            return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun{hint}"
+        return f"{value!r} is not one of {expected}{hint}" if expected else message
     if repr(value) in message or str(value) in message:
         return message
     return f"{message[0].lower()}{message[1:]}; got {value!r}"
+
+
+def _is_union_branch(part: str | int) -> bool:
+    return isinstance(part, str) and ("[" in part or part in {"str", "list", "bool", "int"})
 
 
 def _problems_from(
     exc: ValidationError, path: Path, lines: dict[tuple[str | int, ...], int]
 ) -> list[Problem]:
     problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        # pydantic names the branch of a union (`str`, `list[...]`) in the location; drop it
-        loc = tuple(
-            p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "list"}))
-        )
+    errors = exc.errors()
+    # pydantic names the branch of a union (`str`, `bool`, `list[...]`) in the location; drop it
+    locs = [tuple(p for p in error["loc"] if not _is_union_branch(p)) for error in errors]
+    for error, loc in zip(errors, locs, strict=True):
+        if len(loc) < len(error["loc"]) and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        ):
+            continue  # another branch of the union got further: its error says more
         field = ".".join(str(p) for p in loc)
         if error["type"] == "extra_forbidden":
             known = _known_fields(CampaignFile, loc[:-1])
@@ -111,18 +134,23 @@ def _problems_from(
 def read_campaign_file(path: Path) -> CampaignSource:
     """Read and check a campaign file (not its leads). Raises InputError listing every problem."""
     path = Path(path)
+    limits = CAMPAIGN_FILE_LIMITS
     try:
-        text = read_text(path)
+        text = read_text(path, limits.max_bytes, limits.what)
     except FileNotFoundError:
         raise InputError([Problem(path, 0, "", "campaign file not found")]) from None
     except UnicodeDecodeError as exc:
         raise InputError([Problem(path, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except InputFileError as exc:
+        raise InputError([Problem(path, 0, "", str(exc))]) from None
     except OSError as exc:
         raise InputError([Problem(path, 0, "", f"cannot read: {exc.strerror}")]) from None
     try:
-        data, lines = load_with_lines(text)
+        data, lines = load_with_lines(text, limits)
     except YamlSyntaxError as exc:
         raise InputError([Problem(path, exc.line, "", f"malformed YAML: {exc}")]) from None
+    except YamlRefusedError as exc:
+        raise InputError([Problem(path, exc.line, exc.field, str(exc))]) from None
     if not isinstance(data, dict):
         raise InputError(
             [
@@ -147,10 +175,14 @@ def _read_number_file(path: Path, name: str, lines: dict[tuple[str | int, ...], 
     """`from_numbers: pool.txt`: one number a line (relative to the campaign file), `#`
     comments and blank lines allowed; each bad line is a problem with its file and line."""
     pool = (path.parent / name).resolve()
+    where = line_of(lines, ("from_numbers",))
     try:
-        text = pool.read_text(encoding="utf-8-sig")
+        text = read_text(pool, NUMBER_FILE_BYTES, "from_numbers files")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(pool, 0, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except InputFileError as exc:
+        raise InputError([Problem(path, where, "from_numbers", str(exc))]) from None
     except OSError as exc:
-        where = line_of(lines, ("from_numbers",))
         why = "file not found" if isinstance(exc, FileNotFoundError) else exc.strerror
         raise InputError([Problem(path, where, "from_numbers", f"{why}: {pool}")]) from None
     numbers, problems = [], []

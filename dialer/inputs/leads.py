@@ -14,16 +14,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import stringify_variable
 from dialer.domain.state_rules import lead_states_key, state_code
 from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
-from dialer.inputs.yamlsource import YamlSyntaxError, line_of, load_with_lines, read_text
+from dialer.inputs.yamlsource import (
+    CONTROL_CHARACTER,
+    MIB,
+    InputFileError,
+    YamlLimits,
+    YamlRefusedError,
+    YamlSyntaxError,
+    check_regular_file,
+    control_character_problem,
+    line_of,
+    load_with_lines,
+    read_text,
+)
 from dialer.intset import IntSet
-from dialer.phones import InvalidNumberError, number_and_zones, number_state
+from dialer.phones import (
+    InvalidNumberError,
+    number_facts,
+    number_state,
+    special_number_reason,
+)
 from dialer.problems import Problem
 
 NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
@@ -42,6 +59,15 @@ YAML_LEAD_KEYS = [
 ALTERNATE_COLUMN = re.compile(r"alt_number_(\d+)", re.IGNORECASE)  # alt_number_1, alt_number_2…
 MAX_REPORTED_PROBLEMS = 1000
 MAX_LEAD_ID_CHARS = 200  # the store's lead_key column
+# A YAML list is parsed whole, at some 250 KB/s and 100 MB of memory per MB (PyYAML keeps every
+# node): about 40,000 leads. A larger list belongs in a CSV file, streamed and without a limit.
+LEAD_LIST_LIMITS = YamlLimits(
+    "YAML lead lists", max_bytes=4 * MIB, max_depth=32, max_values=1_000_000
+)
+# Separators a spreadsheet's CSV export may use, tried in this order when the header read with
+# commas has no number column.
+CSV_SEPARATORS = (",", ";", "\t", "|")
+MAX_CSV_LINE = 1 << 20  # characters; the csv module's own limit is 131,072 per field
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +168,8 @@ def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
             loaded.campaign.leads, loaded.path, loaded.lines, ("leads",), scan, loaded
         )
         source = loaded.path
-    elif not leads_path.exists():
-        line = line_of(loaded.lines, ("leads",))
-        scan.add(Problem(loaded.path, line, "leads", f"lead file not found: {leads_path}"))
+    elif (refused := _unreadable(leads_path)) is not None:
+        scan.add(Problem(loaded.path, line_of(loaded.lines, ("leads",)), "leads", refused))
         return
     elif leads_path.suffix.lower() == ".csv":
         rows = _csv_rows(leads_path, loaded, scan)
@@ -173,6 +198,30 @@ def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
         scan.places[place] += 1
         scan.place_first_line.setdefault(place, lead.line)
         yield lead
+    if not scan.leads and not scan.problem_count and not loaded.campaign.allow_empty:
+        line = line_of(loaded.lines, ("leads",)) if leads_path is None else 1
+        scan.add(
+            Problem(
+                source,
+                line,
+                "leads",
+                "the list has no leads; add some, or set allow_empty: true in the campaign "
+                "file if that is meant",
+            )
+        )
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the lead file cannot be read at all (missing, or not a regular file), or None."""
+    try:
+        check_regular_file(path)
+    except FileNotFoundError:
+        return f"lead file not found: {path}"
+    except InputFileError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    return None
 
 
 def _build_lead(
@@ -200,7 +249,7 @@ def _build_lead(
         return None
     number_zones: tuple[str, ...] = ()
     try:
-        number, number_zones = number_and_zones(str(raw_number), campaign.default_region)
+        number, number_zones = _dialable(str(raw_number), loaded)
     except InvalidNumberError as exc:
         scan.add(Problem(path, line, number_field, str(exc)))
         ok = False
@@ -244,7 +293,9 @@ def _build_lead(
             )
             ok = False
     state: str | None = None
-    if address_state not in (None, ""):
+    # Judged only where state rules are on: with `state_rules: false` a `state` column is an
+    # ordinary variable (Ontario's ON included) and not the lead's state.
+    if address_state not in (None, "") and campaign.state_rules is not False:
         state = state_code(str(address_state))
         if state is None:
             scan.add(
@@ -252,7 +303,8 @@ def _build_lead(
                     path,
                     line,
                     "state",
-                    f"{address_state!r} is not a US state (a code like FL, or a name)",
+                    f"{address_state!r} is not a US state (a code like FL, or a name); "
+                    "state rules judge it (state_rules: false leaves it a plain variable)",
                 )
             )
             ok = False
@@ -261,7 +313,7 @@ def _build_lead(
         if raw in (None, ""):
             continue
         try:
-            other, other_zones = number_and_zones(str(raw), campaign.default_region)
+            other, other_zones = _dialable(str(raw), loaded)
         except InvalidNumberError as exc:
             scan.add(Problem(path, line, field_name, str(exc)))
             ok = False
@@ -283,6 +335,21 @@ def _build_lead(
         line=line,
         zones=_zone_key(zone, number_zones, state),
     )
+
+
+def _dialable(raw: str, loaded: CampaignSource) -> tuple[str, tuple[str, ...]]:
+    """The number as E.164 with its zones; InvalidNumberError if it is not valid, or is a
+    premium-rate or service number the campaign does not allow."""
+    campaign = loaded.campaign
+    number, zones, premium = number_facts(raw, campaign.default_region)
+    if not campaign.allow_premium_numbers:
+        special = special_number_reason(number, premium)
+        if special is not None:
+            raise InvalidNumberError(
+                f"{number} is {special}; set allow_premium_numbers: true in the campaign "
+                "file to call such numbers"
+            )
+    return number, zones
 
 
 def consent_instant(value: object) -> datetime | None:
@@ -314,8 +381,12 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
         scan.add(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
         return
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle)  # the handlers below read its line_num
         try:
+            first_line = handle.readline(MAX_CSV_LINE)
+            separator = _separator(first_line)
+            handle.seek(0)
+            reader = csv.reader(_bounded_lines(handle), delimiter=separator)
             header = next(reader, None)
             if header is None:
                 scan.add(
@@ -331,14 +402,7 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             number_columns = [c for c in columns if c.lower() in NUMBER_COLUMNS]
             header_ok = True
             if not number_columns:
-                scan.add(
-                    Problem(
-                        path,
-                        1,
-                        "to_number",
-                        f"no to_number column (header has: {', '.join(columns)})",
-                    )
-                )
+                scan.add(Problem(path, 1, "to_number", _no_number_column(columns, first_line)))
                 header_ok = False
             elif len(number_columns) > 1:
                 scan.add(
@@ -354,6 +418,9 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             for i, name in enumerate(columns, start=1):
                 if not name:
                     scan.add(Problem(path, 1, f"column {i}", "empty column name"))
+                    header_ok = False
+                elif (control := control_character_problem(name)) is not None:
+                    scan.add(Problem(path, 1, f"column {i}", control))
                     header_ok = False
                 elif name in seen:
                     scan.add(Problem(path, 1, name, "duplicate column name"))
@@ -393,6 +460,11 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
                         )
                     )
                     continue
+                if CONTROL_CHARACTER.search("".join(row)):  # one search a row; cells if found
+                    for name, cell in zip(columns, row, strict=True):
+                        if (control := control_character_problem(cell)) is not None:
+                            scan.add(Problem(path, row_line, name, control))
+                    continue
                 lead = _build_lead(
                     loaded,
                     path,
@@ -414,13 +486,64 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
             # the decoder reads ahead in chunks; find the line in the raw bytes
             line, reason = _first_undecodable_line(path) or (reader.line_num + 1, exc.reason)
             scan.add(Problem(path, line, "", f"not UTF-8 text ({reason}); save the file as UTF-8"))
+        except _LineTooLongError:
+            scan.add(
+                Problem(
+                    path,
+                    reader.line_num + 1,
+                    "",
+                    f"a line longer than {MAX_CSV_LINE:,} characters: is this a CSV lead list?",
+                )
+            )
         except csv.Error as exc:
-            scan.add(Problem(path, reader.line_num, "", f"malformed CSV: {exc}"))
+            scan.add(Problem(path, max(reader.line_num, 1), "", f"malformed CSV: {exc}"))
+
+
+class _LineTooLongError(Exception):
+    """A CSV line past MAX_CSV_LINE characters (a file that is not a lead list)."""
+
+
+def _bounded_lines(handle: TextIO) -> Iterator[str]:
+    """The file's lines, refusing one longer than MAX_CSV_LINE before it fills the memory (a
+    file of zeros without a line break)."""
+    while line := handle.readline(MAX_CSV_LINE):
+        if len(line) == MAX_CSV_LINE and not line.endswith(("\n", "\r")):
+            raise _LineTooLongError
+        yield line
+
+
+def _separator(header_line: str) -> str:
+    """The file's separator, judged by its header: a comma, unless the header read with commas
+    has no number column and read with `;`, a tab or `|` has one (a spreadsheet's export)."""
+    for separator in CSV_SEPARATORS:
+        try:
+            columns = next(csv.reader([header_line], delimiter=separator), [])
+        except csv.Error:  # the reading proper reports it
+            continue
+        if any(c.strip().lower() in NUMBER_COLUMNS for c in columns):
+            return separator
+    return ","
+
+
+_SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _no_number_column(columns: list[str], header_line: str) -> str:
+    message = f"no to_number column (header has: {', '.join(columns)})"
+    seen = [_SEPARATOR_NAMES[s] for s in CSV_SEPARATORS if s in header_line]
+    if not seen:
+        return f"{message}; name the column to_number, phone or phone_number"
+    return (
+        f"{message}; the header holds {' and '.join(seen)}, and read with any of ',', ';', "
+        "tab or '|' it has no to_number, phone or phone_number column"
+    )
 
 
 def _first_undecodable_line(path: Path) -> tuple[int, str] | None:
     with path.open("rb") as raw:
-        for number, line in enumerate(raw, start=1):
+        # at most 4 bytes a character: a longer line is refused as too long anyway
+        lines = iter(functools.partial(raw.readline, 4 * MAX_CSV_LINE), b"")
+        for number, line in enumerate(lines, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -429,18 +552,29 @@ def _first_undecodable_line(path: Path) -> tuple[int, str] | None:
 
 
 def _yaml_file_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
+    limits = LEAD_LIST_LIMITS
     try:
-        text = read_text(path)
+        text = read_text(path, limits.max_bytes, limits.what)
     except UnicodeDecodeError as exc:
         scan.add(Problem(path, 0, "", f"not UTF-8 text ({exc.reason}); save the file as UTF-8"))
+        return
+    except InputFileError as exc:
+        where = line_of(loaded.lines, ("leads",))
+        scan.add(Problem(loaded.path, where, "leads", f"{exc}; use a CSV file"))
         return
     except OSError as exc:
         scan.add(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
         return
     try:
-        data, lines = load_with_lines(text)
+        data, lines = load_with_lines(text, limits)
     except YamlSyntaxError as exc:
         scan.add(Problem(path, exc.line, "", f"malformed YAML: {exc}"))
+        return
+    except YamlRefusedError as exc:
+        # name the field within its lead, as other lead problems do
+        first_index = next((i for i, part in enumerate(exc.loc) if isinstance(part, int)), -1)
+        field = ".".join(str(part) for part in exc.loc[first_index + 1 :])
+        scan.add(Problem(path, exc.line, field, str(exc)))
         return
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and "leads" in data:

@@ -88,10 +88,12 @@ def preflight(
 def review_campaign(loaded: CampaignSource, now: datetime | None = None) -> CampaignReview:
     """Read every lead and suppression file without touching the store."""
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
-    review.rules = calling_rules(loaded.campaign)
     for lead in iter_leads(loaded, review.scan):
         if review.suppress.source_of(lead.to_number) is not None:
             review.suppressed_leads += 1
+    if review.problem_count:
+        return review  # nothing to plan: the problems stop the campaign
+    review.rules = calling_rules(loaded.campaign)
     review.never_callable, review.not_callable_now = preflight(
         review.rules, review.scan, now or datetime.now(UTC)
     )

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from dialer.inputs.campaign_file import CampaignSource
-from dialer.inputs.yamlsource import line_of
+from dialer.inputs.yamlsource import MIB, InputFileError, line_of, read_text
 from dialer.phones import InvalidNumberError, normalize_number
 from dialer.problems import Problem
+
+SUPPRESS_FILE_BYTES = 64 * MIB  # about four million numbers
 
 
 @dataclass
@@ -45,7 +47,7 @@ def read_suppress_files(loaded: CampaignSource) -> SuppressList:
         path = (loaded.path.parent / name).resolve()
         where = line_of(loaded.lines, ("suppress", index))
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_text(path, SUPPRESS_FILE_BYTES, "suppression files")
         except FileNotFoundError:
             result.problems.append(
                 Problem(loaded.path, where, f"suppress.{index}", f"file not found: {path}")
@@ -53,6 +55,9 @@ def read_suppress_files(loaded: CampaignSource) -> SuppressList:
             continue
         except UnicodeDecodeError as exc:
             result.problems.append(Problem(path, 0, "", f"not UTF-8 text ({exc.reason})"))
+            continue
+        except InputFileError as exc:
+            result.problems.append(Problem(loaded.path, where, f"suppress.{index}", str(exc)))
             continue
         except OSError as exc:
             result.problems.append(Problem(path, 0, "", f"cannot read: {exc.strerror}"))

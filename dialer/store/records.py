@@ -9,7 +9,12 @@ from typing import Any
 
 from dialer.domain.caller_id import PoolNumber
 from dialer.domain.calling_rules import PlaceFilter
-from dialer.domain.campaign import DEFAULT_COST_PER_MINUTE, CampaignSettings, Pacing
+from dialer.domain.campaign import (
+    DEFAULT_COST_PER_MINUTE,
+    FROM_STORE,
+    CampaignSettings,
+    Pacing,
+)
 from dialer.domain.claim import CallerIds, ClaimRules
 from dialer.domain.pacing import Budget
 from dialer.domain.screening import campaign_caps
@@ -32,7 +37,7 @@ class CampaignRow:
 
     def settings(self) -> CampaignSettings:
         """The campaign's stored settings, typed (its leads live in the leads table)."""
-        return CampaignSettings.model_validate(self.config)
+        return CampaignSettings.model_validate(self.config, context=FROM_STORE)
 
 
 @dataclass(frozen=True)

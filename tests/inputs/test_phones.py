@@ -17,8 +17,10 @@ from dialer.phones import (
     InvalidNumberError,
     canonical_country_code,
     deciding_prefix,
+    is_premium_rate,
     normalize_number,
     number_time_zones,
+    special_number_reason,
 )
 
 # NANP, and countries whose patterns differ in shape: variable lengths, many regions, mobiles
@@ -174,3 +176,48 @@ def test_nanp_national_format_agrees_with_phonenumbers(raw: str, region: str) ->
     except InvalidNumberError:
         ours = None
     assert ours == national_reference(raw, region)
+
+
+PREMIUM_EXAMPLES = [
+    phonenumbers.format_number(example, PhoneNumberFormat.E164)
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    if (example := phonenumbers.example_number_for_type(region, PhoneNumberType.PREMIUM_RATE))
+]
+near_premium_numbers = st.builds(
+    lambda example, keep, tail: example[: max(3, len(example) - keep)] + tail[:keep],
+    st.sampled_from(PREMIUM_EXAMPLES),
+    st.integers(1, 8),
+    st.text("0123456789", min_size=8, max_size=8),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(numbers, near_premium_numbers))
+def test_premium_rate_agrees_with_phonenumbers(text: str) -> None:
+    try:
+        e164, kind, _zones = reference(text)
+    except phonenumbers.NumberParseException:
+        return
+    if e164 is not None:
+        assert is_premium_rate(e164) == (kind == PhoneNumberType.PREMIUM_RATE), e164
+
+
+@pytest.mark.parametrize(
+    ("e164", "reason"),
+    [
+        ("+19005550123", "a premium-rate number"),
+        ("+12129760123", "on a 976 exchange (pay-per-call)"),
+        ("+12124110123", "on the N11 service code 411, not a subscriber line"),
+        ("+13129110123", "on the N11 service code 911, not a subscriber line"),
+        ("+12122110123", "on the N11 service code 211, not a subscriber line"),
+        ("+449098790000", "a premium-rate number"),  # phonenumbers' type, outside NANP too
+        ("+14155550100", None),  # the fictional 555-0100..0199 stay callable
+        ("+14155550199", None),
+        ("+18005550123", None),  # toll-free
+        ("+12125552368", None),
+        ("+12121110123", None),  # 111 is not N11 (N is 2-9); phonenumbers refuses it anyway
+        ("+442079460000", None),
+    ],
+)
+def test_special_numbers(e164: str, reason: str | None) -> None:
+    assert special_number_reason(e164) == reason

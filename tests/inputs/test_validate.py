@@ -262,6 +262,16 @@ CASES = [
         "'funday' is not a day; expected mon, tue",
     ),
     Case(
+        "state-rule-status-named",
+        GOOD_CAMPAIGN + "state_rules:\n  GA: {weekdays: 09:00-20:00, status: confirm}\n",
+        GOOD_LEADS,
+        "campaign.yaml",
+        8,
+        "state_rules.GA.status",
+        "'confirm' is not one of 'confirmed', 'secondary', 'unconfirmed' or 'campaign'; "
+        "did you mean confirmed?",
+    ),
+    Case(
         "value-named",
         GOOD_CAMPAIGN.replace("calls_per_second: 2", "calls_per_second: -2"),
         GOOD_LEADS,
@@ -290,6 +300,9 @@ def test_bad_input_is_reported_with_file_line_and_field(tmp_path: Path, case: Ca
     assert lines, f"expected a line with {prefix!r} in:\n{result.output}"
     expected_field = f"{prefix}{case.field}: " if case.field else prefix
     assert any(expected_field in line and case.words in line for line in lines), result.output
+    # one line per problem: a union's branches do not each add one
+    problems = [p for p in result.output.splitlines() if "nothing was stored" not in p]
+    assert len(problems) == 1, result.output
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
