@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import click
+import httpx
 from pydantic import BaseModel
 
 from dialer.domain.preflight import (
@@ -77,7 +78,14 @@ class DoctorOutcome:
 async def run_doctor(source: CampaignSource, retell: RetellSettings, emit: Emit) -> DoctorOutcome:
     """Check `source` against the account `retell` names; `emit` is told each finding as it is
     made (a long lead list is read last)."""
-    async with RetellClient(retell.api_key, retell.base_url, read_attempts=2) as client:
+    try:
+        client = RetellClient(retell.api_key, retell.base_url, read_attempts=2)
+    except httpx.InvalidURL as exc:
+        return DoctorOutcome(
+            exit_code=ExitCode.INVALID,
+            message=f"RETELL_BASE_URL {retell.base_url!r} is not a URL: {exc}",
+        )
+    async with client:
         return await _Doctor(source, client, emit).run()
 
 

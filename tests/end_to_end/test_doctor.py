@@ -228,3 +228,23 @@ def test_the_simulator_refuses_a_bad_accounts_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "agents[0]: agent_id is missing" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_an_answer_not_in_retell_s_shape_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    odd = {"agents": [{"agent_id": "agent_odd", "response_engine": "retell-llm"}]}
+    with simulator(odd) as url:
+        result = doctor(campaign(tmp_path, LEADS, agent_id="agent_odd"), url)
+    assert result.exit_code == 1, result.output
+    assert any(
+        line.startswith("FAIL agent agent_odd: an answer not in Retell's shape: get-agent: ")
+        for line in result.stdout.splitlines()
+    ), result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_a_base_url_that_is_not_a_url_exits_2(tmp_path: Path) -> None:
+    result = doctor(campaign(tmp_path, LEADS), "http://[::1")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "RETELL_BASE_URL 'http://[::1' is not a URL: Invalid port: ':1'"
+    ]
