@@ -398,9 +398,16 @@ def agent_findings(facts: AgentFacts, *, campaign_voicemail: bool) -> list[Findi
                 "checked here",
             )
         )
+    elif facts.engine_type is None:
+        findings.append(Finding(Status.FAIL, subject, "it has no response engine: it cannot talk"))
     elif facts.engine_type not in ENGINES_WITH_PROMPTS:
         findings.append(
-            Finding(Status.FAIL, subject, f"response engine {facts.engine_type!r} is unknown")
+            Finding(
+                Status.WARN,
+                subject,
+                f"response engine {facts.engine_type!r} is new to dialer: its {{{{variables}}}} "
+                "are not checked",
+            )
         )
     findings.append(_voicemail_finding(facts, campaign_voicemail))
     findings.append(_analysis_finding(facts))

@@ -355,7 +355,17 @@ AGENT = AgentFacts(
             False,
             [
                 (Status.OK, "no response engine"),
-                (Status.FAIL, "is unknown"),
+                (Status.FAIL, "it has no response engine"),
+                (Status.OK, "hangs up"),
+                (Status.OK, "renewed"),
+            ],
+        ),
+        (
+            {"engine_type": "speech-to-speech", "engine_id": "s2s_1"},
+            False,
+            [
+                (Status.OK, "speech-to-speech s2s_1"),
+                (Status.WARN, "is new to dialer: its {{variables}} are not checked"),
                 (Status.OK, "hangs up"),
                 (Status.OK, "renewed"),
             ],
