@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -215,6 +216,39 @@ def load(campaign_file: Path, database_url: str | None) -> None:
     click.echo(report.summary())
     for warning in report.warnings():
         click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+def doctor(campaign_file: Path) -> None:
+    """Check the key, the agent, the from-numbers and the prompt's {{variables}} against the
+    lead list, at Retell, before the first dial. Reads only: nothing is stored or dialed."""
+    from dialer.doctor import render, run_doctor
+    from dialer.domain.preflight import summary
+    from dialer.settings import retell_settings_from_env
+
+    try:
+        source = read_campaign_file(campaign_file)
+    except InputError as exc:
+        _print_problems(sorted_problems(exc.problems))
+        sys.exit(ExitCode.INVALID)
+    retell = retell_settings_from_env()
+    if retell is None:
+        click.echo("RETELL_API_KEY is not set: doctor asks Retell with it", err=True)
+        sys.exit(ExitCode.INVALID)
+    tty = sys.stdout.isatty()
+    try:  # no store here: run_async would explain a failure as the database's
+        outcome = anyio.run(
+            run_doctor, source, retell, lambda finding: click.echo(render(finding, tty=tty))
+        )
+    except BrokenPipeError:  # `dialer doctor … | head` stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(ExitCode.RUNTIME)
+    if outcome.message is not None:
+        click.echo(outcome.message, err=True)
+    else:
+        click.echo(summary(outcome.findings))
+    sys.exit(outcome.exit_code)
 
 
 @main.group()
@@ -660,6 +694,13 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
     metavar="NUMBER:N",
     help="After N calls from this from-number, its calls end marked_as_spam (repeatable).",
 )
+@click.option(
+    "--accounts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A JSON file of the workspace's agents, retell_llms, conversation_flows and "
+    "phone_numbers, in Retell's shapes (what dialer doctor reads).",
+)
 def simulator(
     port: int,
     host: str,
@@ -671,6 +712,7 @@ def simulator(
     webhook_url: str | None,
     analysis_seconds: float,
     spam_after: tuple[str, ...],
+    accounts: Path | None,
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
     flagged: dict[str, int] = {}
@@ -688,7 +730,12 @@ def simulator(
             raise click.BadParameter(
                 f"{call_seconds!r} is not LOW-HIGH", param_hint="--call-seconds"
             ) from None
-    from dialer.simulator import SimulatedRetell, SimulatorServer
+    from dialer.simulator import SimulatedRetell, SimulatorServer, Workspace
+
+    try:
+        workspace = Workspace.from_file(accounts) if accounts is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--accounts") from None
 
     async def go() -> None:
         engine = SimulatedRetell(
@@ -700,6 +747,7 @@ def simulator(
             call_seconds=lengths,
             spam_after=flagged,
             late_analysis_seconds=analysis_seconds,
+            workspace=workspace,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -26,7 +27,17 @@ from tenacity import (
 )
 
 from dialer import __version__
-from dialer.retell.models import Concurrency, CreateCallRequest, ListCallsPage, PhoneCall
+from dialer.retell.models import (
+    Agent,
+    ApiKeyInfo,
+    Concurrency,
+    ConversationFlow,
+    CreateCallRequest,
+    ListCallsPage,
+    PhoneCall,
+    PhoneNumber,
+    RetellLlm,
+)
 from dialer.settings import ApiKey
 
 CREATE_PATH = "/v2/create-phone-call"
@@ -307,7 +318,8 @@ class RetellClient:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             self._observed(endpoint, started, exc)
-            raise RetellTransportError(f"{method} {path}: {type(exc).__name__}") from None
+            cause = f" ({exc})" if str(exc) else ""
+            raise RetellTransportError(f"{method} {path}: {type(exc).__name__}{cause}") from None
         self._observed(endpoint, started, response)
         if response.status_code >= 400:
             raise RetellStatusError(
@@ -391,3 +403,46 @@ class RetellClient:
         return self._parse(
             Concurrency, "/get-concurrency", await self._read("GET", "/get-concurrency")
         )
+
+    # -- the account, as a preflight reads it (dialer doctor) -----------------------------------
+
+    async def get_api_key_info(self) -> ApiKeyInfo:
+        """GET /get-api-key-info: whose key this is (a cheap check that Retell accepts it)."""
+        path = "/get-api-key-info"
+        return self._parse(ApiKeyInfo, path, await self._read("GET", path))
+
+    async def get_agent(self, agent_id: str, version: int | str | None = None) -> Agent:
+        """GET /get-agent/{agent_id}, at `version` (default: the latest)."""
+        path = f"/get-agent/{_segment(agent_id)}"
+        return self._parse(Agent, path, await self._read("GET", path, params=_version(version)))
+
+    async def get_retell_llm(self, llm_id: str, version: float | None = None) -> RetellLlm:
+        """GET /get-retell-llm/{llm_id}, at `version` (default: the latest)."""
+        path = f"/get-retell-llm/{_segment(llm_id)}"
+        return self._parse(RetellLlm, path, await self._read("GET", path, params=_version(version)))
+
+    async def get_conversation_flow(
+        self, flow_id: str, version: float | None = None
+    ) -> ConversationFlow:
+        """GET /get-conversation-flow/{conversation_flow_id}, at `version` (default: latest)."""
+        path = f"/get-conversation-flow/{_segment(flow_id)}"
+        answer = await self._read("GET", path, params=_version(version))
+        return self._parse(ConversationFlow, path, answer)
+
+    async def get_phone_number(self, number: str) -> PhoneNumber:
+        """GET /get-phone-number/{phone_number} (E.164; `+` stays as it is, as the SDK sends it)."""
+        path = f"/get-phone-number/{_segment(number)}"
+        return self._parse(PhoneNumber, path, await self._read("GET", path))
+
+
+def _segment(value: str) -> str:
+    """A path segment quoted the way the official SDK quotes it (`/` and `?` escaped)."""
+    return quote(value, safe="!$&'()*+,;=:@")
+
+
+def _version(version: float | str | None) -> dict[str, str]:
+    if version is None:
+        return {}
+    if isinstance(version, float) and version.is_integer():
+        return {"version": str(int(version))}
+    return {"version": str(version)}

@@ -101,3 +101,104 @@ class Concurrency(_Lenient):
             return None
         reserved = self.reserved_inbound_concurrency or 0
         return max(0, self.concurrency_limit - reserved - self.current_concurrency)
+
+
+# -- the account, as a preflight reads it (dialer doctor) -------------------------------------
+
+
+class ApiKeyInfo(_Lenient):
+    """GET /get-api-key-info: newer than Retell's OpenAPI document (retell-api.md, "Newer than
+    the OpenAPI document"); this shape is the official SDK's (6.2.13, IdentityRetrieveResponse),
+    every field optional here."""
+
+    org_id: str | None = None
+    org_name: str | None = None
+    api_key_name: str | None = None
+
+
+class ResponseEngine(_Lenient):
+    """`retell-llm` (llm_id), `conversation-flow` (conversation_flow_id) or `custom-llm`."""
+
+    type: str
+    llm_id: str | None = None
+    conversation_flow_id: str | None = None
+    llm_websocket_url: str | None = None
+    version: float | None = None
+
+    @property
+    def engine_id(self) -> str | None:
+        return self.llm_id or self.conversation_flow_id or self.llm_websocket_url
+
+
+class Agent(_Lenient):
+    """GET /get-agent/{agent_id} (AgentResponse): what a preflight needs of it."""
+
+    agent_id: str
+    version: int | None = None
+    is_published: bool | None = None
+    agent_name: str | None = None
+    response_engine: ResponseEngine | None = None
+    voicemail_option: dict[str, Any] | None = None  # {"action": {"type": …}}; None: off
+    post_call_analysis_data: list[Any] | None = None
+
+    @property
+    def voicemail_action(self) -> str | None:
+        action = (self.voicemail_option or {}).get("action")
+        kind = action.get("type") if isinstance(action, dict) else None
+        return str(kind) if kind is not None else None
+
+
+class RetellLlm(_Lenient):
+    """GET /get-retell-llm/{llm_id}: the prompts whose {{variables}} the leads supply."""
+
+    llm_id: str
+    version: int | None = None
+    general_prompt: str | None = None
+    begin_message: str | None = None
+    states: list[dict[str, Any]] | None = None
+    default_dynamic_variables: dict[str, Any] | None = None
+
+
+class ConversationFlow(_Lenient):
+    """GET /get-conversation-flow/{conversation_flow_id}: a global prompt and nodes whose
+    instructions hold {{variables}}."""
+
+    conversation_flow_id: str
+    version: int | None = None
+    global_prompt: str | None = None
+    nodes: list[dict[str, Any]] | None = None
+    default_dynamic_variables: dict[str, Any] | None = None
+
+
+class BoundAgent(_Lenient):
+    """AgentWeight: an agent a number binds, with the share of calls it takes."""
+
+    agent_id: str
+    agent_version: int | str | None = None
+    weight: float | None = None
+
+
+class PhoneNumber(_Lenient):
+    """GET /get-phone-number/{phone_number} (PhoneNumberResponse)."""
+
+    phone_number: str
+    phone_number_type: str | None = None
+    nickname: str | None = None
+    outbound_agents: list[BoundAgent] | None = None
+    # the older single binding: gone from the current document, still sent by older accounts
+    outbound_agent_id: str | None = None
+    outbound_agent_version: int | None = None
+    allowed_outbound_country_list: list[str] | None = None
+
+    @property
+    def outbound(self) -> list[BoundAgent]:
+        """Every agent that may dial from this number."""
+        if self.outbound_agents:
+            return list(self.outbound_agents)
+        if self.outbound_agent_id:
+            return [
+                BoundAgent(
+                    agent_id=self.outbound_agent_id, agent_version=self.outbound_agent_version
+                )
+            ]
+        return []

@@ -3,6 +3,7 @@
 from dialer.simulator.engine import Faults, SimCall, SimulatedRetell
 from dialer.simulator.outcomes import Outcome, OutcomeRule
 from dialer.simulator.server import SimulatorServer, run_simulator_in_thread
+from dialer.simulator.workspace import Workspace
 
 __all__ = [
     "Faults",
@@ -11,5 +12,6 @@ __all__ = [
     "SimCall",
     "SimulatedRetell",
     "SimulatorServer",
+    "Workspace",
     "run_simulator_in_thread",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outcome_for
+from dialer.simulator.workspace import Workspace
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _GET_CALL = re.compile(r"/v2/get-call/([^/]+)")
@@ -116,6 +117,7 @@ class SimulatedRetell:
         late_analysis_share: float = 1.0,
         late_analysis_seconds: float = ANALYSIS_SECONDS,
         spam_after: dict[str, int] | None = None,
+        workspace: Workspace | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -127,6 +129,8 @@ class SimulatedRetell:
         self.rng = random.Random(seed)
         self.clock = clock
         self.default_agent_id = default_agent_id
+        # the account's key info, agents, LLMs, flows and numbers (get-agent, …)
+        self.workspace = workspace or Workspace(default_agent_id=default_agent_id)
         self._start = clock()
         self._epoch_ms = int(time.time() * 1000)
         self.calls: dict[str, SimCall] = {}
@@ -199,6 +203,8 @@ class SimulatedRetell:
             return self._read_fault() or self._list_v2(query)
         if path == "/get-concurrency" and method == "GET":
             return Reply(200, self._concurrency())
+        if method == "GET" and (found := self.workspace.answer(path)) is not None:
+            return Reply(*found)
         return _error(404, f"Cannot {method} {path}")
 
     def _read_fault(self) -> Reply | None:
@@ -632,6 +638,8 @@ def _endpoint_name(method: str, path: str) -> str:
         return "get-call"
     if path == "/v2/list-calls":
         return "list-calls-v2"
+    if not path.startswith("/v") and path.count("/") > 1:
+        return path.strip("/").split("/")[0]  # get-agent, get-phone-number, …
     name = path.strip("/").split("/")[-1]
     return name or method.lower()
 

@@ -1,11 +1,13 @@
-"""The simulator answers the call endpoints as Retell's own OpenAPI document says
-(`../shared/retell-openapi.yaml`): requests generated from the document by schemathesis, and
-valid ones made on purpose (creates that place calls, reads of calls in every state, list
-pages), each answer validated against the document's response schema."""
+"""The simulator answers the call endpoints, and the account reads `dialer doctor` makes, as
+Retell's own OpenAPI document says (`../shared/retell-openapi.yaml`): requests generated from
+the document by schemathesis, and valid ones made on purpose (creates that place calls, reads of
+calls in every state, list pages, agents, LLMs, flows and numbers), each answer validated
+against the document's response schema."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import response_schema_conformance
 
-from dialer.simulator import SimulatedRetell, SimulatorServer, run_simulator_in_thread
+from dialer.simulator import SimulatedRetell, SimulatorServer, Workspace, run_simulator_in_thread
 
 from ..openapi import SPEC_PATH, document
 
@@ -23,6 +25,43 @@ OPERATIONS = {
     ("GET", "/v2/get-call/{call_id}"),
     ("POST", "/v3/list-calls"),
     ("GET", "/get-concurrency"),
+    ("GET", "/get-agent/{agent_id}"),
+    ("GET", "/get-retell-llm/{llm_id}"),
+    ("GET", "/get-conversation-flow/{conversation_flow_id}"),
+    ("GET", "/get-phone-number/{phone_number}"),
+}
+# The demo campaign's account (`dialer simulator --accounts campaigns/spring-retell.json`), and
+# a conversation-flow agent beside it.
+SPRING_ACCOUNT = Path(__file__).resolve().parents[2] / "campaigns" / "spring-retell.json"
+FLOW = {
+    "conversation_flow_id": "conversation_flow_renewal",
+    "version": 2,
+    "start_speaker": "agent",
+    "start_node_id": "greet",
+    "model_choice": {"type": "cascading", "model": "gpt-4.1"},
+    "global_prompt": "You call {{first_name}} for {{company}}.",
+    "default_dynamic_variables": {"company": "Acme"},
+    "nodes": [
+        {
+            "id": "greet",
+            "type": "conversation",
+            "instruction": {"type": "prompt", "text": "Greet {{first_name}}."},
+            "edges": [],
+        },
+        {
+            "id": "email",
+            "type": "extract_dynamic_variables",
+            "variables": [{"type": "string", "name": "email", "description": "Their email."}],
+        },
+        {"id": "bye", "type": "end"},
+    ],
+}
+FLOW_AGENT = {
+    "agent_id": "agent_flow",
+    "response_engine": {
+        "type": "conversation-flow",
+        "conversation_flow_id": "conversation_flow_renewal",
+    },
 }
 GENERATED = settings(
     max_examples=30,
@@ -48,7 +87,10 @@ def operations() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[SimulatorServer, list[str]]]:
     """A simulator with calls in every state: 150 created, sped up so most have ended."""
-    engine = SimulatedRetell(speed=2000, seed=3, concurrency_limit=1000)
+    workspace = Workspace.from_file(SPRING_ACCOUNT)
+    workspace.conversation_flows[FLOW["conversation_flow_id"]] = FLOW
+    workspace.agents[FLOW_AGENT["agent_id"]] = FLOW_AGENT
+    engine = SimulatedRetell(speed=2000, seed=3, concurrency_limit=1000, workspace=workspace)
     with run_simulator_in_thread(engine) as served:
         ids = []
         for i in range(150):
@@ -119,3 +161,24 @@ def test_valid_requests_get_answers_the_document_allows(
         served.url,
         body={"filter_criteria": {"call_status": ended, "start_timestamp": span}, "limit": 50},
     )
+
+
+def test_account_reads_get_answers_the_document_allows(
+    operations: dict[str, Any], server: tuple[SimulatorServer, list[str]]
+) -> None:
+    served, _ids = server
+    agent = operations["/get-agent/{agent_id}"]
+    for agent_id in ("agent_simulated", "agent_spring_renewal", "agent_flow"):
+        _conforms(agent, served.url, path_parameters={"agent_id": agent_id})
+    _conforms(agent, served.url, path_parameters={"agent_id": "agent_unknown"})  # 404
+    llm = operations["/get-retell-llm/{llm_id}"]
+    for llm_id in ("llm_simulated", "llm_spring_renewal"):
+        _conforms(llm, served.url, path_parameters={"llm_id": llm_id})
+    flow = operations["/get-conversation-flow/{conversation_flow_id}"]
+    _conforms(
+        flow, served.url, path_parameters={"conversation_flow_id": "conversation_flow_renewal"}
+    )
+    _conforms(flow, served.url, path_parameters={"conversation_flow_id": "conversation_flow_x"})
+    number = operations["/get-phone-number/{phone_number}"]
+    for phone_number in ("+14155550100", "+14155550199", "not-a-number"):  # 200, 404, 400
+        _conforms(number, served.url, path_parameters={"phone_number": phone_number})
