@@ -18,6 +18,7 @@ from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.review import review_campaign, sorted_problems
 from dialer.inputs.state_rules import rules_in_force_line
 from dialer.problems import InputError
+from dialer.settings import http_token_from_env
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -45,6 +46,10 @@ def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T
         failure = _leaf(exc)
         if isinstance(failure, InputError | click.ClickException):
             raise failure from None
+        from dialer.http.binding import ListenError
+
+        if isinstance(failure, ListenError):
+            _fail(str(failure), failure)
         from dialer.store import database_url, explain
 
         message = explain(failure, database_url(store_url))
@@ -79,6 +84,16 @@ database_option = click.option(
     envvar="DATABASE_URL",
     default=None,
     help="The store (default: sqlite+aiosqlite:///dialer.db). Env: DATABASE_URL.",
+)
+
+
+host_option = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="DIALER_HTTP_HOST",
+    help="The address to listen on: 127.0.0.1 serves this machine only, 0.0.0.0 every "
+    "interface (the image sets it). Env: DIALER_HTTP_HOST.",
 )
 
 
@@ -235,8 +250,10 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     "--http-port",
     type=int,
     default=None,
-    help="Serve a live dashboard of this campaign at / on this port (with /metrics and /healthz).",
+    help="Serve a live dashboard of this campaign at / on this port (with /metrics and "
+    "/healthz); DIALER_HTTP_TOKEN guards it.",
 )
+@host_option
 def run(
     campaign_file: Path,
     simulate: bool,
@@ -249,6 +266,7 @@ def run(
     log_format: str,
     no_progress: bool,
     http_port: int | None,
+    host: str,
 ) -> None:
     """Validate, load and run one campaign to the end; re-running the same file resumes it."""
     from dialer.app import RunConfig, UsageError, run_campaign
@@ -274,6 +292,8 @@ def run(
         follow=follow,
         progress=not no_progress,
         http_port=http_port,
+        http_host=host,
+        http_token=http_token_from_env(),  # env only: a flag would show in `ps`
         json_logs=as_json,
         clock=clock,
     )
@@ -311,20 +331,29 @@ def run(
 @outage_option
 @following_options
 @click.option(
+    "--http-port",
+    type=int,
+    default=None,
+    envvar="DIALER_HTTP_PORT",
+    help="Serve everything on this one port: /healthz, /readyz, /metrics, the dashboard at / "
+    "and Retell's call events (POST on any other path).",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=None,
     envvar="DIALER_METRICS_PORT",
-    help="Serve Prometheus /metrics and /healthz on this port.",
+    help="Serve /healthz, /readyz, Prometheus /metrics and the dashboard on this port.",
 )
 @click.option(
     "--webhook-port",
     type=int,
     default=None,
     envvar="DIALER_WEBHOOK_PORT",
-    help="Receive Retell's call events (POST, signed with the API key) on this port; "
-    "calls end in the store as soon as Retell says so. Polling stays on as the fallback.",
+    help="Receive Retell's call events (POST, signed with the API key) on this port, and "
+    "nothing else; calls end in the store as soon as Retell says so. Polling stays on.",
 )
+@host_option
 @click.option(
     "--speed",
     type=float,
@@ -340,8 +369,10 @@ def worker(
     store_outage_seconds: float,
     api_reads_per_second: float,
     follow: str,
+    http_port: int | None,
     metrics_port: int | None,
     webhook_port: int | None,
+    host: str,
     speed: float,
     log_format: str,
     log_numbers: bool,
@@ -365,8 +396,11 @@ def worker(
         api_reads_per_second=api_reads_per_second,
         follow=follow,
         speed=speed,
+        http_port=http_port,
         metrics_port=metrics_port,
         webhook_port=webhook_port,
+        http_host=host,
+        http_token=http_token_from_env(),  # env only: a flag would show in `ps`
         clock=clock,
     )
     fatal, signum = run_async(lambda: run_worker(config), database_url)
@@ -587,7 +621,7 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
 
 @main.command()
 @click.option("--port", type=int, default=8089, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@host_option
 @click.option(
     "--api-key",
     envvar="RETELL_API_KEY",
