@@ -48,8 +48,9 @@ def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T
             raise failure from None
         from dialer.http.binding import ListenError
 
-        if isinstance(failure, ListenError):
-            _fail(str(failure), failure)
+        if isinstance(failure, ListenError):  # the user's to fix, and nothing ran: no traceback
+            click.echo(str(failure), err=True)
+            sys.exit(ExitCode.RUNTIME)
         from dialer.store import database_url, explain
 
         message = explain(failure, database_url(store_url))
