@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import anyio
 import httpx
 import pytest
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.routing import Mount, Route
 from dialer.http.app import SESSION_COOKIE, Monitoring, Webhooks, create_app
 from dialer.retell.webhooks import SIGNATURE_HEADER, CallEvent, sign
 
+from ..browser import chromium, load
 from ..helpers import serving
 
 pytestmark = pytest.mark.anyio
@@ -135,3 +137,36 @@ async def test_a_webhook_listener_shows_nothing_else() -> None:
     ):
         for path in ("/", "/metrics", "/status.json", "/healthz"):
             assert (await client.get(path)).status_code == 404, path
+
+
+@pytest.mark.slow
+async def test_the_dashboard_in_a_browser_with_its_token() -> None:
+    """Headless chromium: without the token the page says so; opened once with `?token=`,
+    it shows the campaigns from /status.json through its session cookie, console clean."""
+    chromium()  # skips without a browser
+    campaign = {
+        "name": "spring",
+        "status": "running",
+        "status_reason": None,
+        "leads": {"pending": 3, "completed": 7},
+        "active_calls": 2,
+        "max_concurrent_calls": 5,
+        "dials_last_minute": 12,
+        "spend_usd": 1.5,
+        "attempts": 9,
+        "calls_by_reason": {"user_hangup": 7},
+    }
+
+    async def campaigns() -> list[dict[str, object]]:
+        return [campaign]
+
+    app = create_app(monitoring=Monitoring(_healthy, _healthy, campaigns), token=TOKEN)
+    async with serving(app) as port:
+        base = f"http://127.0.0.1:{port}/"
+        refused, _ = await anyio.to_thread.run_sync(lambda: load(base, wait_ms=1000))
+        assert "unauthorized" in refused and 'data-campaign="spring"' not in refused
+        dom, console = await anyio.to_thread.run_sync(
+            lambda: load(f"{base}?token={TOKEN}", wait_ms=3000, screenshot="dashboard-token.png")
+        )
+    assert console == [], console
+    assert 'data-campaign="spring"' in dom and 'class="done">7 / 10<' in dom
