@@ -258,6 +258,10 @@ class ListenerPlan:
     monitoring: bool
     webhooks: bool
 
+    @property
+    def serves(self) -> list[str]:
+        return [name for name in ("monitoring", "webhooks") if getattr(self, name)]
+
 
 def plan_listeners(
     http_port: int | None, metrics_port: int | None, webhook_port: int | None
@@ -304,7 +308,7 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
         return await _run_worker(config, listeners)
 
 
-async def _serve_worker_listeners(
+def _serve_worker_listeners(
     config: WorkerConfig,
     listeners: list[tuple[ListenerPlan, socket.socket]],
     monitoring: Monitoring,
@@ -325,11 +329,7 @@ async def _serve_worker_listeners(
             "http_listening",
             url=f"http://{host_port(config.http_host, port)}/",
             flags=plan.flags,
-            serves=[
-                name
-                for name, on in (("monitoring", plan.monitoring), ("webhooks", plan.webhooks))
-                if on
-            ],
+            serves=plan.serves,
             max_connections=limits.max_connections,
         )
     monitored = [bound_port(sock) for plan, sock in listeners if plan.monitoring]
@@ -373,7 +373,7 @@ async def _run_worker(
             webhooks = Webhooks(config.retell.api_key.reveal(), worker.on_call_event)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, worker.stop, received)
-                await _serve_worker_listeners(config, listeners, monitoring, webhooks, group)
+                _serve_worker_listeners(config, listeners, monitoring, webhooks, group)
                 await worker.serve()
                 group.cancel_scope.cancel()
             return worker.fatal, (received[0] if received else None)

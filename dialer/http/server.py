@@ -1,9 +1,10 @@
 """Serving an ASGI app with uvicorn, hardened against clients that hold connections or take
-their time: a cap on open connections (a new one past it closes the longest-idle connection,
-or is answered 503 when every one is busy), a deadline for a request's head, a deadline for
-the whole request (408), a body size limit (413) and a head size limit (400). uvicorn's h11
-parser refuses a malformed or negative Content-Length (400). When accept() fails for want of
-descriptors, asyncio logs it and tries again a moment later: the process keeps running."""
+their time: a cap on open connections kept at accept() (a new one past it closes the
+longest-idle connection, or is answered 503 when every one is busy), a deadline for a
+request's head, a deadline for the whole request (408), a body size limit (413) and a head
+size limit (431; 400 from h11 for a head still growing past it). uvicorn's h11 parser refuses
+a malformed or negative Content-Length (400). Should accept() still fail for want of
+descriptors, asyncio logs it and tries again a second later: the process keeps running."""
 
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ class Limits:
 
 def connection_cap(open_files: int, listeners: int) -> int:
     """How many connections one listener keeps open: a quarter of the descriptors the process
-    may open, shared among its listeners, from 16 to 1,000. The other three quarters stay for
-    the store, the connections to Retell and the logs, so a flood never starves them."""
+    may open, shared among its listeners, from 16 to 1,000. As many again may be closing while
+    a flood churns through them; the other half stays for the store, the connections to
+    Retell and the logs, so a flood never starves them."""
     if open_files < 0:  # RLIM_INFINITY
         return 1000
     return max(16, min(1000, open_files // (4 * max(1, listeners))))
