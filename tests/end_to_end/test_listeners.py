@@ -118,6 +118,80 @@ def test_a_flood_of_idle_connections_does_not_knock_a_worker_over(tmp_path: Path
     assert TOKEN not in text
 
 
+# A listener in a process allowed 64 descriptors, which on a line from its stdin takes every
+# descriptor left (so accept() fails with EMFILE) and on the next line lets them go.
+STARVED = """
+import os, resource, sys
+import anyio
+from dialer.http.app import Monitoring, create_app
+from dialer.http.binding import bound_port, listening_socket
+from dialer.http.server import Limits, serve
+from dialer.logs import configure_logging
+
+async def ok():
+    return True, {}
+
+async def main():
+    configure_logging("json")
+    sock = listening_socket("127.0.0.1", 0)
+    print(bound_port(sock), flush=True)
+    async with anyio.create_task_group() as group:
+        app = create_app(monitoring=Monitoring(ok, ok))
+        group.start_soon(serve, app, sock, Limits(max_connections=16))
+        await anyio.to_thread.run_sync(sys.stdin.readline)
+        hogs = []
+        while True:
+            try:
+                hogs.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                break
+        print("full", flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)
+        for hog in hogs:
+            os.close(hog)
+        await anyio.sleep_forever()
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+anyio.run(main)
+"""
+
+
+def test_accept_failing_for_want_of_descriptors_is_survived(tmp_path: Path) -> None:
+    """Every descriptor taken: accept() fails with EMFILE; the listener logs it, tries again,
+    and answers the waiting request once descriptors are free."""
+    log = tmp_path / "starved.log"
+    server = subprocess.Popen(
+        [sys.executable, "-c", STARVED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log.open("wb"),
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        url = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        assert _healthy(url).status_code == 200
+        server.stdin.write("take every descriptor\n")
+        server.stdin.flush()
+        assert server.stdout.readline().strip() == "full"
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), 10) as waiting:
+            waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            deadline = time.monotonic() + 20
+            while b"out of system resource" not in log.read_bytes():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            assert server.poll() is None
+            server.stdin.write("let them go\n")
+            server.stdin.flush()
+            waiting.settimeout(20)
+            assert waiting.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        assert server.poll() is None
+    finally:
+        server.kill()
+        server.wait(10)
+
+
 def _dialer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dialer", *args],
