@@ -244,3 +244,20 @@ def test_listeners_bind_loopback_by_default_and_where_host_says(tmp_path: Path) 
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     logged = (tmp_path / "worker.log").read_text()
     assert f'"url": "http://127.0.0.2:{port}/"' in logged
+
+
+def test_a_host_that_is_not_this_machine_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """Binding only: nothing is sent to the address (TEST-NET-1, never assigned)."""
+    done = _dialer(
+        "worker",
+        "--http-port",
+        "0",
+        "--host",
+        "192.0.2.1",
+        env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'host.db'}"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "cannot listen on 192.0.2.1:0 (--http-port): that is not an address of this machine; "
+        "check --host (DIALER_HTTP_HOST)"
+    ]
