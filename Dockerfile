@@ -2,14 +2,18 @@
 #   docker build -t dialer .
 #   docker run --rm -e DATABASE_URL -e RETELL_API_KEY -p 9100:9100 dialer        # a worker
 #   ... -e DIALER_WEBHOOK_PORT=8080 -p 8080:8080 dialer     # a worker that takes Retell's events
+#   ... -e DIALER_HTTP_TOKEN=...                            # /metrics and the dashboard need it
 #   docker run --rm -e DATABASE_URL dialer db upgrade                            # migrations, once
 #   docker run --rm -e DATABASE_URL -e RETELL_API_KEY -v $PWD/campaigns:/campaigns \
 #       dialer run /campaigns/spring.yaml                                         # load + run one
+# Listeners bind every interface in the image (DIALER_HTTP_HOST=0.0.0.0; outside it the default
+# is 127.0.0.1): publish only the ports you mean to.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    DIALER_METRICS_PORT=9100 DIALER_PORT_FILE=/tmp/dialer-metrics.port
+    DIALER_METRICS_PORT=9100 DIALER_PORT_FILE=/tmp/dialer-metrics.port \
+    DIALER_HTTP_HOST=0.0.0.0
 WORKDIR /app
 # Dependencies first, pinned, in a layer of their own: a change to the code reuses it.
 COPY constraints.txt ./

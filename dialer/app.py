@@ -9,7 +9,7 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,11 +27,13 @@ from dialer.display import RunProgress, print_summary
 from dialer.domain.list_edits import LoadReport
 from dialer.exit_codes import for_signal
 from dialer.health import WorkerHealth
+from dialer.http.app import Monitoring, Webhooks, create_app
+from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
+from dialer.http.server import Limits, serve
 from dialer.importer import import_campaign
-from dialer.inputs.campaign_file import read_campaign_file
+from dialer.inputs.campaign_file import CampaignSource, read_campaign_file
 from dialer.metrics import METRICS, observe_api_call
 from dialer.retell import DEFAULT_READS_PER_SECOND, RetellClient
-from dialer.service import serve_metrics, serve_webhooks
 from dialer.settings import ApiKey, RetellSettings
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.status import read_status
@@ -61,6 +63,8 @@ class RunConfig:
     follow: str = "list"
     api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     http_port: int | None = None  # serve the dashboard, /metrics and /healthz on it
+    http_host: str = DEFAULT_HOST
+    http_token: ApiKey | None = None  # DIALER_HTTP_TOKEN: guards the dashboard and /metrics
     progress: bool = True  # a live display on a terminal
     json_logs: bool = False
     exit_on_pause: bool = False  # end (exit 1) when the campaign is paused, not wait
@@ -170,15 +174,14 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
             await anyio.sleep(0.5)
 
 
+def _reveal(secret: ApiKey | None) -> str | None:
+    return secret.reveal() if secret else None
+
+
 async def _serve_run_dashboard(
-    config: RunConfig,
-    store: Store,
-    name: str,
-    *,
-    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+    config: RunConfig, store: Store, name: str, sock: socket.socket
 ) -> None:
     """`dialer run --http-port N`: its campaign's dashboard, /metrics and /healthz."""
-    assert config.http_port is not None
 
     async def this_campaign() -> list[dict[str, object]]:
         return [view.as_json() for view in await read_status(store, name, config.clock.now())]
@@ -186,10 +189,12 @@ async def _serve_run_dashboard(
     async def alive() -> tuple[bool, dict[str, object]]:
         return not store.availability.is_down, {"campaign": name}
 
-    async with anyio.create_task_group() as group:
-        bound = await group.start(serve_metrics, config.http_port, alive, alive, this_campaign)
-        log.info("dashboard", url=f"http://127.0.0.1:{bound}/")
-        task_status.started(bound)
+    app = create_app(
+        monitoring=Monitoring(alive, alive, this_campaign), token=_reveal(config.http_token)
+    )
+    url = f"http://{host_port(config.http_host, bound_port(sock))}/"
+    log.info("dashboard", url=url, token_required=config.http_token is not None)
+    await serve(app, sock, Limits().for_process(listeners=1))
 
 
 def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int], None]:
@@ -203,6 +208,18 @@ def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int],
 async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     """`dialer run`: validate, load, run to the end. Returns the result and a signal, if any."""
     source = read_campaign_file(Path(config.campaign_file))
+    with ExitStack() as sockets:  # bound first: a port in use stops the run before it starts
+        sock = None
+        if config.http_port is not None:
+            sock = sockets.enter_context(
+                listening_socket(config.http_host, config.http_port, "--http-port")
+            )
+        return await _run_campaign(config, source, sock)
+
+
+async def _run_campaign(
+    config: RunConfig, source: CampaignSource, sock: socket.socket | None
+) -> tuple[RunResult, int | None]:
     store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
     store.availability.listen(METRICS.store_changed)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
@@ -234,8 +251,8 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
                 group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
-                if config.http_port is not None:
-                    await group.start(_serve_run_dashboard, config, store, row.name)
+                if sock is not None:
+                    group.start_soon(_serve_run_dashboard, config, store, row.name, sock)
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
@@ -255,11 +272,55 @@ class WorkerConfig:
     follow: str = "list"
     api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     speed: float = 1.0
-    metrics_port: int | None = None
-    webhook_port: int | None = None
+    http_port: int | None = None  # everything below on one port
+    metrics_port: int | None = None  # probes, /metrics and the dashboard
+    webhook_port: int | None = None  # Retell's events only
+    http_host: str = DEFAULT_HOST
+    http_token: ApiKey | None = None
     scan_seconds: float = 2.0
     grace_seconds: float = 5.0
     clock: Clock = field(default_factory=Clock)
+
+
+@dataclass(frozen=True)
+class ListenerPlan:
+    """One port a worker listens on, what it serves, and the flags that asked for it."""
+
+    port: int
+    flags: str
+    monitoring: bool
+    webhooks: bool
+
+    @property
+    def serves(self) -> list[str]:
+        return [name for name in ("monitoring", "webhooks") if getattr(self, name)]
+
+
+def plan_listeners(
+    http_port: int | None, metrics_port: int | None, webhook_port: int | None
+) -> list[ListenerPlan]:
+    """The worker's listeners: `--http-port` serves everything, `--metrics-port` the probes,
+    /metrics and the dashboard, `--webhook-port` Retell's events alone (a port open to Retell
+    shows nothing else). Flags naming the same port share one listener; port 0 is always
+    a listener of its own (any free port)."""
+    asked = [
+        ("--http-port", http_port, True, True),
+        ("--metrics-port", metrics_port, True, False),
+        ("--webhook-port", webhook_port, False, True),
+    ]
+    plans: list[ListenerPlan] = []
+    for flag, port, monitoring, webhooks in asked:
+        if port is None:
+            continue
+        same = next((i for i, p in enumerate(plans) if port and p.port == port), None)
+        if same is None:
+            plans.append(ListenerPlan(port, flag, monitoring, webhooks))
+            continue
+        was = plans[same]
+        plans[same] = ListenerPlan(
+            port, f"{was.flags}/{flag}", was.monitoring or monitoring, was.webhooks or webhooks
+        )
+    return plans
 
 
 def _write_port_file(port: int) -> None:
@@ -271,6 +332,47 @@ def _write_port_file(port: int) -> None:
 
 async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
     """`dialer worker`: serve the store's campaigns until a signal. Returns (fatal, signal)."""
+    plans = plan_listeners(config.http_port, config.metrics_port, config.webhook_port)
+    with ExitStack() as sockets:  # bound first: a port in use stops the worker before it starts
+        listeners = [
+            (plan, sockets.enter_context(listening_socket(config.http_host, plan.port, plan.flags)))
+            for plan in plans
+        ]
+        return await _run_worker(config, listeners)
+
+
+def _serve_worker_listeners(
+    config: WorkerConfig,
+    listeners: list[tuple[ListenerPlan, socket.socket]],
+    monitoring: Monitoring,
+    webhooks: Webhooks,
+    group: anyio.abc.TaskGroup,
+) -> None:
+    limits = Limits().for_process(len(listeners))
+    token = _reveal(config.http_token)
+    for plan, sock in listeners:
+        app = create_app(
+            monitoring=monitoring if plan.monitoring else None,
+            webhooks=webhooks if plan.webhooks else None,
+            token=token,
+        )
+        group.start_soon(serve, app, sock, limits)
+        port = bound_port(sock)
+        log.info(
+            "http_listening",
+            url=f"http://{host_port(config.http_host, port)}/",
+            flags=plan.flags,
+            serves=plan.serves,
+            max_connections=limits.max_connections,
+        )
+    monitored = [bound_port(sock) for plan, sock in listeners if plan.monitoring]
+    if monitored:
+        _write_port_file(monitored[0])
+
+
+async def _run_worker(
+    config: WorkerConfig, listeners: list[tuple[ListenerPlan, socket.socket]]
+) -> tuple[str | None, int | None]:
     store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
     store.availability.listen(METRICS.store_changed)
     received: list[int] = []
@@ -296,27 +398,15 @@ async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
 
             health = WorkerHealth(store, client, worker, config.scan_seconds)
 
+            async def every_campaign() -> list[dict[str, object]]:
+                views = await read_status(store, None, config.clock.now())
+                return [view.as_json() for view in views]
+
+            monitoring = Monitoring(health.live, health.ready, every_campaign)
+            webhooks = Webhooks(config.retell.api_key.reveal(), worker.on_call_event)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, worker.stop, received)
-                if config.metrics_port is not None:
-
-                    async def every_campaign() -> list[dict[str, object]]:
-                        views = await read_status(store, None, config.clock.now())
-                        return [view.as_json() for view in views]
-
-                    bound = await group.start(
-                        serve_metrics,
-                        config.metrics_port,
-                        health.live,
-                        health.ready,
-                        every_campaign,
-                    )
-                    _write_port_file(bound)
-                if config.webhook_port is not None:
-                    api_key = config.retell.api_key.reveal()
-                    await group.start(
-                        serve_webhooks, config.webhook_port, api_key, worker.on_call_event
-                    )
+                _serve_worker_listeners(config, listeners, monitoring, webhooks, group)
                 await worker.serve()
                 group.cancel_scope.cancel()
             return worker.fatal, (received[0] if received else None)

@@ -19,6 +19,7 @@ from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.review import review_campaign, sorted_problems
 from dialer.inputs.state_rules import rules_in_force_line
 from dialer.problems import InputError
+from dialer.settings import http_token_from_env
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -46,6 +47,11 @@ def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T
         failure = _leaf(exc)
         if isinstance(failure, InputError | click.ClickException):
             raise failure from None
+        from dialer.http.binding import ListenError
+
+        if isinstance(failure, ListenError):  # the user's to fix, and nothing ran: no traceback
+            click.echo(str(failure), err=True)
+            sys.exit(ExitCode.RUNTIME)
         from dialer.store import database_url, explain
 
         message = explain(failure, database_url(store_url))
@@ -80,6 +86,16 @@ database_option = click.option(
     envvar="DATABASE_URL",
     default=None,
     help="The store (default: sqlite+aiosqlite:///dialer.db). Env: DATABASE_URL.",
+)
+
+
+host_option = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="DIALER_HTTP_HOST",
+    help="The address to listen on: 127.0.0.1 serves this machine only, 0.0.0.0 every "
+    "interface (the image sets it). Env: DIALER_HTTP_HOST.",
 )
 
 
@@ -294,8 +310,10 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     "--http-port",
     type=int,
     default=None,
-    help="Serve a live dashboard of this campaign at / on this port (with /metrics and /healthz).",
+    help="Serve a live dashboard of this campaign at / on this port (with /metrics and "
+    "/healthz); DIALER_HTTP_TOKEN guards it.",
 )
+@host_option
 def run(
     campaign_file: Path,
     simulate: bool,
@@ -309,6 +327,7 @@ def run(
     no_progress: bool,
     exit_on_pause: bool,
     http_port: int | None,
+    host: str,
 ) -> None:
     """Validate, load and run one campaign to the end; re-running the same file resumes it.
     A paused campaign is waited out (calls in progress are followed) until `dialer resume`."""
@@ -335,6 +354,8 @@ def run(
         follow=follow,
         progress=not no_progress,
         http_port=http_port,
+        http_host=host,
+        http_token=http_token_from_env(),  # env only: a flag would show in `ps`
         json_logs=as_json,
         exit_on_pause=exit_on_pause,
         clock=clock,
@@ -374,20 +395,29 @@ def run(
 @outage_option
 @following_options
 @click.option(
+    "--http-port",
+    type=int,
+    default=None,
+    envvar="DIALER_HTTP_PORT",
+    help="Serve everything on this one port: /healthz, /readyz, /metrics, the dashboard at / "
+    "and Retell's call events (POST on any other path).",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=None,
     envvar="DIALER_METRICS_PORT",
-    help="Serve Prometheus /metrics and /healthz on this port.",
+    help="Serve /healthz, /readyz, Prometheus /metrics and the dashboard on this port.",
 )
 @click.option(
     "--webhook-port",
     type=int,
     default=None,
     envvar="DIALER_WEBHOOK_PORT",
-    help="Receive Retell's call events (POST, signed with the API key) on this port; "
-    "calls end in the store as soon as Retell says so. Polling stays on as the fallback.",
+    help="Receive Retell's call events (POST, signed with the API key) on this port, and "
+    "nothing else; calls end in the store as soon as Retell says so. Polling stays on.",
 )
+@host_option
 @click.option(
     "--speed",
     type=float,
@@ -403,8 +433,10 @@ def worker(
     store_outage_seconds: float,
     api_reads_per_second: float,
     follow: str,
+    http_port: int | None,
     metrics_port: int | None,
     webhook_port: int | None,
+    host: str,
     speed: float,
     log_format: str,
     log_numbers: bool,
@@ -428,8 +460,11 @@ def worker(
         api_reads_per_second=api_reads_per_second,
         follow=follow,
         speed=speed,
+        http_port=http_port,
         metrics_port=metrics_port,
         webhook_port=webhook_port,
+        http_host=host,
+        http_token=http_token_from_env(),  # env only: a flag would show in `ps`
         clock=clock,
     )
     fatal, signum = run_async(lambda: run_worker(config), database_url)
@@ -650,7 +685,7 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
 
 @main.command()
 @click.option("--port", type=int, default=8089, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True)
+@host_option
 @click.option(
     "--api-key",
     envvar="RETELL_API_KEY",

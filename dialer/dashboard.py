@@ -3,7 +3,9 @@ that serves `/metrics`) or of `dialer run --http-port N`, refreshing itself ever
 `/status.json` — the very numbers of `dialer status --json`: every campaign's progress,
 active calls against the cap, dials in the last minute, outcomes so far and spend. Counts
 only: no lead data, no phone numbers. The page puts every value in with textContent, so
-nothing shown can run as markup."""
+nothing shown can run as markup. With DIALER_HTTP_TOKEN set, the page and its data need the
+token: opened once as `/?token=…`, the session cookie that answer sets carries it on
+(dialer.http.app)."""
 
 from __future__ import annotations
 
@@ -79,6 +81,11 @@ function render(campaigns) {
 async function refresh() {
   try {
     const answer = await fetch("status.json", {cache: "no-store"});
+    if (!answer.ok) {
+      throw new Error(answer.status === 401
+        ? "this dashboard needs its token: open it once as /?token=…"
+        : "HTTP " + answer.status);
+    }
     render(await answer.json());
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (failure) {

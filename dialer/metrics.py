@@ -1,6 +1,6 @@
 """Prometheus metrics (prometheus_client): what dialer counts, in one registry per process
 with the standard process and platform collectors. `dialer worker --metrics-port` serves it
-(dialer.service)."""
+(dialer.http)."""
 
 from __future__ import annotations
 

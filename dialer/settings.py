@@ -9,7 +9,8 @@ DEFAULT_BASE_URL = "https://api.retellai.com"
 
 
 class ApiKey:
-    """The Retell API key. `str()`/`repr()` never show it; use `.reveal()` for the header only."""
+    """A secret: the Retell API key, or the HTTP token (DIALER_HTTP_TOKEN). `str()`/`repr()`
+    never show it; use `.reveal()` where it is sent or compared only."""
 
     __slots__ = ("_value",)
 
@@ -47,3 +48,9 @@ def retell_settings_from_env() -> RetellSettings | None:
         return None
     base = os.environ.get("RETELL_BASE_URL", "").strip() or DEFAULT_BASE_URL
     return RetellSettings(api_key=ApiKey(key), base_url=base.rstrip("/"))
+
+
+def http_token_from_env() -> ApiKey | None:
+    """DIALER_HTTP_TOKEN, the bearer token of the dashboard and /metrics; None when unset."""
+    token = os.environ.get("DIALER_HTTP_TOKEN", "").strip()
+    return ApiKey(token) if token else None

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import yaml
@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from dialer.dialing.options import RunOptions, RunResult
 from dialer.dialing.runner import CampaignRunner
+from dialer.http.binding import bound_port, listening_socket
+from dialer.http.server import Limits, serve
 from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.retell import RetellClient
@@ -22,6 +24,9 @@ from dialer.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
 from dialer.store.schema import leads
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 def write_campaign(
@@ -180,3 +185,14 @@ def check_invariants(
 
 def answers(records: dict[str, Any]) -> Counter[str]:
     return Counter(r["answer"] for r in records["creates"])
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, limits: Limits | None = None) -> AsyncIterator[int]:
+    """`app` served on a free loopback port (yielded) the way dialer serves its listeners."""
+    sock = listening_socket("127.0.0.1", 0)
+    port = bound_port(sock)
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve, app, sock, limits or Limits(max_connections=32))
+        yield port
+        group.cancel_scope.cancel()

@@ -1,8 +1,10 @@
 """Retell's webhook events: the `x-retell-signature` check and the `{event, call}` body.
 
 The signature reads `v=<ms since epoch>,d=<hex>`, `<hex>` being HMAC-SHA256 keyed with the API key
-over the raw body text followed by the `v` value; it is good for five minutes either side of its
-timestamp. Verify the body exactly as received: re-serialized JSON would not match.
+over the raw body text followed by the `v` value. dialer accepts it from five minutes after its
+timestamp back to 30 seconds before it (clock skew between Retell and this machine): a stamp
+further in the future is refused, so a captured signature cannot be made to live longer. Verify
+the body exactly as received: re-serialized JSON would not match.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pydantic import ValidationError
 from dialer.retell.models import PhoneCall
 
 SIGNATURE_HEADER = "x-retell-signature"
-TOLERANCE_MS = 5 * 60 * 1000
+TOLERANCE_MS = 5 * 60 * 1000  # how old a signature may be
+FUTURE_SKEW_MS = 30 * 1000  # how far ahead of this machine's clock Retell's may run
 CALL_EVENTS = frozenset({"call_started", "call_ended", "call_analyzed"})
 _SIGNATURE = re.compile(r"v=(\d+),d=([0-9a-f]{64})")
 
@@ -34,12 +37,13 @@ def sign(body: str, api_key: str, timestamp_ms: int) -> str:
 
 
 def verify(body: str, api_key: str, signature: str, now_ms: int) -> bool:
-    """Whether `signature` is Retell's for `body`, made within five minutes of `now_ms`."""
+    """Whether `signature` is Retell's for `body`, made at most five minutes before `now_ms`
+    and at most 30 seconds after it."""
     match = _SIGNATURE.fullmatch(signature.strip())
     if match is None:
         return False
     stamp = int(match.group(1))
-    if abs(now_ms - stamp) > TOLERANCE_MS:
+    if not -FUTURE_SKEW_MS <= now_ms - stamp <= TOLERANCE_MS:
         return False
     return hmac.compare_digest(_digest(body, api_key, stamp), match.group(2))
 

@@ -448,25 +448,27 @@ class SimulatedRetell:
         parsed = _json_object(raw or b"{}")
         if isinstance(parsed, Reply):
             return parsed
-        criteria = parsed.get("filter_criteria") or {}
-        if not isinstance(criteria, dict):
-            return _error(400, "filter_criteria must be an object")
+        problem = _list_request_problem(parsed)
+        if problem is not None:
+            return _error(400, problem)
+        try:
+            matching = self._filtered(parsed.get("filter_criteria") or {})
+        except (TypeError, ValueError, AttributeError):  # a condition of the wrong shape
+            return _error(400, "invalid filter_criteria")
         limit = parsed.get("limit", 50)
-        if not isinstance(limit, int) or not 1 <= limit <= 1000:
-            return _error(400, "limit must be an integer from 1 to 1000")
         calls = sorted(
-            self._filtered(criteria),
+            matching,
             key=lambda c: (c.created_ms, c.call_id),
             reverse=parsed.get("sort_order", "descending") == "descending",
         )
         start = 0
         page_key = parsed.get("pagination_key")
-        if isinstance(page_key, str) and page_key:
+        if page_key:
             try:
                 start = int(page_key.removeprefix("p"))
             except ValueError:
                 return _error(400, "invalid pagination_key")
-        start += int(parsed.get("skip") or 0)
+        start += parsed.get("skip", 0)
         page = calls[start : start + limit]
         has_more = start + limit < len(calls)
         now = self.clock()
@@ -646,6 +648,31 @@ def _endpoint_name(method: str, path: str) -> str:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, {"status": "error", "message": message}, headers or {})
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_request_problem(body: dict[str, Any]) -> str | None:
+    """What is wrong with a list-calls body by Retell's V3ListCallsRequest schema, if anything
+    (the simulator answers 400 as Retell does, never fails on a field of the wrong type)."""
+    limit, skip = body.get("limit", 50), body.get("skip", 0)
+    if not isinstance(body.get("filter_criteria") or {}, dict):
+        return "filter_criteria must be an object"
+    if not _is_int(limit) or not 1 <= limit <= 1000:
+        return "limit must be an integer from 1 to 1000"
+    if not _is_int(skip) or skip < 0:
+        return "skip must be an integer of at least 0"
+    if body.get("sort_order", "descending") not in ("ascending", "descending"):
+        return "sort_order must be ascending or descending"
+    if not isinstance(body.get("pagination_key", ""), str):
+        return "pagination_key must be a string"
+    if "skip" in body and "pagination_key" in body:
+        return "give skip or pagination_key, not both"
+    if not isinstance(body.get("include_total", False), bool):
+        return "include_total must be a boolean"
+    return None
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | Reply:

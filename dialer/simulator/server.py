@@ -1,7 +1,10 @@
 """HTTP/1.1 for the simulator, on asyncio streams and h11 (the parser httpx itself uses).
 
 A hand-written server rather than an ASGI one because faults need what ASGI cannot express:
-closing a connection without an answer after the request was read.
+closing a connection without an answer after the request was read. Whatever a client sends, it
+answers and keeps serving: a request h11 cannot parse (garbage, a bad Content-Length, a body
+longer than its Content-Length running into the next request) gets 400 and the connection is
+closed; a request the engine fails on gets 500, logged.
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ from typing import Any
 
 import h11
 import httpx
+import structlog
 
+from dialer.http.binding import DEFAULT_HOST, listening_socket
 from dialer.retell.webhooks import SIGNATURE_HEADER, sign
 from dialer.simulator.engine import Reply, SimulatedRetell
 
+log = structlog.get_logger("dialer.simulator")
 _MAX_BODY = 1 << 20
 
 
 class SimulatorServer:
     """Serves a SimulatedRetell on host:port (port 0 picks a free one)."""
 
-    def __init__(self, engine: SimulatedRetell, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, engine: SimulatedRetell, host: str = DEFAULT_HOST, port: int = 0) -> None:
         self.engine = engine
         self.host = host
         self.port = port
@@ -39,8 +45,10 @@ class SimulatorServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
+        """Listen; a port that cannot be had raises ListenError (one line for the CLI)."""
+        sock = listening_socket(self.host, self.port, "--port")
+        self._server = await asyncio.start_server(self._serve, sock=sock)
+        self.port = sock.getsockname()[1]
         if self.engine.webhook_url:
             self._tasks.add(asyncio.create_task(self._post_webhooks(self.engine.webhook_url)))
 
@@ -113,8 +121,7 @@ class SimulatorServer:
                 request = await self._read_request(conn, reader)
                 if request is None:
                     return
-                method, target, headers, body = request
-                reply = self.engine.handle(method, target, headers, body)
+                reply = self._answer(*request)
                 if reply.delay:
                     await asyncio.sleep(reply.delay)
                 if reply.drop:
@@ -124,7 +131,11 @@ class SimulatorServer:
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
-        except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
+        except h11.RemoteProtocolError as exc:
+            with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
+                writer.write(_encode(conn, _bad_request(exc)))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
             return
         except asyncio.CancelledError:
             # A connection task is top level: ending it quietly on shutdown is all it needs.
@@ -134,6 +145,13 @@ class SimulatorServer:
             if task is not None:
                 self._tasks.discard(task)
             writer.close()
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        try:
+            return self.engine.handle(method, target, headers, body)
+        except Exception:  # a bug in the simulator: say so, and keep serving
+            log.exception("simulator_failed", method=method, target=target)
+            return Reply(500, {"status": "error", "message": "Internal server error"})
 
     @staticmethod
     async def _read_request(
@@ -156,10 +174,20 @@ class SimulatorServer:
                 headers = {k.decode().lower(): v.decode() for k, v in event.headers}
             elif isinstance(event, h11.Data):
                 body += event.data
+                if len(body) > _MAX_BODY:
+                    raise h11.RemoteProtocolError("body too large", error_status_hint=413)
             elif isinstance(event, h11.EndOfMessage):
                 return method, target, headers, bytes(body)
             elif isinstance(event, h11.ConnectionClosed):
                 return None
+
+
+def _bad_request(problem: h11.RemoteProtocolError) -> Reply:
+    """What a request h11 refused gets, as Retell's errors read; the connection then closes."""
+    status = problem.error_status_hint
+    reply = Reply(status, {"status": "error", "message": f"Bad request: {problem}"})
+    reply.headers["connection"] = "close"
+    return reply
 
 
 def _encode(conn: h11.Connection, reply: Reply) -> bytes:

@@ -5,18 +5,35 @@ out or answers 500 causes no dial and spends no attempt (fail closed), while oth
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
-from dialer.service import Request, Response, serve_http
 from dialer.simulator import SimulatedRetell
 from dialer.store import Store
 
-from ..helpers import fast_options, lead_rows, numbers, run_in_process, running, write_campaign
+from ..helpers import (
+    fast_options,
+    lead_rows,
+    numbers,
+    run_in_process,
+    running,
+    serving,
+    write_campaign,
+)
 
 pytestmark = pytest.mark.anyio
+
+
+def _hook(answer: Callable[[Request], Awaitable[Response]]) -> Starlette:
+    """A pre-dial hook service answering POST on any path."""
+    return Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])
 
 
 def _campaign(tmp_path: Path, nums: list[str], url: str, timeout: str = "2s") -> Path:
@@ -31,20 +48,18 @@ async def test_the_hook_allows_with_variables_or_refuses_with_a_reason(
     asked: list[dict[str, object]] = []
 
     async def answer(request: Request) -> Response:
-        body = json.loads(request.body)
+        body = json.loads(await request.body())
         asked.append(body)
         if body["to_number"] == refused:
             verdict = {"allow": False, "reason": "opted out in the CRM"}
         else:
             verdict = {"allow": True, "dynamic_variables": {"crm_tier": "gold"}}
-        return Response(200, json.dumps(verdict).encode(), {"Content-Type": "application/json"})
+        return JSONResponse(verdict)
 
     engine = SimulatedRetell(speed=200, seed=1, call_seconds=(10, 20))
-    async with anyio.create_task_group() as group:
-        port = await group.start(serve_http, 0, answer, "127.0.0.1")
+    async with serving(_hook(answer)) as port:
         path = _campaign(tmp_path, [refused, allowed], f"http://127.0.0.1:{port}/check")
         result = await run_in_process(store, engine, path)
-        group.cancel_scope.cancel()
     assert result.outcome.value == "finished"
     rows = {r["to_number"]: r for r in await lead_rows(store)}
     assert (rows[refused]["state"], rows[refused]["attempts"]) == ("skipped", 0)
@@ -69,21 +84,19 @@ async def test_a_hook_that_fails_dials_nothing_and_spends_no_attempt(
     slow, broken, fine = numbers(3)
 
     async def answer(request: Request) -> Response:
-        number = json.loads(request.body)["to_number"]
+        number = json.loads(await request.body())["to_number"]
         if number == slow:
             await anyio.sleep(5)  # past the hook's timeout
         if number in (slow, broken):
-            return Response(500, b"oops")
-        return Response(200, b'{"allow": true}', {"Content-Type": "application/json"})
+            return PlainTextResponse("oops", 500)
+        return JSONResponse({"allow": True})
 
     engine = SimulatedRetell(speed=200, seed=2, call_seconds=(10, 20))
-    async with anyio.create_task_group() as group:
-        port = await group.start(serve_http, 0, answer, "127.0.0.1")
+    async with serving(_hook(answer)) as port:
         path = _campaign(tmp_path, [slow, broken, fine], f"http://127.0.0.1:{port}/", "300ms")
         async with running(store, engine, path, fast_options(exit_when_done=False)) as runner:
             await anyio.sleep(2.5)
             campaign_id = runner.row.id
-        group.cancel_scope.cancel()
     assert [c.to_number for c in engine.calls.values()] == [fine]  # the slow hook held no one
     rows = {r["to_number"]: r for r in await lead_rows(store)}
     for number in (slow, broken):

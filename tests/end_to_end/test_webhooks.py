@@ -19,22 +19,24 @@ import pytest
 from retell.lib import webhook_auth
 from sqlalchemy import select
 
+from dialer.http.app import Webhooks, create_app
 from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.retell.webhooks import (
+    FUTURE_SKEW_MS,
     SIGNATURE_HEADER,
+    TOLERANCE_MS,
     BadEventError,
     CallEvent,
     parse_event,
     sign,
     verify,
 )
-from dialer.service import serve_http, webhook_handler
 from dialer.simulator import SimulatedRetell, run_simulator_in_thread
 from dialer.store import open_store
 from dialer.store.schema import attempts, leads
 
-from ..helpers import numbers, write_campaign
+from ..helpers import numbers, serving, write_campaign
 
 KEY = "sim-key"
 BODY = json.dumps({"event": "call_ended", "call": {"call_id": "c1", "call_status": "ended"}})
@@ -56,15 +58,24 @@ def test_signatures_agree_with_the_official_library() -> None:
         (BODY.replace("ended", "ongoing", 1), KEY, 0, False),  # body changed on the way
         (BODY, "another-key", 0, False),
         (BODY, KEY, 5 * 60 * 1000 + 1, False),  # stale
-        (BODY, KEY, -(5 * 60 * 1000 + 1), False),  # from the future
+        (BODY, KEY, -(30 * 1000 + 1), False),  # from further in the future than clock skew
+        (BODY, KEY, -(5 * 60 * 1000), False),  # five minutes ahead: a replay kept alive
         (BODY, KEY, 0, True),  # not the header's shape
     ],
 )
 def test_a_bad_signature_is_refused(body: str, key: str, age_ms: int, mangle: bool) -> None:
-    signature = sign(BODY, KEY, now_ms() - age_ms)
+    now = now_ms()
+    signature = sign(BODY, KEY, now - age_ms)
     if mangle:
         signature = signature.replace("d=", "digest=")
-    assert not verify(body, key, signature, now_ms())
+    assert not verify(body, key, signature, now)
+
+
+@pytest.mark.parametrize("age_ms", [0, TOLERANCE_MS, -FUTURE_SKEW_MS, 1000, -1000])
+def test_a_signature_is_good_from_five_minutes_old_to_30_seconds_ahead(age_ms: int) -> None:
+    now = now_ms()
+    assert (TOLERANCE_MS, FUTURE_SKEW_MS) == (5 * 60 * 1000, 30 * 1000)
+    assert verify(BODY, KEY, sign(BODY, KEY, now - age_ms), now)
 
 
 def test_event_bodies() -> None:
@@ -87,8 +98,7 @@ async def test_the_endpoint_answers_as_retell_expects() -> None:
     async def record(event: CallEvent) -> None:
         received.append(event)
 
-    async with anyio.create_task_group() as group:
-        port = await group.start(serve_http, 0, webhook_handler(KEY, record), "127.0.0.1")
+    async with serving(create_app(webhooks=Webhooks(KEY, record))) as port:
         url = f"http://127.0.0.1:{port}/retell"
         async with httpx.AsyncClient() as client:
 
@@ -98,10 +108,11 @@ async def test_the_endpoint_answers_as_retell_expects() -> None:
 
             assert await post(BODY, sign(BODY, KEY, now_ms())) == 204
             assert await post(BODY, sign(BODY, "wrong", now_ms())) == 401
+            assert await post(BODY, sign(BODY, KEY, now_ms() + 5 * 60 * 1000)) == 401  # future
             assert await post(BODY, "") == 401
             assert await post("{}", sign("{}", KEY, now_ms())) == 400
             assert (await client.get(url)).status_code == 404
-        group.cancel_scope.cancel()
+            assert (await client.get(f"http://127.0.0.1:{port}/metrics")).status_code == 404
     assert [e.call.call_id for e in received] == ["c1"]
 
 
