@@ -122,13 +122,20 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
                 dial_rate=round(stats.dial_rate(), 2),
                 waiting_for_window=stats.waiting_for_window,
                 next_window=stats.next_window.isoformat() if stats.next_window else None,
+                waiting_for_retell=runner.client.unreachable is not None,
             )
     bar = RunProgress(console, runner.row.name, cap)
     with bar.progress:
         while True:
             summary = await store.summary(runner.row.id)
             stats = runner.stats
-            bar.update(summary, stats.dial_rate(), stats.waiting_for_window, stats.next_window)
+            bar.update(
+                summary,
+                stats.dial_rate(),
+                stats.waiting_for_window,
+                stats.next_window,
+                waiting_for_retell=runner.client.unreachable is not None,
+            )
             await anyio.sleep(0.5)
 
 
@@ -136,10 +143,12 @@ async def _serve_run_dashboard(
     config: RunConfig,
     store: Store,
     name: str,
+    client: RetellClient,
     *,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """`dialer run --http-port N`: its campaign's dashboard, /metrics and /healthz."""
+    """`dialer run --http-port N`: its campaign's dashboard, /metrics, /healthz and /readyz
+    (that, and Retell reachable)."""
     assert config.http_port is not None
 
     async def this_campaign() -> list[dict[str, object]]:
@@ -148,8 +157,14 @@ async def _serve_run_dashboard(
     async def alive() -> tuple[bool, dict[str, object]]:
         return not store.availability.is_down, {"campaign": name}
 
+    async def ready() -> tuple[bool, dict[str, object]]:
+        healthy, details = await alive()
+        cause = client.unreachable
+        details["retell"] = "ok" if cause is None else f"unreachable: {cause}"
+        return healthy and cause is None, details
+
     async with anyio.create_task_group() as group:
-        bound = await group.start(serve_metrics, config.http_port, alive, alive, this_campaign)
+        bound = await group.start(serve_metrics, config.http_port, alive, ready, this_campaign)
         log.info("dashboard", url=f"http://127.0.0.1:{bound}/")
         task_status.started(bound)
 
@@ -195,6 +210,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
         async with retell_client(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
         ) as client:
+            await client.check_reachable()  # a wrong RETELL_BASE_URL: one line, nothing claimed
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, runner.stop, received)
@@ -202,7 +218,7 @@ async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
                     group.start_soon(_show_progress, runner, store, console)
                 group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
                 if config.http_port is not None:
-                    await group.start(_serve_run_dashboard, config, store, row.name)
+                    await group.start(_serve_run_dashboard, config, store, row.name, client)
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
