@@ -126,13 +126,18 @@ class _Commands(click.Group):
         return result
 
 
-def _no_campaign(name: str, database_url: str | None) -> NoReturn:
-    """`NAME` is not in the store: say which store was asked (without its password)."""
+def _store_shown(database_url: str | None) -> str:
+    """The store a command reads, as messages name it (a file path, or a URL without its
+    password)."""
     from dialer.store import database_url as resolved
     from dialer.store import store_location
 
-    where = store_location(resolved(database_url))
-    click.echo(f"no campaign named {name!r} in the store at {where}", err=True)
+    return store_location(resolved(database_url))
+
+
+def _no_campaign(name: str, database_url: str | None) -> NoReturn:
+    """`NAME` is not in the store: say which store was asked."""
+    click.echo(f"no campaign named {name!r} in the store at {_store_shown(database_url)}", err=True)
     sys.exit(ExitCode.INVALID)
 
 
@@ -492,13 +497,9 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
     if name is not None and not views:
         _no_campaign(name, database_url)
     if not views:
-        from dialer.store import database_url as resolved
-        from dialer.store import store_location
-
-        where = store_location(resolved(database_url))
-        click.echo(f"no campaigns in the store at {where} yet", err=True)
+        click.echo(f"no campaigns in the store at {_store_shown(database_url)} yet", err=True)
     console = Console()
-    console.on_broken_pipe = _reader_went_away  # type: ignore[method-assign]  # rich's: exit 1
+    console.on_broken_pipe = _reader_went_away  # type: ignore[method-assign]  # not rich's exit 1
     for view in views:
         if as_json:
             click.echo(json.dumps(view.as_json()))

@@ -149,6 +149,9 @@ async def test_retell_going_away_mid_run_holds_claims_until_it_is_back(
             ready = await WorkerHealth(
                 store, client, Worker(store, client, fast_options), 2.0
             ).ready()
+            with anyio.move_on_after(10):  # leads claimed but not yet sent go back first
+                while await _count(store, attempts.c.state == "dialing"):
+                    await anyio.sleep(0.05)
             claimed = await _count(store, attempts.c.campaign_id == row.id)
             await anyio.sleep(1.5)  # at 20 dials/s: 30 more claims if it kept claiming
             claimed_since = await _count(store, attempts.c.campaign_id == row.id) - claimed
