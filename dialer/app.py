@@ -157,6 +157,7 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
                 dial_rate=round(stats.dial_rate(), 2),
                 waiting_for_window=stats.waiting_for_window,
                 next_window=stats.next_window.isoformat() if stats.next_window else None,
+                waiting_for_retell=runner.client.unreachable is not None,
             )
     bar = RunProgress(console, runner.row.name, cap)
     with bar.progress:
@@ -169,7 +170,12 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
             if stats.awaiting_details and not summary.live_attempts:
                 notes.append(f"waiting for {stats.awaiting_details} call(s)' analysis and cost")
             bar.update(
-                summary, stats.dial_rate(), stats.waiting_for_window, stats.next_window, notes
+                summary,
+                stats.dial_rate(),
+                stats.waiting_for_window,
+                stats.next_window,
+                notes,
+                waiting_for_retell=runner.client.unreachable is not None,
             )
             await anyio.sleep(0.5)
 
@@ -179,9 +185,10 @@ def _reveal(secret: ApiKey | None) -> str | None:
 
 
 async def _serve_run_dashboard(
-    config: RunConfig, store: Store, name: str, sock: socket.socket
+    config: RunConfig, store: Store, name: str, sock: socket.socket, client: RetellClient
 ) -> None:
-    """`dialer run --http-port N`: its campaign's dashboard, /metrics and /healthz."""
+    """`dialer run --http-port N`: its campaign's dashboard, /metrics, /healthz and /readyz
+    (that, and Retell reachable)."""
 
     async def this_campaign() -> list[dict[str, object]]:
         return [view.as_json() for view in await read_status(store, name, config.clock.now())]
@@ -189,8 +196,14 @@ async def _serve_run_dashboard(
     async def alive() -> tuple[bool, dict[str, object]]:
         return not store.availability.is_down, {"campaign": name}
 
+    async def ready() -> tuple[bool, dict[str, object]]:
+        healthy, details = await alive()
+        cause = client.unreachable
+        details["retell"] = "ok" if cause is None else f"unreachable: {cause}"
+        return healthy and cause is None, details
+
     app = create_app(
-        monitoring=Monitoring(alive, alive, this_campaign), token=_reveal(config.http_token)
+        monitoring=Monitoring(alive, ready, this_campaign), token=_reveal(config.http_token)
     )
     url = f"http://{host_port(config.http_host, bound_port(sock))}/"
     log.info("dashboard", url=url, token_required=config.http_token is not None)
@@ -245,6 +258,7 @@ async def _run_campaign(
         async with retell_client(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
         ) as client:
+            await client.check_reachable()  # a wrong RETELL_BASE_URL: one line, nothing claimed
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, runner.stop, received)
@@ -252,7 +266,7 @@ async def _run_campaign(
                     group.start_soon(_show_progress, runner, store, console)
                 group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
                 if sock is not None:
-                    group.start_soon(_serve_run_dashboard, config, store, row.name, sock)
+                    group.start_soon(_serve_run_dashboard, config, store, row.name, sock, client)
                 result = await runner.run()
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:

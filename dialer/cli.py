@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import IO, NoReturn, TypeVar
 
 import anyio
 import click
@@ -37,23 +37,26 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T:
-    """Run `fn`. A failure a person can fix (the store's disk is full, the database cannot be
-    reached, a file may not be written …) ends the command with one line and exit 1; its
-    traceback goes to the JSON log, and to the terminal only with --debug (DIALER_DEBUG=1).
+    """Run `fn`. A failure a person can fix (the store's disk is full, the database or Retell
+    cannot be reached, a file may not be written …) ends the command with one line and exit 1;
+    its traceback goes to the JSON log, and to the terminal only with --debug (DIALER_DEBUG=1).
     Anything else is a bug, and its traceback is the report."""
     try:
         return anyio.run(fn)
     except Exception as exc:
         failure = _leaf(exc)
-        if isinstance(failure, InputError | click.ClickException):
-            raise failure from None
+        if isinstance(failure, InputError | click.ClickException | BrokenPipeError):
+            raise failure from None  # a closed pipe is no store fault: see _Commands
         from dialer.http.binding import ListenError
+        from dialer.retell import RetellUnreachableError
 
         if isinstance(failure, ListenError):  # the user's to fix, and nothing ran: no traceback
             click.echo(str(failure), err=True)
             sys.exit(ExitCode.RUNTIME)
         from dialer.store import database_url, explain
 
+        if isinstance(failure, RetellUnreachableError):
+            _fail(str(failure), failure)
         message = explain(failure, database_url(store_url))
         if message is None and isinstance(failure, OSError) and failure.filename:
             message = f"{failure.strerror or failure}: {failure.filename}"
@@ -99,13 +102,59 @@ host_option = click.option(
 )
 
 
-def _clock_from_env() -> Clock:
-    """DIALER_CLOCK_START, or exit 2 saying what is wrong with it."""
+def _clock_from_env(*, logged: bool = False) -> Clock:
+    """DIALER_CLOCK_START, or exit 2 saying what is wrong with it. A shifted clock is said at
+    once: as a log line (`logged`: run and worker, whose logs may be JSON) or on stderr."""
     try:
-        return Clock.from_env()
+        clock = Clock.from_env()
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(ExitCode.INVALID)
+    if clock.shifted:
+        if logged:
+            import structlog
+
+            structlog.get_logger("dialer").warning("clock_shifted", note=clock.shift_note())
+        else:
+            click.echo(f"warning: {clock.shift_note()}", err=True)
+    return clock
+
+
+def _reader_went_away() -> NoReturn:
+    """The reader of our standard output closed it (`dialer export … | head -1`): stop quietly
+    with 141, as a Unix tool killed by SIGPIPE reports in a shell. Standard output is pointed
+    at /dev/null first, so that Python's final flush does not complain about the pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(ExitCode.BROKEN_PIPE)
+
+
+class _Commands(click.Group):
+    """The command group; a closed standard output ends any command quietly."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a broken pipe shows here, not in the interpreter's last flush
+        except BrokenPipeError:
+            _reader_went_away()
+        return result
+
+
+def _store_shown(database_url: str | None) -> str:
+    """The store a command reads, as messages name it (a file path, or a URL without its
+    password)."""
+    from dialer.store import database_url as resolved
+    from dialer.store import store_location
+
+    return store_location(resolved(database_url))
+
+
+def _no_campaign(name: str, database_url: str | None) -> NoReturn:
+    """`NAME` is not in the store: say which store was asked."""
+    click.echo(f"no campaign named {name!r} in the store at {_store_shown(database_url)}", err=True)
+    sys.exit(ExitCode.INVALID)
 
 
 lease_option = click.option(
@@ -162,7 +211,7 @@ def log_format_option(default: str) -> Callable[[F], F]:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dialer")
 @click.option(
     "--debug",
@@ -337,7 +386,7 @@ def run(
     from dialer.settings import retell_settings_from_env
 
     as_json = configure_logging(log_format)
-    clock = _clock_from_env()
+    clock = _clock_from_env(logged=True)
     retell = retell_settings_from_env()
     if retell is None and not simulate:
         click.echo("RETELL_API_KEY is not set (or use --simulate to try the simulator)", err=True)
@@ -451,7 +500,7 @@ def worker(
     if retell is None:
         click.echo("RETELL_API_KEY is not set", err=True)
         sys.exit(ExitCode.INVALID)
-    clock = _clock_from_env()
+    clock = _clock_from_env(logged=True)
     config = WorkerConfig(
         database_url=database_url,
         retell=retell,
@@ -532,18 +581,22 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
     from dialer.status import CampaignStatusView, read_status
     from dialer.store import open_store
 
+    now = _clock_from_env().now()
+
     async def go() -> list[CampaignStatusView]:
-        store = await open_store(database_url)
+        store = await open_store(database_url, create=False)
         try:
-            return await read_status(store, name, _clock_from_env().now())
+            return await read_status(store, name, now)
         finally:
             await store.close()
 
     views = run_async(go, database_url)
     if name is not None and not views:
-        click.echo(f"no campaign named {name!r} in the store", err=True)
-        sys.exit(ExitCode.INVALID)
+        _no_campaign(name, database_url)
+    if not views:
+        click.echo(f"no campaigns in the store at {_store_shown(database_url)} yet", err=True)
     console = Console()
+    console.on_broken_pipe = _reader_went_away  # type: ignore[method-assign]  # not rich's exit 1
     for view in views:
         if as_json:
             click.echo(json.dumps(view.as_json()))
@@ -579,8 +632,8 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 @click.option(
     "--raw",
     is_flag=True,
-    help="Write CSV cells as they are: no quote before a cell that begins with =, +, -, @ "
-    "(the default makes such cells inert in spreadsheets).",
+    help="Write CSV cells as they are: no quote before a cell that begins with =, +, -, @, | "
+    "or their full-width forms (the default makes such cells inert in spreadsheets).",
 )
 @click.option(
     "-o",
@@ -600,50 +653,56 @@ def export(
 ) -> None:
     """One row per lead (or per attempt with --attempts), as CSV or JSON lines."""
     from dialer.export import write_export
+    from dialer.output_file import replaced_when_complete
     from dialer.retell import RetellClient, RetellError
     from dialer.settings import retell_settings_from_env
-    from dialer.store import open_store
+    from dialer.store import Store, open_store
 
     retell = retell_settings_from_env()
     if transcripts and retell is None:
         click.echo("--transcripts reads them from Retell: RETELL_API_KEY is not set", err=True)
         sys.exit(ExitCode.INVALID)
 
+    async def write(store: Store, handle: IO[str]) -> None:
+        if not transcripts or retell is None:
+            await write_export(store, name, fmt, per_attempt=per_attempt, out=handle, raw=raw)
+            return
+        async with RetellClient(retell.api_key, retell.base_url) as client:
+
+            async def transcript(call_id: str) -> str | None:
+                try:
+                    found = (await client.get_call(call_id)).model_extra or {}
+                except RetellError:
+                    return None
+                text = found.get("transcript")
+                return text if isinstance(text, str) else None
+
+            await write_export(
+                store,
+                name,
+                fmt,
+                per_attempt=per_attempt,
+                out=handle,
+                raw=raw,
+                transcripts=transcript,
+            )
+
     async def go() -> bool:
-        store = await open_store(database_url)
-        handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        store = await open_store(database_url, create=False)
         try:
-            if not transcripts or retell is None:
-                return await write_export(
-                    store, name, fmt, per_attempt=per_attempt, out=handle, raw=raw
-                )
-            async with RetellClient(retell.api_key, retell.base_url) as client:
-
-                async def transcript(call_id: str) -> str | None:
-                    try:
-                        found = (await client.get_call(call_id)).model_extra or {}
-                    except RetellError:
-                        return None
-                    text = found.get("transcript")
-                    return text if isinstance(text, str) else None
-
-                return await write_export(
-                    store,
-                    name,
-                    fmt,
-                    per_attempt=per_attempt,
-                    out=handle,
-                    raw=raw,
-                    transcripts=transcript,
-                )
+            if await store.campaign_id(name) is None:
+                return False  # before -o FILE is touched: a typo leaves it as it was
+            if output is None:
+                await write(store, sys.stdout)
+                return True
+            with replaced_when_complete(output) as handle:
+                await write(store, handle)
+            return True
         finally:
-            if output:
-                handle.close()
             await store.close()
 
     if not run_async(go, database_url):
-        click.echo(f"no campaign named {name!r} in the store", err=True)
-        sys.exit(ExitCode.INVALID)
+        _no_campaign(name, database_url)
 
 
 @main.command()
@@ -660,13 +719,14 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
     """One self-contained HTML page of charts for a campaign (works offline)."""
     from datetime import UTC, datetime
 
+    from dialer.output_file import replaced_when_complete
     from dialer.report import gather, render
     from dialer.store import open_store
 
     target = output or Path(f"{name}-report.html")
 
     async def go() -> bool:
-        store = await open_store(database_url)
+        store = await open_store(database_url, create=False)
         try:
             row = await store.campaign(name)
             if row is None:
@@ -674,12 +734,12 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
             page = render(row, await gather(store, row), datetime.now(UTC))
         finally:
             await store.close()
-        target.write_text(page, encoding="utf-8")
+        with replaced_when_complete(target) as handle:
+            handle.write(page)
         return True
 
     if not run_async(go, database_url):
-        click.echo(f"no campaign named {name!r} in the store", err=True)
-        sys.exit(ExitCode.INVALID)
+        _no_campaign(name, database_url)
     click.echo(f"{target}: the report of campaign {name!r}; open it in a browser")
 
 

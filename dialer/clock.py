@@ -23,6 +23,19 @@ class Clock:
     def now(self) -> datetime:
         return datetime.fromtimestamp(time.time() + self.offset_seconds, UTC)
 
+    @property
+    def shifted(self) -> bool:
+        return self.offset_seconds != 0.0
+
+    def shift_note(self) -> str:
+        """What a person must be told at start when the clock is not the real one: a forgotten
+        DIALER_CLOCK_START moves every calling window."""
+        return (
+            f"{CLOCK_START_VARIABLE} is set: calling hours are judged as if it were "
+            f"{self.now():%Y-%m-%d %H:%M} UTC, not {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+            f"unset {CLOCK_START_VARIABLE} for real calls"
+        )
+
     @classmethod
     def from_iso(cls, start: str) -> Clock:
         """A clock that reads `start` now (naive instants are UTC)."""

@@ -1,7 +1,8 @@
 """The live dashboard: a read-only page at `/` on the HTTP port of `dialer worker` (the one
 that serves `/metrics`) or of `dialer run --http-port N`, refreshing itself every 2 s from
 `/status.json` — the very numbers of `dialer status --json`: every campaign's progress,
-active calls against the cap, dials in the last minute, outcomes so far and spend. Counts
+active calls against the cap, dials in the last minute, how its calls ended (apart from what
+its create requests proved: placed, not placed, in doubt) and spend. Counts
 only: no lead data, no phone numbers. The page puts every value in with textContent, so
 nothing shown can run as markup. With DIALER_HTTP_TOKEN set, the page and its data need the
 token: opened once as `/?token=…`, the session cookie that answer sets carries it on
@@ -25,7 +26,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 .numbers div span { display: block; color: #666; font-size: .8rem; }
 .bar { height: 10px; background: #eee; border-radius: 5px; margin: .6rem 0; }
 .bar div { height: 10px; background: #3b7; border-radius: 5px; width: 0; }
-.outcomes { color: #555; font-size: .9rem; }
+.outcomes, .requests { color: #555; font-size: .9rem; margin: .3rem 0; }
 #updated { color: #888; font-size: .8rem; }
 </style></head><body>
 <h1>dialer</h1>
@@ -72,9 +73,14 @@ function render(campaigns) {
     );
     const outcomes = document.createElement("p");
     outcomes.className = "outcomes";
-    outcomes.textContent = Object.entries(c.calls_by_reason)
-      .sort((a, b) => b[1] - a[1]).map(([r, n]) => r + " " + n).join(" · ");
-    box.append(title, bar, numbers, outcomes);
+    const ended = Object.entries(c.calls_by_reason).sort((a, b) => b[1] - a[1]);
+    outcomes.textContent = "calls ended: " +
+      (ended.length ? ended.map(([r, n]) => r + " " + n).join(" · ") : "none yet");
+    const requests = document.createElement("p");
+    requests.className = "requests";
+    requests.textContent = "create requests: " + Object.entries(c.requests_by_outcome)
+      .map(([r, n]) => r.replace("_", " ") + " " + n).join(" · ");
+    box.append(title, bar, numbers, outcomes, requests);
     root.append(box);
   }
 }

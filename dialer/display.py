@@ -15,6 +15,11 @@ from dialer.store import CampaignSummary
 
 STATE_ORDER = ("pending", "dialing", "in_call", "retry_wait", "completed", "failed", "skipped")
 TERMINAL = ("completed", "failed", "skipped")
+REQUEST_WORDS = {
+    "placed": "placed (a call exists)",
+    "not_placed": "not placed (no call made)",
+    "in_doubt": "in doubt (being reconciled)",
+}
 
 
 def window_note(waiting: int, next_window: datetime | None) -> str:
@@ -83,6 +88,8 @@ class RunProgress:
         waiting: int,
         next_window: datetime | None,
         notes: Sequence[str] = (),
+        *,
+        waiting_for_retell: bool = False,
     ) -> None:
         """`notes` come first: what the run waits for (a resume, late call details)."""
         total = sum(summary.leads_by_state.values())
@@ -93,6 +100,7 @@ class RunProgress:
         rate = (done - first_done) / (now - first_at) if now - first_at > 1 else 0.0
         eta = eta_seconds(summary, rate, datetime.now(UTC), waiting, next_window)
         parts = [
+            *(["waiting for Retell"] if waiting_for_retell else []),
             *notes,
             f"active {summary.live_attempts}/{self._cap}",
             f"{dial_rate:.1f} dials/s",
@@ -118,8 +126,14 @@ def summary_table(name: str, summary: CampaignSummary) -> Table:
         if n:
             table.add_row(f"leads {state}", f"{n:,}")
     table.add_section()
+    # What the create requests proved, apart from how the placed calls ended: a request
+    # refused before any call existed is no call outcome.
+    for outcome, n in summary.requests_by_outcome.items():
+        if n:
+            table.add_row(f"requests {REQUEST_WORDS.get(outcome, outcome)}", f"{n:,}")
+    table.add_section()
     for reason, n in sorted(summary.calls_by_reason.items(), key=lambda kv: -kv[1]):
-        table.add_row(f"calls {reason}", f"{n:,}")
+        table.add_row(f"calls ended {reason}", f"{n:,}")
     table.add_section()
     table.add_row("attempts", f"{summary.attempts:,}")
     minutes = summary.total_duration_ms / 60000

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     ACCOUNT = 3  # Retell refused the key or the account (401/402/403)
     SIGINT = 130  # stopped by SIGINT after a clean shutdown
     SIGTERM = 143  # stopped by SIGTERM after a clean shutdown
+    BROKEN_PIPE = 141  # the reader of standard output went away (128 + SIGPIPE, as Unix tools)
 
 
 def for_signal(signum: int | None) -> ExitCode:

@@ -5,9 +5,9 @@ sentiment, the agent's summary, voicemail, the recording, and every value the ag
 analysis extracted (`custom_analysis_data`): nested under `analysis` in JSON lines, one
 `analysis.<key>` column per key in CSV (the union of keys, so columns are stable across rows).
 Cost is in US dollars (Retell reports cents). Summaries and extracted values are words a
-stranger spoke into a phone: in CSV, a cell that begins with =, +, -, @, a tab or a carriage
-return is prefixed with a single quote (OWASP's advice against formula injection), unless
-`raw`."""
+stranger spoke into a phone: in CSV, a cell that begins with =, +, -, @, | or their full-width
+forms (also after leading spaces or line breaks), a tab or a carriage return is prefixed with
+a single quote (OWASP's advice against formula injection), unless `raw`."""
 
 from __future__ import annotations
 
@@ -66,7 +66,12 @@ ATTEMPT_FIELDS = (
     "voicemail_action",
     "analysis",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula (or a DDE command): the ASCII signs, `|`,
+# and their full-width forms (U+FF1D, U+FF0B, U+FF0D, U+FF20, which some spreadsheets fold to
+# ASCII), also after leading whitespace or a line break, which spreadsheets skip. A cell that
+# begins with a tab or a carriage return is neutralized whatever follows (OWASP's list).
+_FORMULA_SIGNS = frozenset("=+-@|\uff1d\uff0b\uff0d\uff20")
+_CONTROL_STARTS = ("\t", "\r")
 _OURS = frozenset({"to_number"})  # validated E.164 numbers: a leading + is no formula
 
 
@@ -94,9 +99,17 @@ def shaped(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet could take this cell for a formula."""
+    if text.startswith(_CONTROL_STARTS):
+        return True
+    first = text.lstrip()[:1]
+    return first in _FORMULA_SIGNS if first else False
+
+
 def neutralized(name: str, value: object) -> object:
-    """A CSV cell that a spreadsheet would run as a formula, made inert."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and name not in _OURS:
+    """A CSV cell that a spreadsheet would run as a formula, made inert with a leading `'`."""
+    if isinstance(value, str) and name not in _OURS and runs_as_formula(value):
         return "'" + value
     return value
 

@@ -56,5 +56,8 @@ class WorkerHealth:
             except (RetellError, TimeoutError) as exc:
                 retell = f"{type(exc).__name__}: {exc}"[:200]
             self._retell = (time.monotonic(), retell)
+        cause = self._client.unreachable
+        if cause is not None:  # what the claim loops wait for, whatever the last probe said
+            retell = f"unreachable for {self._client.unreachable_seconds:.0f} s: {cause}"
         details["retell"] = retell
         return healthy and retell == "ok", details

@@ -1,13 +1,17 @@
 """`dialer report NAME`: one self-contained HTML page (plotly's script inlined: it works
 offline) with the charts a campaign manager reads at a glance — leads by final state, calls by
 outcome, connect rate by the callee's local hour and by time zone, attempts per lead, call
-lengths, spend over time. Everything shown is escaped: reasons and zone names are data, and
-the charts' data reach the page as JSON that cannot close its script element."""
+lengths, spend over time. Every chart has axis titles with units and its sample size (in its
+title and on each bar); a rate from fewer than 10 calls is greyed and says so. Everything
+shown is escaped: reasons and zone names are data (escaped before plotly, which renders a
+subset of HTML, links included, in labels), and the charts' data reach the page as JSON that
+cannot close its script element."""
 
 from __future__ import annotations
 
 import html
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,48 +59,163 @@ async def gather(store: Store, campaign: CampaignRow) -> ReportData:
     return data
 
 
-def _rate(counts: list[int]) -> float:
-    return 100 * counts[1] / counts[0] if counts[0] else 0.0
+FEW_CALLS = 10  # a rate from fewer calls than this is shown greyed, marked as such
+_BAR = "#3b7dd8"
+_FEW = "#c4c4c4"
 
 
-def figures(data: ReportData) -> list[tuple[str, go.Figure]]:
-    """(title, figure) for each chart, in reading order."""
+def _label(value: object) -> str:
+    """A category as plotly may show it: escaped, because plotly renders a subset of HTML
+    (links included) in labels, and reasons and zones are data from outside. Quotes stay:
+    plotly decodes only `&amp;`, `&lt;`, `&gt;` (and numeric references) back to text."""
+    return html.escape(str(value), quote=False)
+
+
+def _count_bars(
+    labels: Sequence[object], counts: list[int], x_title: str, y_title: str
+) -> go.Figure:
+    """Bars of counts, each labelled with its count."""
+    shown = [_label(x) for x in labels]
+    return go.Figure(
+        go.Bar(
+            x=shown,
+            y=counts,
+            text=[f"{n:,}" for n in counts],
+            textposition="auto",
+            textangle=0,
+            marker_color=_BAR,
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        ),
+        layout={
+            "xaxis": {"title": {"text": x_title}, "type": "category"},
+            "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
+        },
+    )
+
+
+def _rate_bars(labels: Sequence[object], tallies: list[list[int]], x_title: str) -> go.Figure:
+    """Connect rates in %, each bar labelled with its sample size; a rate from fewer than
+    FEW_CALLS calls is greyed and says so, so that 3 calls at 100 % read as what they are."""
+    shown = [_label(x) for x in labels]
+    rates = [100 * connected / calls if calls else 0.0 for calls, connected in tallies]
+    few = [calls < FEW_CALLS for calls, _ in tallies]
+    text = [
+        f"n={calls:,}" + (f" (<{FEW_CALLS})" if small else "")
+        for (calls, _), small in zip(tallies, few, strict=True)
+    ]
+    hover = [
+        f"{label}: {connected:,} of {calls:,} calls connected ({rate:.1f} %)"
+        + (f"; fewer than {FEW_CALLS} calls, too few to compare" if small else "")
+        for label, (calls, connected), rate, small in zip(shown, tallies, rates, few, strict=True)
+    ]
+    return go.Figure(
+        go.Bar(
+            x=shown,
+            y=rates,
+            text=text,
+            textposition="auto",
+            textangle=0,
+            marker_color=[_FEW if small else _BAR for small in few],
+            hovertext=hover,
+            hoverinfo="text",
+        ),
+        layout={
+            "xaxis": {"title": {"text": x_title}, "type": "category"},
+            "yaxis": {"title": {"text": "connected (% of calls)"}, "range": [0, 105]},
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    figure: go.Figure
+    note: str = ""  # how to read it, shown under the chart
+
+
+def figures(data: ReportData) -> list[Chart]:
+    """Every chart, in reading order: axis titles with units, the sample size in the title
+    and on each bar."""
     states = data.summary.leads_by_state
     outcomes = Counter(data.summary.calls_by_reason).most_common()
     hours = sorted(data.by_local_hour)
     zones = sorted(data.by_zone, key=lambda z: -data.by_zone[z][0])
+    placed = sum(calls for calls, _ in data.by_zone.values())
     spend = sorted(data.spend)
     running, total = [], 0.0
     for _when, cents in spend:
         total += cents / 100
         running.append(total)
     tries = sorted(data.attempts_per_lead)
+    few = (
+        f"n on each bar: calls placed. Grey bars come from fewer than {FEW_CALLS} calls: too "
+        "few to read a rate from."
+    )
+    lengths = go.Figure(
+        go.Histogram(
+            x=data.call_seconds,
+            marker_color=_BAR,
+            texttemplate="%{y}",
+            hovertemplate="%{x} s: %{y:,} calls<extra></extra>",
+        ),
+        layout={
+            "xaxis": {"title": {"text": "call length (seconds)"}},
+            "yaxis": {"title": {"text": "connected calls"}},
+        },
+    )
+    spent = go.Figure(
+        go.Scatter(
+            x=[w for w, _ in spend],
+            y=running,
+            mode="lines",
+            hovertemplate="%{x}: $%{y:,.2f} so far<extra></extra>",
+        ),
+        layout={
+            "xaxis": {"title": {"text": "time (UTC)"}},
+            "yaxis": {"title": {"text": "spend so far (US$)"}, "rangemode": "tozero"},
+        },
+    )
     return [
-        ("Leads by state", go.Figure(go.Bar(x=list(states), y=list(states.values())))),
-        (
-            "Calls by outcome",
-            go.Figure(go.Bar(x=[r for r, _ in outcomes], y=[n for _, n in outcomes])),
+        Chart(
+            f"Leads by state (n = {sum(states.values()):,} leads)",
+            _count_bars(list(states), list(states.values()), "lead state", "leads"),
         ),
-        (
-            "Connect rate by the callee's local hour (%)",
-            go.Figure(go.Bar(x=hours, y=[_rate(data.by_local_hour[h]) for h in hours])),
+        Chart(
+            f"Calls by outcome (n = {sum(n for _, n in outcomes):,} ended calls)",
+            _count_bars(
+                [r for r, _ in outcomes],
+                [n for _, n in outcomes],
+                "disconnection reason (else Retell's call status)",
+                "calls",
+            ),
+            "Calls that were placed and ended. Create requests that placed no call are not "
+            "call outcomes: they are counted apart, above.",
         ),
-        (
-            "Connect rate by time zone (%)",
-            go.Figure(go.Bar(x=zones, y=[_rate(data.by_zone[z]) for z in zones])),
+        Chart(
+            f"Connect rate by the callee's local hour (n = {placed:,} calls)",
+            _rate_bars(
+                [f"{h:02d}:00" for h in hours],
+                [data.by_local_hour[h] for h in hours],
+                "the callee's local hour (start of the hour)",
+            ),
+            few,
         ),
-        (
-            "Attempts per lead",
-            go.Figure(
-                go.Bar(x=tries, y=[data.attempts_per_lead[t] for t in tries]),
-                layout={"xaxis": {"dtick": 1}},
+        Chart(
+            f"Connect rate by time zone (n = {placed:,} calls)",
+            _rate_bars(zones, [data.by_zone[z] for z in zones], "the callee's time zone"),
+            few,
+        ),
+        Chart(
+            f"Attempts per lead (n = {sum(data.attempts_per_lead.values()):,} leads)",
+            _count_bars(
+                tries, [data.attempts_per_lead[t] for t in tries], "attempts made", "leads"
             ),
         ),
-        ("Call length (s), connected calls", go.Figure(go.Histogram(x=data.call_seconds))),
-        (
-            "Spend over time (US$)",
-            go.Figure(go.Scatter(x=[w for w, _ in spend], y=running, mode="lines")),
+        Chart(
+            f"Call length, connected calls (n = {len(data.call_seconds):,} calls)",
+            lengths,
         ),
+        Chart(f"Spend over time (n = {len(spend):,} calls with a cost)", spent),
     ]
 
 
@@ -104,6 +223,11 @@ def _script_json(value: str) -> str:
     """JSON for inside a <script> element: no `<` that could close it (in JSON, `<`, `>` and
     `&` only occur inside strings, where their \\u escapes mean the same)."""
     return value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _requests_fact(by_outcome: dict[str, int]) -> str:
+    """`placed 120 · not placed 3 · in doubt 0`: what the create requests proved."""
+    return " · ".join(f"{outcome.replace('_', ' ')} {n:,}" for outcome, n in by_outcome.items())
 
 
 def render(campaign: CampaignRow, data: ReportData, generated: datetime) -> str:
@@ -114,6 +238,7 @@ def render(campaign: CampaignRow, data: ReportData, generated: datetime) -> str:
         ("Leads", f"{total:,}"),
         ("Attempts", f"{summary.attempts:,}"),
         ("Connected calls", f"{summary.connected_calls:,}"),
+        ("Create requests", _requests_fact(summary.requests_by_outcome)),
         ("Spend", f"${summary.spend_cents / 100:,.2f}"),
         (
             "Status",
@@ -126,11 +251,13 @@ def render(campaign: CampaignRow, data: ReportData, generated: datetime) -> str:
         for k, v in facts
     )
     charts, scripts = [], []
-    for index, (title, figure) in enumerate(figures(data)):
-        figure.update_layout(margin={"l": 50, "r": 20, "t": 20, "b": 60}, height=320)
+    for index, chart in enumerate(figures(data)):
+        figure = chart.figure
+        figure.update_layout(margin={"l": 60, "r": 20, "t": 20, "b": 70}, height=340)
+        note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
         charts.append(
-            f'<section><h2>{html.escape(title)}</h2><div class="chart" id="chart{index}"></div>'
-            "</section>"
+            f"<section><h2>{html.escape(chart.title)}</h2>"
+            f'<div class="chart" id="chart{index}"></div>{note}</section>'
         )
         spec = _script_json(figure.to_json())
         scripts.append(
@@ -148,6 +275,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
 .fact span {{ display: block; color: #666; font-size: .85rem; }}
 main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 1rem; }}
 h2 {{ font-size: 1rem; margin: 1rem 0 .3rem; }}
+.note {{ color: #666; font-size: .8rem; margin: .2rem 0; }}
 </style>
 <script>{get_plotlyjs()}</script>
 </head><body>

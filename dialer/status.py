@@ -41,6 +41,7 @@ class CampaignStatusView:
             "status_reason": self.status_reason,
             "leads": summary.leads_by_state,
             "calls_by_reason": summary.calls_by_reason,
+            "requests_by_outcome": summary.requests_by_outcome,
             "attempts": summary.attempts,
             "active_calls": summary.live_attempts,
             "max_concurrent_calls": self.cap,

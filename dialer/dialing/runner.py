@@ -9,6 +9,10 @@ depends on it, so a process killed at any instant leaves a state the next run ca
 - a call with a known id is followed until terminal, by us or, once our lease lapses, by
   whoever takes the attempt over.
 
+While no connection to Retell can be made (the client says so), nothing new is claimed and a
+claimed lead not yet sent is handed back unsent: a refused connection proves no call, so
+this only saves the store a stream of requeued attempts.
+
 What happens to a lead is decided by the domain (dialer.domain.policy); the store records it.
 """
 
@@ -66,6 +70,7 @@ RECONCILE_BACKOFF_MIN = 0.25
 # Short enough that a handful of attempts in doubt probe a failing API every second or two (a
 # resend with the same key is safe), so their slots free within seconds once it is back.
 RECONCILE_BACKOFF_MAX = 8.0
+RETELL_PROBE_SECONDS = 1.0  # how often a claim loop asks an unreachable Retell if it is back
 
 
 class CampaignRunner:
@@ -242,6 +247,9 @@ class CampaignRunner:
     async def _claim_loop(self) -> None:
         assert self._dial_group is not None
         while not self.stopping.is_set():
+            if self.client.unreachable is not None:
+                await self._wait_for_retell()
+                continue
             places = await self._places()
             request = ClaimRequest(
                 pacing=self.campaign.pacing,
@@ -279,6 +287,19 @@ class CampaignRunner:
             wait = await self._claim_wait(claim, places)
             with anyio.move_on_after(wait):
                 await self._woken("claim")
+
+    async def _wait_for_retell(self) -> None:
+        """No connection to Retell can be made: every create would be refused, so claim nothing
+        until it answers again (or until a stop)."""
+        async with anyio.create_task_group() as group:
+
+            async def until_back() -> None:
+                await self.client.until_reachable(RETELL_PROBE_SECONDS)
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_back)
+            await self.stopping.wait()
+            group.cancel_scope.cancel()
 
     async def _claim_wait(self, claim: Claim, places: PlaceFilter | None) -> float:
         """How long the claim loop sleeps (a freed slot or a stop wakes it sooner)."""
@@ -333,8 +354,9 @@ class CampaignRunner:
         if delay > 0:
             with anyio.move_on_after(delay):
                 await self.stopping.wait()
-        if self.stopping.is_set():
-            # Never sent: hand the lead back with its attempt refunded.
+        if self.stopping.is_set() or self.client.unreachable is not None:
+            # Never sent (stopping, or Retell cannot be reached): hand the lead back with its
+            # attempt refunded.
             now = await self.store.now()
             decision = after_not_placed(attempt.number, now, retry_in=timedelta(0), error=None)
             await self.store.record_not_placed(

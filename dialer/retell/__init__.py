@@ -13,6 +13,7 @@ from dialer.retell.client import (
     RetellError,
     RetellStatusError,
     RetellTransportError,
+    RetellUnreachableError,
 )
 from dialer.retell.models import Concurrency, CreateCallRequest, ListCallsPage, PhoneCall
 
@@ -33,4 +34,5 @@ __all__ = [
     "RetellError",
     "RetellStatusError",
     "RetellTransportError",
+    "RetellUnreachableError",
 ]

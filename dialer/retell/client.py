@@ -4,19 +4,27 @@ A create that succeeds places a real phone call, so it is never retried here: it
 `Placed`, `NotPlaced` (the answer proves no call exists), `Ambiguous` (a call may exist) or
 `Fatal` (the account or key is refused). The runner decides what to do. Reads retry transient
 faults with tenacity.
+
+The client also knows whether Retell can be reached at all: a connection that cannot be made
+(refused, DNS, TLS, connect timeout) on any request marks it unreachable, any answer marks it
+reachable again, with one log line at each change. Claim loops wait while it is unreachable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
 import httpx
+import structlog
 from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -40,6 +48,8 @@ from dialer.retell.models import (
 )
 from dialer.settings import ApiKey
 
+log = structlog.get_logger("dialer.retell")
+
 CREATE_PATH = "/v2/create-phone-call"
 MAX_PAGE = 1000  # list-calls' largest page
 DEFAULT_READS_PER_SECOND = 10.0
@@ -47,6 +57,11 @@ _PERMANENT = frozenset({400, 404, 422})
 _FATAL = frozenset({401, 402, 403})
 _MAX_RETRY_AFTER = 300.0
 _BODY_SHOWN = 200  # characters of a malformed body that errors and logs show
+# `dialer run` gives up at start when Retell gives no answer at all within this long (reads'
+# own retries included), so a wrong RETELL_BASE_URL is one line well within 30 s.
+START_CHECK_SECONDS = 20.0
+# Faults that prove no connection was made: Retell cannot be reached (no request was sent).
+_NO_CONNECTION = (httpx.ConnectError, httpx.ConnectTimeout)
 # Told of every request: endpoint (create-phone-call, get-call, list-calls, …), seconds, and
 # the error kind (an exception name or http_NNN) or None.
 ApiObserver = Callable[[str, float, str | None], None]
@@ -57,7 +72,61 @@ class RetellError(Exception):
 
 
 class RetellTransportError(RetellError):
-    """No usable answer: connection, timeout or protocol fault."""
+    """No usable answer: connection, timeout or protocol fault. `cause` says which."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        self.cause = cause
+        super().__init__(message)
+
+
+class RetellUnreachableError(RetellError):
+    """Retell gave no answer at all at start (refused, DNS, TLS, timeout): nothing was sent."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"cannot reach Retell at {url}: {cause}")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what caused it, down to the root."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def transport_cause(exc: httpx.HTTPError) -> str:
+    """A transport fault in words a person can act on: `connection refused`, `DNS lookup
+    failed: Name or service not known`, `TLS failed: CERTIFICATE_VERIFY_FAILED`, …"""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer in time ({type(exc).__name__})"
+    for link in reversed(list(_causes(exc))):  # the root cause first
+        if isinstance(link, ssl.SSLError):
+            why = getattr(link, "verify_message", None) or link.reason or link.strerror
+            return f"TLS failed: {why}"
+        if isinstance(link, socket.gaierror):
+            return f"DNS lookup failed: {link.strerror}"
+        if isinstance(link, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(link, OSError) and link.strerror:
+            return link.strerror
+    detail = str(exc).strip()
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def shown_base_url(url: str) -> str:
+    """A base URL as messages show it: without a password, should it carry one."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return url
+    hidden = "***"
+    return str(parsed.copy_with(password=hidden)) if parsed.password else url
 
 
 class RetellBodyError(RetellError):
@@ -208,6 +277,55 @@ class _Recovery:
         return False
 
 
+class _Reachability:
+    """Whether a connection to Retell can be made, with one log line when that stops being so
+    and one when it is so again."""
+
+    def __init__(self, url: str) -> None:
+        self._url = shown_base_url(url)
+        self.cause: str | None = None  # None: reachable
+        self.since = 0.0  # monotonic, while unreachable
+        self.probed_at = 0.0
+        self.quiet = False  # the start check says it in its own one line
+        self._back: anyio.Event | None = None
+
+    def failed(self, cause: str) -> None:
+        if self.cause is None:
+            self.since = time.monotonic()
+        if self.cause is None and not self.quiet:
+            log.warning(
+                "retell_unreachable",
+                url=self._url,
+                cause=cause,
+                waiting="no new calls are placed until it answers; calls in flight are "
+                "still followed",
+            )
+        self.cause = cause
+
+    def answered(self) -> None:
+        if self.cause is None:
+            return
+        # A warning like its start, so a terminal (which shows warnings only) sees both lines.
+        log.warning(
+            "retell_reachable",
+            url=self._url,
+            after_seconds=round(time.monotonic() - self.since, 1),
+        )
+        self.cause = None
+        if self._back is not None:
+            self._back.set()
+            self._back = None
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less: until Retell answers again."""
+        if self.cause is None:
+            return
+        if self._back is None:
+            self._back = anyio.Event()
+        with anyio.move_on_after(seconds):
+            await self._back.wait()
+
+
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, RetellTransportError):
         return True
@@ -246,6 +364,7 @@ class RetellClient:
         self._read_attempts = read_attempts
         self._observe = observe
         self._recovery = _Recovery()
+        self._reachability = _Reachability(base_url)
         # One budget for every read (get-call, list-calls, get-concurrency), whoever asks:
         # a large campaign or an outage never floods the API. Creates are paced by the
         # campaign's own fleet-wide calls_per_second instead.
@@ -279,6 +398,53 @@ class RetellClient:
         self._observed("create-phone-call", started, response)
         return classify_create_response(response)
 
+    @property
+    def unreachable(self) -> str | None:
+        """Why no connection to Retell can be made now; None while it answers."""
+        return self._reachability.cause
+
+    @property
+    def unreachable_seconds(self) -> float:
+        """How long Retell has been unreachable (0 while it answers)."""
+        if self._reachability.cause is None:
+            return 0.0
+        return time.monotonic() - self._reachability.since
+
+    async def check_reachable(self, within: float = START_CHECK_SECONDS) -> None:
+        """Raise RetellUnreachableError unless Retell answers get-concurrency within `within`
+        seconds (transient faults retried as for every read). Any answer counts, an error
+        status included: only a transport fault (refused, DNS, TLS, timeout) means Retell
+        cannot be reached."""
+        cause = f"no answer within {within:g} s"
+        self._reachability.quiet = True
+        try:
+            with anyio.move_on_after(within):
+                try:
+                    await self.get_concurrency()
+                except RetellTransportError as exc:
+                    cause = exc.cause
+                except RetellError:
+                    return  # it answered, if not as this check hoped: the run will see
+                else:
+                    return
+        finally:
+            self._reachability.quiet = False
+        raise RetellUnreachableError(shown_base_url(self.base_url), cause)
+
+    async def until_reachable(self, probe_every: float) -> None:
+        """Return once Retell answers again (at once if it does now). Asks get-concurrency at
+        most every `probe_every` seconds across all who wait (any answer will do); a read that
+        another task makes and that is answered ends the wait too."""
+        while self._reachability.cause is not None:
+            since_probe = time.monotonic() - self._reachability.probed_at
+            if since_probe >= probe_every:
+                self._reachability.probed_at = time.monotonic()
+                # A transport fault keeps it unreachable; any answer, an error too, ends the wait.
+                with contextlib.suppress(RetellError):
+                    await self._request_once("GET", "/get-concurrency")
+                continue
+            await self._reachability.wait(probe_every - since_probe)
+
     async def answered_again(self, endpoint: str, seconds: float) -> bool:
         """Wait `seconds`, or less: until `endpoint` (`create-phone-call`, `list-calls`, …)
         answers again after a fault. True when it did (a backoff may start over)."""
@@ -290,6 +456,10 @@ class RetellClient:
         """Tell the recovery watch and the observer how a request went."""
         status = outcome.status_code if isinstance(outcome, httpx.Response) else None
         self._recovery.observe(endpoint, status)
+        if isinstance(outcome, httpx.Response):
+            self._reachability.answered()
+        elif isinstance(outcome, _NO_CONNECTION):
+            self._reachability.failed(transport_cause(outcome))
         if self._observe is None:
             return
         if isinstance(outcome, httpx.Response):
@@ -318,8 +488,10 @@ class RetellClient:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             self._observed(endpoint, started, exc)
-            cause = f" ({exc})" if str(exc) else ""
-            raise RetellTransportError(f"{method} {path}: {type(exc).__name__}{cause}") from None
+            cause = transport_cause(exc)
+            raise RetellTransportError(
+                f"{method} {path}: {type(exc).__name__} ({cause})", cause
+            ) from None
         self._observed(endpoint, started, response)
         if response.status_code >= 400:
             raise RetellStatusError(

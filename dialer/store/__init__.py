@@ -8,7 +8,15 @@ this package imports it from here only; nothing outside it imports SQLAlchemy.
 from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, conflict_pause
 from dialer.store.campaigns import CampaignQueries
 from dialer.store.claiming import ClaimingQueries
-from dialer.store.engine import SchemaOutOfDateError, database_url, open_engine, upgrade_store
+from dialer.store.engine import (
+    SchemaOutOfDateError,
+    SchemaTooNewError,
+    StoreMissingError,
+    database_url,
+    open_engine,
+    store_location,
+    upgrade_store,
+)
 from dialer.store.errors import (
     StoreError,
     StoreOutageError,
@@ -51,12 +59,18 @@ class Store(
 
 
 async def open_store(
-    url: str | None = None, *, migrate: bool = True, outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+    url: str | None = None,
+    *,
+    migrate: bool = True,
+    outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
+    create: bool = True,
 ) -> Store:
     """Open the store at `url` (default: DATABASE_URL, else the embedded SQLite file); the
-    embedded SQLite store is migrated on first use, Postgres must be (`dialer db upgrade`).
-    Once open, the store waits out the database going away for up to `outage_seconds`."""
-    engine = await open_engine(url, migrate=migrate)
+    embedded SQLite store is created and migrated on first use, Postgres must be (`dialer db
+    upgrade`). With `create` False (the read commands), a missing SQLite file is a
+    StoreMissingError instead. Once open, the store waits out the database going away for up
+    to `outage_seconds`."""
+    engine = await open_engine(url, migrate=migrate, create=create)
     return Store(engine, outage_seconds=outage_seconds)
 
 
@@ -76,9 +90,11 @@ __all__ = [
     "LeadRecord",
     "NumberBusyError",
     "SchemaOutOfDateError",
+    "SchemaTooNewError",
     "ServingProcess",
     "Store",
     "StoreError",
+    "StoreMissingError",
     "StoreOutageError",
     "conflict_pause",
     "database_url",
@@ -87,5 +103,6 @@ __all__ = [
     "lead_record",
     "open_store",
     "shown_url",
+    "store_location",
     "upgrade_store",
 ]

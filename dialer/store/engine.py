@@ -22,12 +22,41 @@ class SchemaOutOfDateError(RuntimeError):
     """The Postgres store needs `dialer db upgrade` before use."""
 
 
+class SchemaTooNewError(SchemaOutOfDateError):
+    """The store is at a migration this version of dialer does not know: a newer dialer wrote
+    it. Neither migrating nor using it is safe."""
+
+
+class StoreMissingError(RuntimeError):
+    """A read command was pointed at an SQLite store that does not exist (it is not created)."""
+
+
 def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of an SQLite store's file (None: not SQLite, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    name = parsed.database
+    if parsed.query.get("uri") == "true" and name.startswith("file:"):
+        name = name.removeprefix("file:").partition("?")[0]  # file:/x/dialer.db?mode=ro
+    if name == ":memory:" or "mode=memory" in str(parsed.query):
+        return None
+    return Path(name).resolve()
+
+
+def store_location(url: str) -> str:
+    """Where the store at `url` is, as messages show it: an SQLite store's absolute file path,
+    else the URL without its password."""
+    found = sqlite_file(url)
+    return str(found) if found is not None else make_url(url).render_as_string(hide_password=True)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -85,11 +114,28 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def _refuse_unknown_revision(connection: Connection, url: str) -> None:
+    """Stop before Alembic sees a revision this version does not ship (it would fail with a
+    traceback): a newer dialer migrated this store."""
+    current = _current(connection)
+    if current is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config(url))
+    if current in {revision.revision for revision in script.walk_revisions()}:
+        return
+    raise SchemaTooNewError(
+        f"this store was written by a newer dialer ({store_location(url)} is at migration "
+        f"{current}; this version knows up to {script.get_current_head()}): upgrade dialer, "
+        "or point DATABASE_URL at another store"
+    )
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Apply migrations up to `revision`; concurrent callers on Postgres wait for each other."""
     url = engine.url.render_as_string(hide_password=False)
 
     def run(connection: Connection) -> None:
+        _refuse_unknown_revision(connection, url)
         config = alembic_config(url)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -118,6 +164,8 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     head = _head(url)
     async with engine.connect() as conn:
         current = await conn.run_sync(_current)
+        if current != head:
+            await conn.run_sync(_refuse_unknown_revision, url)
         await conn.rollback()
     if current == head:
         return
@@ -130,10 +178,20 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     )
 
 
-async def open_engine(url: str | None = None, *, migrate: bool = True) -> AsyncEngine:
+async def open_engine(
+    url: str | None = None, *, migrate: bool = True, create: bool = True
+) -> AsyncEngine:
     """An engine for the store at `url` (default: DATABASE_URL, else the embedded SQLite file),
-    its schema checked (and the embedded SQLite store migrated) unless `migrate` is False."""
-    engine = create_engine(database_url(url))
+    its schema checked (and the embedded SQLite store migrated) unless `migrate` is False.
+    With `create` False, an SQLite file that does not exist is an error, not a new store."""
+    url = database_url(url)
+    missing = sqlite_file(url)
+    if not create and missing is not None and not missing.exists():
+        raise StoreMissingError(
+            f"no store at {missing} (set DATABASE_URL or run from the folder you ran "
+            "`dialer run` in)"
+        )
+    engine = create_engine(url)
     if migrate:
         try:
             await ensure_schema(engine)

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from dialer.store.engine import SchemaOutOfDateError
+from dialer.store.engine import SchemaOutOfDateError, StoreMissingError
 
 _UNREACHABLE_ERRNOS = frozenset(
     {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
@@ -86,7 +86,7 @@ def explain(exc: BaseException, url: str) -> str | None:
     `exc` is not a store failure a person can fix (then it is a bug to report)."""
     where = shown_url(url)
     for link in _chain(exc):
-        if isinstance(link, StoreError | SchemaOutOfDateError):
+        if isinstance(link, StoreError | SchemaOutOfDateError | StoreMissingError):
             return str(link)
         text = str(link).lower()
         if "database or disk is full" in text or "no space left on device" in text:

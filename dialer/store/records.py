@@ -127,7 +127,7 @@ class Claim:
 @dataclass(frozen=True)
 class CampaignSummary:
     leads_by_state: dict[str, int]
-    calls_by_reason: dict[str, int]
+    calls_by_reason: dict[str, int]  # ended calls, by disconnection reason (else call status)
     attempts: int
     live_attempts: int
     in_doubt: int
@@ -137,6 +137,9 @@ class CampaignSummary:
     connected_calls: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     waiting_by_reason: dict[str, int] = field(default_factory=dict)
+    # create requests by what their answer proved: placed, not_placed, in_doubt (never mixed
+    # with the calls' outcomes above)
+    requests_by_outcome: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,24 @@ LEAD_ROW_KEYS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
 ATTEMPT_ROW_KEYS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
 
 
+UNKNOWN_OUTCOME = "unknown"
+# What a create request proved, by the attempt states that record it (a placed call stays
+# `placed` once it ended). An attempt still `dialing` has no answer yet.
+REQUEST_OUTCOMES = {
+    "placed": (AttemptState.PLACED, AttemptState.ENDED),
+    "not_placed": (AttemptState.NOT_PLACED,),
+    "in_doubt": (AttemptState.IN_DOUBT,),
+}
+
+
+def request_outcomes(by_attempt_state: dict[str, int]) -> dict[str, int]:
+    """Create requests by what their answer proved: placed, not_placed, in_doubt."""
+    return {
+        outcome: sum(by_attempt_state.get(state, 0) for state in states)
+        for outcome, states in REQUEST_OUTCOMES.items()
+    }
+
+
 class ReportQueries(StoreBase):
     @rides_out_outages
     async def live_attempts(self, campaign_id: int) -> int:
@@ -219,8 +237,13 @@ class ReportQueries(StoreBase):
 
     @rides_out_outages
     async def summary(self, campaign_id: int) -> CampaignSummary:
-        """Leads by state, calls by disconnection reason, attempts and talk time."""
-        outcome = func.coalesce(attempts.c.disconnection_reason, attempts.c.state)
+        """Leads by state; calls (ended ones) by disconnection reason, apart from what the
+        create requests proved (placed, not placed, in doubt); attempts and talk time."""
+        # A call that ended without a reason is counted by Retell's status (`error`, …); an
+        # attempt's own state is never a call's outcome.
+        outcome = func.coalesce(
+            attempts.c.disconnection_reason, attempts.c.call_status, UNKNOWN_OUTCOME
+        )
         async with self.engine.connect() as conn:
             by_state = await conn.execute(
                 select(leads.c.state, func.count())
@@ -230,7 +253,13 @@ class ReportQueries(StoreBase):
             by_reason = await conn.execute(
                 select(outcome, func.count())
                 .where(attempts.c.campaign_id == campaign_id)
+                .where(attempts.c.state == AttemptState.ENDED)
                 .group_by(outcome)
+            )
+            by_attempt_state = await conn.execute(
+                select(attempts.c.state, func.count())
+                .where(attempts.c.campaign_id == campaign_id)
+                .group_by(attempts.c.state)
             )
             totals = (
                 await conn.execute(
@@ -271,6 +300,7 @@ class ReportQueries(StoreBase):
         return CampaignSummary(
             leads_by_state={s: int(n) for s, n in by_state},
             calls_by_reason={str(r): int(n) for r, n in by_reason},
+            requests_by_outcome=request_outcomes({str(s): int(n) for s, n in by_attempt_state}),
             attempts=int(totals[0]),
             live_attempts=int(totals[2]),
             in_doubt=int(totals[3]),

@@ -1,11 +1,13 @@
 """The campaign report and the live dashboard, in a real headless browser: the pages load
-with nothing on the console, the report shows its charts with data, and the dashboard's
-numbers move while a simulated campaign runs. Screenshots go to the test artifacts."""
+with nothing on the console, the report shows its charts with data and axis titles, the
+dashboard's numbers move while a simulated campaign runs, and a disconnection reason made of
+HTML shows on both as text, never as a link. Screenshots go to the test artifacts."""
 
 from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +20,26 @@ from ..helpers import numbers, write_campaign
 
 pytestmark = pytest.mark.slow
 CHARTS = 7
+HOSTILE = '<a href="https://evil.example">click</a>'
+LIVE_LINK = re.compile(r'<a\b[^>]*href="https://evil')  # a link element, not its text
+SHOWN_AS_TEXT = '&lt;a href="https://evil.example"&gt;click&lt;/a&gt;'
+
+
+def _one_ended_call_says(store_file: Path, reason: str) -> None:
+    """Give one ended call of the running campaign a hostile disconnection reason (as if
+    Retell had sent it), once the campaign has one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with sqlite3.connect(store_file, timeout=30) as conn:
+            changed = conn.execute(
+                "UPDATE attempts SET disconnection_reason = ? WHERE id = "
+                "(SELECT id FROM attempts WHERE state = 'ended' LIMIT 1)",
+                (reason,),
+            ).rowcount
+        if changed:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no call ended")
 
 
 def _free_port() -> int:
@@ -70,11 +92,15 @@ def test_the_dashboard_moves_and_the_report_shows_every_chart(tmp_path: Path) ->
                 time.sleep(0.5)
         assert first is not None, (tmp_path / "run.log").read_text()[-2000:]
         assert console == [], console
+        _one_ended_call_says(tmp_path / "pages.db", HOSTILE)
         time.sleep(3)
         dom, console = load(dashboard, wait_ms=3000, screenshot="dashboard.png")
         assert console == [], console
         assert _done(dom) > first  # the page refreshes itself as leads finish
         assert "+1212" not in dom  # counts only: no phone numbers
+        assert SHOWN_AS_TEXT in dom and not LIVE_LINK.search(dom)  # a reason is text
+        assert "create requests: placed " in dom  # apart from how calls ended
+        assert "calls ended: " in dom
         assert run.wait(180) == 0, (tmp_path / "run.log").read_text()[-2000:]
     finally:
         if run.poll() is None:
@@ -94,3 +120,8 @@ def test_the_dashboard_moves_and_the_report_shows_every_chart(tmp_path: Path) ->
     assert len(re.findall(r'class="[^"]*\bjs-plotly-plot\b', dom)) == CHARTS
     assert dom.count('class="main-svg"') >= CHARTS  # drawn, not just declared
     assert "<script src=" not in page.read_text()  # nothing fetched: works offline
+    # every chart has both axis titles, and a hostile reason shows as text, not as a link
+    assert len(re.findall(r'<text class="xtitle"', dom)) == CHARTS
+    assert len(re.findall(r'<text class="ytitle"', dom)) == CHARTS
+    assert "connected (% of calls)" in dom and "call length (seconds)" in dom
+    assert SHOWN_AS_TEXT in dom and not LIVE_LINK.search(dom)

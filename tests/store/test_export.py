@@ -1,12 +1,19 @@
 """`dialer export` on both stores and in both formats: one row per lead (or attempt), the
-columns the README lists, values as the store holds them."""
+columns the README lists, values as the store holds them; cells a spreadsheet would run made
+inert; the output file replaced only when complete."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -18,7 +25,7 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
-from dialer.export import ATTEMPT_FIELDS, LEAD_FIELDS
+from dialer.export import ATTEMPT_FIELDS, LEAD_FIELDS, neutralized, runs_as_formula
 from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.store import ClaimRequest, Store
@@ -145,10 +152,156 @@ async def test_attempt_rows(store: Store, store_url: str, tmp_path: Path) -> Non
     assert (row["call_id"], row["disconnection_reason"]) == ("call-1", "user_hangup")
 
 
-def test_an_unknown_campaign_is_a_usage_error(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    result = CliRunner().invoke(main, ["export", "nope", "--database-url", url])
-    assert result.exit_code == 2 and "no campaign named 'nope'" in result.output
+async def test_an_unknown_campaign_is_a_usage_error(store_url: str) -> None:
+    def invoke() -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["export", "nope", "--database-url", store_url])
+        return result.exit_code, result.output
+
+    code, output = await anyio.to_thread.run_sync(invoke)
+    assert code == 2 and "no campaign named 'nope' in the store at " in output
+
+
+@pytest.mark.parametrize(
+    ("cell", "inert"),
+    [
+        ("=1+1", True),
+        ("+1 555", True),
+        ("-- not interested", True),
+        ("@SUM(A1)", True),
+        ("|calc", True),
+        ("\tindented", True),
+        ("\rreturn", True),
+        (" =1+1", True),  # spreadsheets skip leading whitespace
+        ("\n=HYPERLINK(1)", True),
+        ("  \r\n @x", True),
+        ("\u00a0+1", True),
+        ("\uff1dSUM(A1)", True),  # full-width = + - @
+        ("\uff0b1", True),
+        ("\uff0d1", True),
+        ("\uff20x", True),
+        (" \uff1d1", True),
+        ("renewed", False),
+        ("yes = maybe", False),
+        ("a|b", False),
+        ("", False),
+        ("   ", False),
+        ("\nhello", False),
+        ("42", False),
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert(cell: str, inert: bool) -> None:
+    """Neutralization used to miss a leading space or line break, `|` and the full-width
+    signs."""
+    assert runs_as_formula(cell) is inert
+    assert neutralized("call_summary", cell) == ("'" + cell if inert else cell)
+    assert neutralized("to_number", "+14155550123") == "+14155550123"  # ours, E.164
+
+
+async def _export_raw(store_url: str, *args: str) -> tuple[int, str]:
+    def invoke() -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["export", *args, "--database-url", store_url])
+        return result.exit_code, result.output
+
+    return await anyio.to_thread.run_sync(invoke)
+
+
+async def test_a_typo_in_the_name_leaves_the_previous_export_as_it_was(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """`dialer export NAME -o results.csv` used to truncate results.csv before it looked NAME
+    up: a typo left the previous results at 0 bytes."""
+    await _one_call_ended(store, tmp_path)
+    out = tmp_path / "results.csv"
+    assert (await _export_raw(store_url, "exported", "-o", str(out)))[0] == 0
+    previous = out.read_bytes()
+    assert previous.count(b"\n") == 3
+    code, output = await _export_raw(store_url, "exportd", "-o", str(out))
+    assert code == 2 and "no campaign named 'exportd'" in output
+    assert out.read_bytes() == previous
+    page = tmp_path / "report.html"
+    page.write_text("the previous report")
+
+    def report_typo() -> int:
+        return (
+            CliRunner()
+            .invoke(main, ["report", "exportd", "-o", str(page), "--database-url", store_url])
+            .exit_code
+        )
+
+    assert await anyio.to_thread.run_sync(report_typo) == 2
+    assert page.read_text() == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir() if ".partial" in p.name) == []
+
+
+async def test_a_failure_mid_export_leaves_the_previous_export(
+    store: Store, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export that fails half-way leaves the previous file whole and no temporary file."""
+    await _one_call_ended(store, tmp_path)
+    out = tmp_path / "results.csv"
+    out.write_text("the previous results\n")
+    out.chmod(0o640)
+    from dialer.store.reports import ReportQueries
+
+    original = ReportQueries.export_lead_rows
+
+    async def breaks_after_one(
+        self: ReportQueries, campaign_id: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with contextlib.aclosing(original(self, campaign_id)) as rows:
+            async for row in rows:
+                yield row
+                raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ReportQueries, "export_lead_rows", breaks_after_one)
+    code, _ = await _export_raw(store_url, "exported", "--format", "jsonl", "-o", str(out))
+    assert code == 1
+    assert out.read_text() == "the previous results\n"
+    assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []
+    monkeypatch.setattr(ReportQueries, "export_lead_rows", original)
+    assert (await _export_raw(store_url, "exported", "-o", str(out)))[0] == 0
+    assert out.read_text().startswith("lead_id,") and oct(out.stat().st_mode & 0o777) == "0o640"
+
+
+_SLOW_EXPORT = """
+import os, pathlib, sys, time
+import dialer.export
+shaped = dialer.export.shaped
+def slowly(row, fields):
+    pathlib.Path(os.environ["MID_EXPORT"]).touch()
+    time.sleep(30)  # mid-export: the test kills this process now
+    return shaped(row, fields)
+dialer.export.shaped = slowly
+from dialer.cli import main
+main(sys.argv[1:])
+"""
+
+
+async def test_a_kill_mid_export_leaves_the_previous_export(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    """A kill mid-export used to leave the previous results at 0 bytes: the file was opened
+    for writing (truncated) before the first row."""
+    await _one_call_ended(store, tmp_path)
+    out = tmp_path / "results.csv"
+    out.write_text("the previous results\n")
+    args = ["export", "exported", "--format", "jsonl", "-o", str(out), "--database-url", store_url]
+    mid_export = tmp_path / "mid-export"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_EXPORT, *args],
+        env={**os.environ, "MID_EXPORT": str(mid_export)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with anyio.fail_after(60):
+            while not mid_export.exists():  # until the export is under way
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                await anyio.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+    assert out.read_text() == "the previous results\n"
 
 
 async def test_transcripts_are_read_from_retell_when_asked(
