@@ -237,28 +237,29 @@ async def _run_campaign(
     store.availability.listen(METRICS.store_changed)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
-        imported = await import_campaign(store, source)
-        show_load(imported.report, None if config.json_logs else Console(stderr=True))
-        loaded_row = await store.campaign(imported.campaign_id)
-        assert loaded_row is not None
-        row = await open_for_run(store, loaded_row)
-        if isinstance(row, RunResult):
-            return row, None
-        received: list[int] = []
-        options = RunOptions(
-            worker_id=worker_id(),
-            lease_seconds=config.lease_seconds,
-            speed=config.speed,
-            follow=config.follow,
-            api_reads_per_second=config.api_reads_per_second,
-            clock=config.clock,
-            wait_while_paused=not config.exit_on_pause,
-            heartbeat=True,
-        )
         async with retell_client(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
         ) as client:
-            await client.check_reachable()  # a wrong RETELL_BASE_URL: one line, nothing claimed
+            # a wrong RETELL_BASE_URL: one line, before anything is stored or claimed
+            await client.check_reachable()
+            imported = await import_campaign(store, source)
+            show_load(imported.report, None if config.json_logs else Console(stderr=True))
+            loaded_row = await store.campaign(imported.campaign_id)
+            assert loaded_row is not None
+            row = await open_for_run(store, loaded_row)
+            if isinstance(row, RunResult):
+                return row, None
+            received: list[int] = []
+            options = RunOptions(
+                worker_id=worker_id(),
+                lease_seconds=config.lease_seconds,
+                speed=config.speed,
+                follow=config.follow,
+                api_reads_per_second=config.api_reads_per_second,
+                clock=config.clock,
+                wait_while_paused=not config.exit_on_pause,
+                heartbeat=True,
+            )
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, runner.stop, received)

@@ -73,13 +73,14 @@ function render(campaigns) {
     );
     const outcomes = document.createElement("p");
     outcomes.className = "outcomes";
-    const ended = Object.entries(c.calls_by_reason).sort((a, b) => b[1] - a[1]);
+    const ended = Object.entries(c.calls_by_reason || {}).sort((a, b) => b[1] - a[1]);
     outcomes.textContent = "calls ended: " +
       (ended.length ? ended.map(([r, n]) => r + " " + n).join(" · ") : "none yet");
     const requests = document.createElement("p");
     requests.className = "requests";
-    requests.textContent = "create requests: " + Object.entries(c.requests_by_outcome)
-      .map(([r, n]) => r.replace("_", " ") + " " + n).join(" · ");
+    const asked = Object.entries(c.requests_by_outcome || {});
+    requests.textContent = "create requests: " + (asked.length ?
+      asked.map(([r, n]) => r.replace("_", " ") + " " + n).join(" · ") : "none yet");
     box.append(title, bar, numbers, outcomes, requests);
     root.append(box);
   }

@@ -79,7 +79,9 @@ async def run_doctor(source: CampaignSource, retell: RetellSettings, emit: Emit)
     """Check `source` against the account `retell` names; `emit` is told each finding as it is
     made (a long lead list is read last)."""
     try:
-        client = RetellClient(retell.api_key, retell.base_url, read_attempts=2)
+        client = RetellClient(
+            retell.api_key, retell.base_url, read_attempts=2, log_reachability=False
+        )
     except httpx.InvalidURL as exc:
         return DoctorOutcome(
             exit_code=ExitCode.INVALID,

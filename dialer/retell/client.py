@@ -347,7 +347,10 @@ class RetellClient:
         transport: httpx.AsyncBaseTransport | None = None,
         observe: ApiObserver | None = None,
         reads_per_second: float | None = DEFAULT_READS_PER_SECOND,
+        log_reachability: bool = True,
     ) -> None:
+        """`log_reachability`: log one line when Retell stops answering and one when it is
+        back (long-running commands); a one-shot command reports its own failure instead."""
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers={
@@ -365,6 +368,7 @@ class RetellClient:
         self._observe = observe
         self._recovery = _Recovery()
         self._reachability = _Reachability(base_url)
+        self._reachability.quiet = not log_reachability
         # One budget for every read (get-call, list-calls, get-concurrency), whoever asks:
         # a large campaign or an outage never floods the API. Creates are paced by the
         # campaign's own fleet-wide calls_per_second instead.
@@ -416,7 +420,7 @@ class RetellClient:
         status included: only a transport fault (refused, DNS, TLS, timeout) means Retell
         cannot be reached."""
         cause = f"no answer within {within:g} s"
-        self._reachability.quiet = True
+        quiet, self._reachability.quiet = self._reachability.quiet, True
         try:
             with anyio.move_on_after(within):
                 try:
@@ -428,7 +432,7 @@ class RetellClient:
                 else:
                     return
         finally:
-            self._reachability.quiet = False
+            self._reachability.quiet = quiet
         raise RetellUnreachableError(shown_base_url(self.base_url), cause)
 
     async def until_reachable(self, probe_every: float) -> None:

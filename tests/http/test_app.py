@@ -155,6 +155,7 @@ async def test_the_dashboard_in_a_browser_with_its_token() -> None:
         "spend_usd": 1.5,
         "attempts": 9,
         "calls_by_reason": {"user_hangup": 7},
+        "requests_by_outcome": {"placed": 9},
     }
 
     async def campaigns() -> list[dict[str, object]]:
