@@ -128,6 +128,16 @@ async def load_campaign(campaign_file: str, database_url: str | None) -> LoadRep
         await store.close()
 
 
+async def check_retell(retell: RetellSettings | None) -> None:
+    """Raise RetellUnreachableError (one line) unless Retell answers at all."""
+    if retell is None:
+        raise UsageError("RETELL_API_KEY is not set (or use --simulate to try the simulator)")
+    async with RetellClient(
+        retell.api_key, retell.base_url, reads_per_second=None, log_reachability=False
+    ) as client:
+        await client.check_reachable()
+
+
 async def _watch_signals(stop: Callable[[], None], received: list[int]) -> None:
     """First SIGINT/SIGTERM: a clean stop. Second: exit at once (the store is consistent)."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -237,29 +247,29 @@ async def _run_campaign(
     store.availability.listen(METRICS.store_changed)
     console = Console(stderr=True) if config.progress and sys.stderr.isatty() else None
     try:
+        if not config.simulate:  # a wrong RETELL_BASE_URL: one line, before anything is stored
+            await check_retell(config.retell)
+        imported = await import_campaign(store, source)
+        show_load(imported.report, None if config.json_logs else Console(stderr=True))
+        loaded_row = await store.campaign(imported.campaign_id)
+        assert loaded_row is not None
+        row = await open_for_run(store, loaded_row)
+        if isinstance(row, RunResult):
+            return row, None
+        received: list[int] = []
+        options = RunOptions(
+            worker_id=worker_id(),
+            lease_seconds=config.lease_seconds,
+            speed=config.speed,
+            follow=config.follow,
+            api_reads_per_second=config.api_reads_per_second,
+            clock=config.clock,
+            wait_while_paused=not config.exit_on_pause,
+            heartbeat=True,
+        )
         async with retell_client(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
         ) as client:
-            # a wrong RETELL_BASE_URL: one line, before anything is stored or claimed
-            await client.check_reachable()
-            imported = await import_campaign(store, source)
-            show_load(imported.report, None if config.json_logs else Console(stderr=True))
-            loaded_row = await store.campaign(imported.campaign_id)
-            assert loaded_row is not None
-            row = await open_for_run(store, loaded_row)
-            if isinstance(row, RunResult):
-                return row, None
-            received: list[int] = []
-            options = RunOptions(
-                worker_id=worker_id(),
-                lease_seconds=config.lease_seconds,
-                speed=config.speed,
-                follow=config.follow,
-                api_reads_per_second=config.api_reads_per_second,
-                clock=config.clock,
-                wait_while_paused=not config.exit_on_pause,
-                heartbeat=True,
-            )
             runner = CampaignRunner(store, client, row, options)
             async with anyio.create_task_group() as group:
                 group.start_soon(_watch_signals, runner.stop, received)

@@ -68,7 +68,8 @@ function render(campaigns) {
       cell("done", done + " / " + total, "done"),
       cell("active calls", c.active_calls + " / " + c.max_concurrent_calls, "active"),
       cell("dials, last minute", String(c.dials_last_minute), "dials"),
-      cell("spend", "$" + c.spend_usd.toFixed(2), "spend"),
+      cell("spend", "$" + c.spend_usd.toFixed(2) + (c.spend_pending_usd >= 0.005 ?
+        " + $" + c.spend_pending_usd.toFixed(2) + " pending" : ""), "spend"),
       cell("attempts", String(c.attempts), "attempts"),
     );
     const outcomes = document.createElement("p");

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from dialer.domain.pacing import spend_words
 from dialer.store import CampaignSummary
 
 STATE_ORDER = ("pending", "dialing", "in_call", "retry_wait", "completed", "failed", "skipped")
@@ -104,7 +105,7 @@ class RunProgress:
             *notes,
             f"active {summary.live_attempts}/{self._cap}",
             f"{dial_rate:.1f} dials/s",
-            f"${summary.spend_cents / 100:,.2f}",
+            spend_words(summary.spend_cents, summary.pending_cents),
             f"ETA {_duration(eta) if eta is not None else '—'}",
         ]
         retrying = summary.leads_by_state.get("retry_wait", 0)
@@ -138,9 +139,9 @@ def summary_table(name: str, summary: CampaignSummary) -> Table:
     table.add_row("attempts", f"{summary.attempts:,}")
     minutes = summary.total_duration_ms / 60000
     table.add_row("talk + ring time", f"{minutes:,.1f} min")
-    if summary.spend_cents:
-        table.add_row("spend", f"${summary.spend_cents / 100:,.2f}")
-        if summary.connected_calls:
+    if summary.spend_cents or summary.pending_cents:
+        table.add_row("spend", spend_words(summary.spend_cents, summary.pending_cents))
+        if summary.connected_calls and summary.spend_cents:
             per_call = summary.spend_cents / 100 / summary.connected_calls
             table.add_row("cost per connected call", f"${per_call:,.3f}")
     if summary.next_due_at is not None and summary.leads_by_state.get("retry_wait"):

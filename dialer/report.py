@@ -19,6 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from dialer.domain.pacing import spend_words
 from dialer.domain.timezones import zone
 from dialer.store import CampaignRow, CampaignSummary, Store
 
@@ -239,7 +240,10 @@ def render(campaign: CampaignRow, data: ReportData, generated: datetime) -> str:
         ("Attempts", f"{summary.attempts:,}"),
         ("Connected calls", f"{summary.connected_calls:,}"),
         ("Create requests", _requests_fact(summary.requests_by_outcome)),
-        ("Spend", f"${summary.spend_cents / 100:,.2f}"),
+        (
+            "Spend (known + pending estimate)",
+            spend_words(summary.spend_cents, summary.pending_cents),
+        ),
         (
             "Status",
             campaign.status.value

@@ -32,6 +32,7 @@ class CampaignStatusView:
     dials_last_minute: int = 0
     waiting_for_rules: dict[str, int] = field(default_factory=dict)  # by calling rule
     from_numbers: list[FromNumberStats] = field(default_factory=list)  # with a pool only
+    budget_usd: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -48,7 +49,9 @@ class CampaignStatusView:
             "dials_last_minute": self.dials_last_minute,
             "in_doubt": summary.in_doubt,
             "total_duration_ms": summary.total_duration_ms,
-            "spend_usd": round(summary.spend_cents / 100, 4),
+            "spend_usd": round(summary.spend_cents / 100, 4),  # known: what Retell reported
+            "spend_pending_usd": round(summary.pending_cents / 100, 4),  # expected, not in yet
+            "budget_usd": self.budget_usd,
             "connected_calls": summary.connected_calls,
             "cost_per_connected_call_usd": cost_per_connected_call(summary),
             "next_due_at": summary.next_due_at.isoformat() if summary.next_due_at else None,
@@ -82,6 +85,7 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 await store.dials_in_last_minute(row.id),
                 by_rule,
                 await store.from_number_report(row.id) if settings.has_caller_id_pool else [],
+                settings.budget_usd,
             )
         )
     return views

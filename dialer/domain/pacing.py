@@ -188,3 +188,12 @@ def next_free_slot(
     (the slot, the campaign's next_dial_at after it)."""
     start = max(now, next_dial_at or now)
     return start, start + slot_interval(pacing.calls_per_second, speed)
+
+
+def spend_words(known_cents: float, pending_cents: float) -> str:
+    """`$3.20 + $0.75 pending`: what Retell reported, and the expected cost of the calls whose
+    cost has not come yet (Retell reports it a while after each call)."""
+    known = f"${known_cents / 100:,.2f}"
+    if pending_cents < 0.5:
+        return known
+    return f"{known} + ${pending_cents / 100:,.2f} pending"

@@ -25,7 +25,7 @@ from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import Pacing
 from dialer.domain.claim import DueLead, RecentCall, lookback
 from dialer.domain.claim import select as select_claim
-from dialer.domain.pacing import COST_WAIT, Spend, next_free_slot, plan_claim
+from dialer.domain.pacing import next_free_slot, plan_claim
 from dialer.domain.screening import DAILY_WINDOW
 from dialer.domain.states import (
     DUE_LEAD_STATES,
@@ -38,6 +38,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
 from dialer.store.records import Attempt, CallerIdPlan, Claim, ClaimRequest, NumberBusyError
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers, suppressions
+from dialer.store.spending import read_spend
 
 
 class ClaimingQueries(StoreBase):
@@ -80,7 +81,7 @@ class ClaimingQueries(StoreBase):
             account_cap=request.account_cap,
             speed=request.speed,
             budget=budget,
-            spend=await self._spend(conn, campaign_id, now, request.speed) if budget else None,
+            spend=await read_spend(conn, campaign_id, now, request.speed) if budget else None,
         )
         if plan.pause_reason is not None:
             paused = CampaignStatus.PAUSED
@@ -119,55 +120,6 @@ class ClaimingQueries(StoreBase):
                 .values(next_dial_at=plan.slot(len(claimed)))
             )
         return Claim(claimed, now, status, None, plan.free_slots - len(claimed))
-
-    async def _spend(
-        self, conn: AsyncConnection, campaign_id: int, now: datetime, speed: float
-    ) -> Spend:
-        """What the campaign's calls cost so far, and what is not costed yet: ended calls (a
-        partial index finds them) and live ones, with how long each lasted."""
-        known = (
-            await conn.execute(
-                select(
-                    campaigns.c.spend_cents, campaigns.c.billed_calls, campaigns.c.billed_ms
-                ).where(campaigns.c.id == campaign_id)
-            )
-        ).one()
-        stale_before = now - COST_WAIT / speed
-        uncosted = (attempts.c.state == AttemptState.ENDED) & attempts.c.cost_cents.is_(None)
-        duration = func.coalesce(attempts.c.duration_ms, 0)
-        stale = attempts.c.settled_at < stale_before
-        waiting = (
-            await conn.execute(
-                select(
-                    func.count().filter(~stale),
-                    func.coalesce(func.sum(duration).filter(~stale), 0),
-                    func.count().filter(stale),
-                    func.coalesce(func.sum(duration).filter(stale), 0),
-                )
-                .where(attempts.c.campaign_id == campaign_id)
-                .where(uncosted)
-            )
-        ).one()
-        started = await conn.scalars(
-            select(func.coalesce(attempts.c.sent_at, attempts.c.created_at))
-            .where(attempts.c.campaign_id == campaign_id)
-            .where(attempts.c.state.in_(LIVE_ATTEMPT_STATES))
-        )
-        live_ms = tuple(
-            max(0, int((now - moment).total_seconds() * 1000 * speed))
-            for moment in (aware(s) for s in started)
-            if moment is not None
-        )
-        return Spend(
-            cents=float(known.spend_cents),
-            calls=int(known.billed_calls),
-            billed_ms=int(known.billed_ms),
-            uncosted_calls=int(waiting[0]),
-            uncosted_ms=int(waiting[1]),
-            stale_calls=int(waiting[2]),
-            stale_ms=int(waiting[3]),
-            live_ms=live_ms,
-        )
 
     @staticmethod
     def _attempt(

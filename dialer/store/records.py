@@ -134,6 +134,8 @@ class CampaignSummary:
     total_duration_ms: int
     next_due_at: datetime | None
     spend_cents: float = 0.0
+    # the expected cost of the calls whose cost Retell has not reported yet (live, and ended)
+    pending_cents: float = 0.0
     connected_calls: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     waiting_by_reason: dict[str, int] = field(default_factory=dict)

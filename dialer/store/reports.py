@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select, tuple_
 
 from dialer.domain.calling_rules import Place, PlaceFilter
+from dialer.domain.campaign import DEFAULT_COST_PER_MINUTE
+from dialer.domain.pacing import Budget
 from dialer.domain.states import (
     DUE_LEAD_STATES,
     LIVE_ATTEMPT_STATES,
@@ -22,6 +24,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
 from dialer.store.records import CampaignSummary, FromNumberStats
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers
+from dialer.store.spending import read_spend
 
 _last = attempts.alias("last")
 _connected = attempts.alias("connected")
@@ -279,11 +282,12 @@ class ReportQueries(StoreBase):
                     .where(leads.c.state.in_(DUE_LEAD_STATES))
                 )
             ).scalar_one()
-            spend = (
-                await conn.execute(
-                    select(campaigns.c.spend_cents).where(campaigns.c.id == campaign_id)
-                )
+            config = (
+                await conn.execute(select(campaigns.c.config).where(campaigns.c.id == campaign_id))
             ).scalar_one()
+            spend = await read_spend(conn, campaign_id, await self.now(conn), 1.0)
+            prior = float((config or {}).get("cost_per_minute") or DEFAULT_COST_PER_MINUTE)
+            pending, stale = Budget(0.0, prior * 100).estimate(spend)
             skipped = await conn.execute(
                 select(leads.c.skip_reason, func.count())
                 .where(leads.c.campaign_id == campaign_id)
@@ -306,7 +310,8 @@ class ReportQueries(StoreBase):
             in_doubt=int(totals[3]),
             total_duration_ms=int(totals[1]),
             next_due_at=aware(due),
-            spend_cents=float(spend or 0),
+            spend_cents=spend.cents,
+            pending_cents=pending + stale,
             connected_calls=int(totals[4]),
             skipped_by_reason={str(r): int(n) for r, n in skipped},
             waiting_by_reason={str(r): int(n) for r, n in waiting},

@@ -103,3 +103,32 @@ async def test_a_row_removed_from_the_file_is_not_dialed_until_it_is_back(
     assert report.edits == {RowEdit.UNCHANGED: 1, RowEdit.RESTORED: 1}
     await run_in_process(store, engine, back)
     assert _dialed(engine) == {N1: 1, N2: 1}
+
+
+async def test_numbers_another_campaign_dialed_are_reported_and_skipped_on_request(
+    store: Store, tmp_path: Path
+) -> None:
+    engine = SimulatedRetell(speed=200, seed=4, rules=[OutcomeRule(["user_hangup"], suffix="")])
+    first = tmp_path / "first"
+    first.mkdir()
+    await run_in_process(store, engine, _campaign(first, [("A", N1), ("B", N2)], name="winter"))
+    # the same people, loaded again under a second campaign name
+    second = tmp_path / "second"
+    second.mkdir()
+    path = _campaign(second, [("A", N1), ("B", N2), ("C", N3)], name="spring")
+    report = (await import_campaign(store, read_campaign_file(path))).report
+    assert report.dialed_elsewhere == {"winter": 2}
+    assert any("campaign winter" in w for w in report.warnings())
+    # without dedupe they would be called again; with it they are skipped
+    path = _campaign(
+        second,
+        [("A", N1), ("B", N2), ("C", N3)],
+        name="spring",
+        dedupe_across_campaigns="30d",
+    )
+    await run_in_process(store, engine, path)
+    assert _dialed(engine) == {N1: 1, N2: 1, N3: 1}
+    rows = {(r["campaign_id"], r["lead_key"]): r for r in await lead_rows(store)}
+    spring = max(campaign for campaign, _ in rows)
+    assert rows[(spring, "A")]["skip_reason"] == "dialed_by:winter"
+    assert rows[(spring, "C")]["state"] == "completed"

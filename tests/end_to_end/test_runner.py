@@ -352,3 +352,40 @@ async def test_a_budget_holds_when_every_cost_comes_late(
         summary.spend_cents,
         largest,
     )
+
+
+async def test_status_shows_spend_known_and_the_pending_estimate(
+    store: Store, tmp_path: Path
+) -> None:
+    """Before Retell reports any cost, `dialer status` shows $0 known plus the expected cost of
+    the calls that ended or are live (at cost_per_minute), in JSON, the table and the report."""
+    import anyio
+
+    from dialer.display import summary_table
+    from dialer.status import read_status
+
+    from ..helpers import running
+
+    engine = SimulatedRetell(
+        speed=100, seed=16, call_seconds=(60, 60), late_analysis_seconds=100_000
+    )
+    path = write_campaign(
+        tmp_path, numbers(20), cps=20, cap=4, max_attempts=1, extra={"cost_per_minute": 0.30}
+    )
+    async with running(store, engine, path, fast_options(speed=100)):
+        with anyio.fail_after(60):
+            while sum(1 for c in engine.calls.values() if engine.status(c) != "registered") < 6:
+                await anyio.sleep(0.05)
+            while (await store.summary(1)).leads_by_state.get("completed", 0) < 4:
+                await anyio.sleep(0.05)
+        (view,) = await read_status(store, "test", datetime.now(UTC))
+    shown = view.as_json()
+    assert shown["spend_usd"] == 0  # nothing reported yet
+    # four or more calls of a minute ended, each at $0.30 a minute
+    assert shown["spend_pending_usd"] >= 4 * 0.30 * 0.99
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(summary_table("test", view.summary))
+    text = console.export_text()
+    assert "$0.00 + $" in text and "pending" in text
