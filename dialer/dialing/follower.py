@@ -144,6 +144,7 @@ class CallFollower:
         async with anyio.create_task_group() as group:
             if self._batched:
                 group.start_soon(self._list_loop, group)
+            if self._on_analysis is not None:  # late analyses come however calls are followed
                 group.start_soon(self._analysis_loop)
             while True:
                 now = time.monotonic()

@@ -389,3 +389,19 @@ async def test_status_shows_spend_known_and_the_pending_estimate(
     console.print(summary_table("test", view.summary))
     text = console.export_text()
     assert "$0.00 + $" in text and "pending" in text
+
+
+async def test_following_per_call_finishes_and_picks_up_late_analyses(
+    store: Store, tmp_path: Path
+) -> None:
+    """`--follow get-call` (one read per live call): the run still ends, with the analyses and
+    costs Retell adds after each call ended."""
+    engine = SimulatedRetell(speed=100, seed=17, call_seconds=(20, 40))
+    path = write_campaign(tmp_path, numbers(12), cps=20, cap=4, max_attempts=1)
+    options = fast_options(speed=100, follow="get-call")
+    result = await run_in_process(store, engine, path, options, limit_seconds=60)
+    assert result.outcome is RunOutcome.FINISHED
+    async with store.engine.connect() as conn:
+        rows = list(await conn.execute(select(attempts.c.analysis, attempts.c.cost_cents)))
+    assert len(rows) == 12
+    assert all(r.analysis is not None and r.cost_cents is not None for r in rows)
