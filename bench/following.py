@@ -109,7 +109,12 @@ def figures(
     gaps.sort()
     p50 = statistics.median(gaps) if gaps else float("nan")
     p95 = gaps[int(0.95 * (len(gaps) - 1))] if gaps else float("nan")
-    duration = max(c["terminal_at"] for c in calls) - calls[0]["created"]
+    # every read of the run, over the whole run: the follow reads while calls are live, and the
+    # late-details reads after (analyses, costs, one get-call per connected call for its
+    # recording, which Retell's list items lack)
+    first = calls[0]["created"]
+    read_times = [t for t in records["read_times"] if t >= first]
+    duration = max([c["terminal_at"] for c in calls] + read_times) - first
     reads = sum(records["requests"].get(e, 0) - since_reads.get(e, 0) for e in READS)
     return utilization, p50, p95, reads / duration
 
