@@ -103,8 +103,8 @@ def generate(rows: int, spread: str, folder: Path) -> Path:
 
 
 def child(campaign: str, url: str) -> None:
-    from dialer.importer import import_campaign
     from dialer.inputs.campaign_file import read_campaign_file
+    from dialer.operations.loading import import_campaign
     from dialer.store import open_store
 
     async def go() -> dict[str, float]:

@@ -29,8 +29,8 @@ import psutil
 from common import KEY, Simulator, database, write_campaign, write_leads
 
 from dialer.domain.campaign import Pacing
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.store import ClaimRequest, open_store
 
 OFF = Pacing(calls_per_second=1_000_000, max_concurrent_calls=1_000_000)

@@ -24,8 +24,8 @@ from typing import Any
 
 from common import KEY, Simulator, database, write_campaign, write_leads
 
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.store import open_store
 
 

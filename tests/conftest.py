@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from dialer.store import Store, open_store
-from dialer.store.engine import create_engine, upgrade
+from dialer.store.connection import create_engine, upgrade
 
 PG_ADMIN_DSN = os.environ.get("DIALER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 _PG_TEMPLATE = f"dialer_tpl_{os.getpid()}"

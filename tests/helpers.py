@@ -17,10 +17,10 @@ from dialer.dialing.options import RunOptions, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.http.binding import bound_port, listening_socket
 from dialer.http.server import Limits, serve
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.retell import RetellClient
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
 from dialer.store.schema import leads

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from dialer.clock import Clock
+from dialer.dialing.clock import Clock
 from dialer.domain.calling_rules import CallingRules, Place, PlaceFilter, schedule
 from dialer.store import Store
 

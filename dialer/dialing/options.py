@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from dialer.clock import Clock
+from dialer.dialing.clock import Clock
 
 
 class RunOutcome(StrEnum):

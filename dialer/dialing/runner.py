@@ -28,11 +28,11 @@ import anyio
 import anyio.abc
 import structlog
 
-from dialer.dialing.caller_ids import caller_id_plan
+from dialer.dialing.caller_id_plan import caller_id_plan
 from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
-from dialer.dialing.predial import PreDialGate
+from dialer.dialing.pre_dial_gate import PreDialGate
 from dialer.domain.breaker import is_failure, trip_reason
 from dialer.domain.caller_id import leaves_message, retire_reason, voicemail_option
 from dialer.domain.calling_rules import PlaceFilter
@@ -45,9 +45,9 @@ from dialer.domain.policy import (
 from dialer.domain.predial import Allow, Failed, HookVerdict, Refuse
 from dialer.domain.state_rules import caps_by_state
 from dialer.domain.states import AttemptState, CampaignStatus
-from dialer.inputs.state_rules import calling_rules
-from dialer.logs import loggable_number
-from dialer.metrics import METRICS
+from dialer.inputs.rule_book import calling_rules
+from dialer.observability.logs import loggable_number
+from dialer.observability.metrics import METRICS
 from dialer.retell import (
     Ambiguous,
     CreateCallRequest,

@@ -17,7 +17,7 @@ import structlog
 
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
-from dialer.metrics import METRICS
+from dialer.observability.metrics import METRICS
 from dialer.retell import RetellClient
 from dialer.retell.webhooks import CallEvent
 from dialer.store import WORKER, CampaignRow, Store

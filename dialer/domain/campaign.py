@@ -19,11 +19,11 @@ from pydantic import (
     model_validator,
 )
 
+from dialer.domain.durations import format_duration, parse_duration
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
 from dialer.domain.timezones import is_known_zone, known_zones
-from dialer.durations import format_duration, parse_duration
 from dialer.phones import InvalidNumberError, normalize_number
 
 Duration = Annotated[

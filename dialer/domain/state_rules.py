@@ -1,5 +1,5 @@
 """US state calling rules: windows per kind of day, Sunday and holiday bans, and per-callee
-caps, as typed values and pure functions (no I/O: dialer.inputs.state_rules reads the rows the
+caps, as typed values and pure functions (no I/O: dialer.inputs.rule_book reads the rows the
 package ships and a campaign's overrides).
 
 A rule row says, in the callee's local time, when calls are allowed on weekdays, Saturdays,
@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
-from dialer.durations import parse_duration
+from dialer.domain.durations import parse_duration
 
 
 @cache

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dialer.dashboard import PAGE, StatusSource, status_json
-from dialer.metrics import CONTENT_TYPE, METRICS
+from dialer.observability.metrics import CONTENT_TYPE, METRICS
+from dialer.reporting.dashboard import PAGE, StatusSource, status_json
 from dialer.retell.webhooks import SIGNATURE_HEADER, BadEventError, CallEvent, parse_event, verify
 
 log = structlog.get_logger("dialer.http")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.spelling import closest
+from dialer.inputs.problems import InputError, Problem
 from dialer.inputs.yamlsource import (
     MIB,
     InputFileError,
@@ -22,7 +23,6 @@ from dialer.inputs.yamlsource import (
     read_text,
 )
 from dialer.phones import InvalidNumberError, normalize_number
-from dialer.problems import InputError, Problem
 
 # Room for about ten thousand inline leads; a larger list belongs in a lead file.
 CAMPAIGN_FILE_LIMITS = YamlLimits("campaign files", max_bytes=1 * MIB, max_values=250_000)

@@ -21,6 +21,8 @@ from dialer.domain.campaign import stringify_variable
 from dialer.domain.state_rules import lead_states_key, state_code
 from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
+from dialer.inputs.intset import IntSet
+from dialer.inputs.problems import Problem
 from dialer.inputs.yamlsource import (
     CONTROL_CHARACTER,
     MIB,
@@ -34,14 +36,12 @@ from dialer.inputs.yamlsource import (
     load_with_lines,
     read_text,
 )
-from dialer.intset import IntSet
 from dialer.phones import (
     InvalidNumberError,
     number_facts,
     number_state,
     special_number_reason,
 )
-from dialer.problems import Problem
 
 NUMBER_COLUMNS = ("to_number", "phone", "phone_number")
 # `state` (the callee's address state) is read for state rules and stays a dynamic variable too,

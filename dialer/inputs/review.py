@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from dialer.domain.calling_rules import CallingRules, schedule
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
-from dialer.inputs.state_rules import calling_rules
+from dialer.inputs.problems import Problem
+from dialer.inputs.rule_book import calling_rules
 from dialer.inputs.suppress import SuppressList, read_suppress_files
-from dialer.problems import Problem
 
 
 @dataclass(frozen=True)

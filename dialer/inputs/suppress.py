@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from dialer.inputs.campaign_file import CampaignSource
+from dialer.inputs.problems import Problem
 from dialer.inputs.yamlsource import MIB, InputFileError, line_of, read_text
 from dialer.phones import InvalidNumberError, normalize_number
-from dialer.problems import Problem
 
 SUPPRESS_FILE_BYTES = 64 * MIB  # about four million numbers
 

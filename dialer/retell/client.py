@@ -46,7 +46,7 @@ from dialer.retell.models import (
     PhoneNumber,
     RetellLlm,
 )
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 
 log = structlog.get_logger("dialer.retell")
 

@@ -8,7 +8,7 @@ this package imports it from here only; nothing outside it imports SQLAlchemy.
 from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, conflict_pause
 from dialer.store.campaigns import CampaignQueries
 from dialer.store.claiming import ClaimingQueries
-from dialer.store.engine import (
+from dialer.store.connection import (
     SchemaOutOfDateError,
     SchemaTooNewError,
     StoreMissingError,

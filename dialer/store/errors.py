@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from dialer.store.engine import SchemaOutOfDateError, StoreMissingError
+from dialer.store.connection import SchemaOutOfDateError, StoreMissingError
 
 _UNREACHABLE_ERRNOS = frozenset(
     {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}

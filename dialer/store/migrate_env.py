@@ -8,7 +8,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from dialer.store.engine import create_engine
+from dialer.store.connection import create_engine
 from dialer.store.schema import metadata
 
 

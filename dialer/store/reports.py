@@ -93,7 +93,8 @@ _ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.voicemail_action,
 ).join(leads, leads.c.id == attempts.c.lead_id)
 
-# The rows' keys (the export turns analysis and cents into its own columns: dialer.export).
+# The rows' keys (the export turns analysis and cents into its own columns:
+# dialer.reporting.export).
 LEAD_ROW_KEYS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
 ATTEMPT_ROW_KEYS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
 

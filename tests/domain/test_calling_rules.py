@@ -14,7 +14,7 @@ from dialer.domain.calling_rules import CallingRules, Place, closed_reason, next
 from dialer.domain.campaign import CallingHours
 from dialer.domain.state_rules import StateRuleRow, build_rule, lead_states_key, rule_book
 from dialer.domain.states import SkipReason
-from dialer.inputs.state_rules import shipped_rules
+from dialer.inputs.rule_book import shipped_rules
 from dialer.phones import number_state, number_time_zones
 
 NY, CHI, LA = "America/New_York", "America/Chicago", "America/Los_Angeles"

@@ -109,14 +109,14 @@ def test_never_beyond_max_attempts(attempts: int, status: str, reason: str | Non
     [("30m", 1800), ("2h", 7200), ("1s", 1), ("1h30m", 5400), ("500ms", 0.5), (45, 45)],
 )
 def test_durations_parse(text: str | int, seconds: float) -> None:
-    from dialer.durations import parse_duration
+    from dialer.domain.durations import parse_duration
 
     assert parse_duration(text).total_seconds() == seconds
 
 
 @given(st.integers(min_value=0, max_value=10**10))
 def test_durations_round_trip_through_the_store_format(millis: int) -> None:
-    from dialer.durations import format_duration, parse_duration
+    from dialer.domain.durations import format_duration, parse_duration
 
     delta = timedelta(milliseconds=millis)
     assert parse_duration(format_duration(delta)) == delta

@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from dialer.dialing.options import RunOutcome
 from dialer.dialing.runner import CampaignRunner
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
+from dialer.reporting.status import read_status
 from dialer.retell import RetellClient
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer
-from dialer.status import read_status
 from dialer.store import Store
 from dialer.store.schema import attempts
 

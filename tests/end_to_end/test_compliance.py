@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from dialer.cli import main
-from dialer.clock import Clock
+from dialer.dialing.clock import Clock
 from dialer.dialing.options import RunOutcome
 from dialer.dialing.runner import CampaignRunner
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.retell import RetellClient
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import OutcomeRule, SimulatedRetell, SimulatorServer, run_simulator_in_thread
 from dialer.store import Store, open_store
 from dialer.store.schema import leads

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.simulator import Faults, SimulatedRetell, run_simulator_in_thread
 from dialer.store import open_store
 from dialer.store.schema import attempts, leads

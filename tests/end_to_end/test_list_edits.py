@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from dialer.domain.list_edits import REMOVED_FROM_LIST, RowEdit
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.simulator import OutcomeRule, SimulatedRetell
 from dialer.store import Store
 

@@ -126,7 +126,7 @@ import anyio
 from dialer.http.app import Monitoring, create_app
 from dialer.http.binding import bound_port, listening_socket
 from dialer.http.server import Limits, serve
-from dialer.logs import configure_logging
+from dialer.observability.logs import configure_logging
 
 async def ok():
     return True, {}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dialer.logs import configure_logging, loggable_number
-from dialer.metrics import Metrics
+from dialer.observability.logs import configure_logging, loggable_number
+from dialer.observability.metrics import Metrics
 
 
 def test_metrics_render_in_the_prometheus_text_format() -> None:

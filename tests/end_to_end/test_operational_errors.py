@@ -182,7 +182,7 @@ async def test_a_store_from_a_newer_dialer_is_one_line(store_url: str) -> None:
     traceback: "Can't locate revision"."""
     from sqlalchemy import text
 
-    from dialer.store.engine import create_engine
+    from dialer.store.connection import create_engine
 
     engine = create_engine(store_url)
     try:
@@ -244,7 +244,7 @@ async def test_no_campaign_names_the_store_it_looked_in(store_url: str, tmp_path
     """`dialer report NAME` used to say "no campaign" without naming the store it read."""
     from sqlalchemy.engine import make_url
 
-    from dialer.store.engine import sqlite_file
+    from dialer.store.connection import sqlite_file
 
     file = sqlite_file(store_url)
     if file is None:  # Postgres, with a password that must not be shown (trust auth ignores it)
@@ -262,8 +262,8 @@ async def test_no_campaign_names_the_store_it_looked_in(store_url: str, tmp_path
 async def test_a_closed_pipe_ends_read_commands_quietly(store_url: str, tmp_path: Path) -> None:
     """`dialer export … | head -1` used to say "cannot reach the database … is it running?"
     (it was a broken pipe); now, like a Unix tool, it stops quietly (141: 128 + SIGPIPE)."""
-    from dialer.importer import import_campaign
     from dialer.inputs.campaign_file import read_campaign_file
+    from dialer.operations.loading import import_campaign
     from dialer.store import open_store
 
     store = await open_store(store_url)

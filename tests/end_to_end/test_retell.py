@@ -19,7 +19,7 @@ from dialer.retell import (
     RetellClient,
     RetellStatusError,
 )
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import Faults, OutcomeRule, SimulatedRetell, SimulatorServer
 
 pytestmark = pytest.mark.anyio

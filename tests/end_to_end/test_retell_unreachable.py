@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 import dialer.retell.client as client_module
+from dialer.app.health import WorkerHealth
 from dialer.dialing.options import RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.dialing.worker import Worker
-from dialer.health import WorkerHealth
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.retell import RetellClient, RetellUnreachableError
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
 from dialer.store.schema import attempts, leads

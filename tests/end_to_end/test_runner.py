@@ -171,7 +171,7 @@ async def test_a_failure_spike_pauses_the_campaign_before_the_list_is_spent(
 ) -> None:
     """Every call fails with dial_failed (a broken from-number): the campaign pauses itself
     with the reason and the figures after a window of calls; `dialer resume` goes on."""
-    from dialer import control
+    from dialer.operations import steering as control
 
     engine = SimulatedRetell(
         speed=200, seed=8, rules=[OutcomeRule(["dial_failed"], suffix="")], concurrency_limit=100
@@ -248,7 +248,7 @@ async def test_a_budget_pauses_the_campaign_before_it_is_passed(
     """budget_usd: the campaign pauses with `budget reached` before spend plus the expected
     cost of its live calls would pass it, and never spends more than the budget plus one
     call's cost. Cost and analysis that Retell adds after a call ended are recorded too."""
-    from dialer.simulator.engine import CENTS_PER_SECOND
+    from dialer.simulator.simulated import CENTS_PER_SECOND
 
     engine = SimulatedRetell(
         speed=200,
@@ -283,8 +283,8 @@ async def test_a_budget_pauses_the_campaign_before_it_is_passed(
     import io
     import json
 
-    from dialer.export import write_export
-    from dialer.status import read_status
+    from dialer.reporting.export import write_export
+    from dialer.reporting.status import read_status
 
     for fmt in ("jsonl", "csv"):
         out = io.StringIO()
@@ -313,7 +313,7 @@ async def test_a_budget_holds_when_every_cost_comes_late(
     live and ended — priced at `cost_per_minute` until the campaign's own costs come: spend
     ends within the budget plus the largest single call, with a prior above the real price
     (7 cents a minute) and with one far below it."""
-    from dialer.simulator.engine import CENTS_PER_SECOND
+    from dialer.simulator.simulated import CENTS_PER_SECOND
 
     engine = SimulatedRetell(
         speed=200,
@@ -361,8 +361,8 @@ async def test_status_shows_spend_known_and_the_pending_estimate(
     the calls that ended or are live (at cost_per_minute), in JSON, the table and the report."""
     import anyio
 
-    from dialer.display import summary_table
-    from dialer.status import read_status
+    from dialer.reporting.status import read_status
+    from dialer.reporting.terminal import summary_table
 
     from ..helpers import running
 

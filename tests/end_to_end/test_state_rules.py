@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from dialer.cli import main
-from dialer.clock import Clock
+from dialer.dialing.clock import Clock
 from dialer.dialing.options import RunOutcome
+from dialer.reporting.status import read_status
 from dialer.simulator import OutcomeRule, SimulatedRetell
-from dialer.status import read_status
 from dialer.store import Store
 from dialer.store.schema import attempts
 

@@ -10,7 +10,7 @@ import anyio
 import pytest
 import yaml
 
-from dialer.clock import Clock
+from dialer.dialing.clock import Clock
 from dialer.simulator import OutcomeRule, SimulatedRetell
 from dialer.store import Store
 

@@ -20,8 +20,8 @@ from retell.lib import webhook_auth
 from sqlalchemy import select
 
 from dialer.http.app import Webhooks, create_app
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.retell.webhooks import (
     FUTURE_SKEW_MS,
     SIGNATURE_HEADER,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.intset import IntSet
+from dialer.inputs.intset import IntSet
 
 int64 = st.integers(-(2**63), 2**63 - 1)
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as number_timezones
 
-from dialer.phone_patterns import country_patterns, pattern_reach
 from dialer.phones import (
     InvalidNumberError,
     canonical_country_code,
@@ -22,6 +21,7 @@ from dialer.phones import (
     number_time_zones,
     special_number_reason,
 )
+from dialer.phones.patterns import country_patterns, pattern_reach
 
 # NANP, and countries whose patterns differ in shape: variable lengths, many regions, mobiles
 # with geographic zones, non-geographic codes.

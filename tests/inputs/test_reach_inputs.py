@@ -9,7 +9,7 @@ import pytest
 
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.leads import LeadScan, iter_leads
-from dialer.problems import InputError
+from dialer.inputs.problems import InputError
 
 CAMPAIGN = "name: reach\nleads: leads.csv\nfrom_numbers: pool.txt\n"
 

@@ -12,7 +12,7 @@ import pytest
 import retell
 
 from dialer.retell import RetellClient, RetellStatusError
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer, Workspace
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer.retell import ListCallsPage, PhoneCall, RetellClient, RetellError
-from dialer.settings import ApiKey
+from dialer.retell.settings import ApiKey
 
 from ..openapi import bodies, resolve, response_schema, schemas
 

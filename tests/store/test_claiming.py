@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from dialer.domain.campaign import Pacing
 from dialer.domain.states import LeadState, SkipReason
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.store import Attempt, ClaimRequest, NumberBusyError, Store, open_store
 from dialer.store.schema import attempts, suppressions
 

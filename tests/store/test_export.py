@@ -25,9 +25,9 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
-from dialer.export import ATTEMPT_FIELDS, LEAD_FIELDS, neutralized, runs_as_formula
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
+from dialer.reporting.export import ATTEMPT_FIELDS, LEAD_FIELDS, neutralized, runs_as_formula
 from dialer.store import ClaimRequest, Store
 
 from ..helpers import numbers, write_campaign
@@ -265,13 +265,13 @@ async def test_a_failure_mid_export_leaves_the_previous_export(
 
 _SLOW_EXPORT = """
 import os, pathlib, sys, time
-import dialer.export
-shaped = dialer.export.shaped
+import dialer.reporting.export
+shaped = dialer.reporting.export.shaped
 def slowly(row, fields):
     pathlib.Path(os.environ["MID_EXPORT"]).touch()
     time.sleep(30)  # mid-export: the test kills this process now
     return shaped(row, fields)
-dialer.export.shaped = slowly
+dialer.reporting.export.shaped = slowly
 from dialer.cli import main
 main(sys.argv[1:])
 """

@@ -13,8 +13,8 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import AttemptState, LeadState
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
+from dialer.operations.loading import import_campaign
 from dialer.store import ClaimRequest, Store
 
 from ..helpers import lead_rows, numbers, write_campaign

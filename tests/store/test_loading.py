@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
-from dialer.problems import InputError
+from dialer.inputs.problems import InputError
+from dialer.operations.loading import import_campaign
 from dialer.store import Store
 from dialer.store.schema import leads
 
@@ -60,7 +60,7 @@ async def test_unchanged_files_are_not_read_again(
         raise AssertionError("the unchanged lead list was read again")
 
     with monkeypatch.context() as patched:
-        patched.setattr("dialer.importer.iter_leads", no_reading)
+        patched.setattr("dialer.operations.loading.iter_leads", no_reading)
         again = await import_campaign(store, read_campaign_file(path))
     assert (again.unchanged, again.added, again.leads_in_file) == (True, 0, 2)
     edited = _write(tmp_path, ["+14155550101,Ann,Gold", "+14155550102,Bob,", "+14155550103,Cy,"])

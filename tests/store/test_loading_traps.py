@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
-from dialer.problems import InputError
+from dialer.inputs.problems import InputError
+from dialer.operations.loading import import_campaign
 from dialer.store import Store
 
 from ..helpers import lead_rows

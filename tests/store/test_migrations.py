@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
-from dialer.store.engine import create_engine, downgrade, upgrade
+from dialer.store.connection import create_engine, downgrade, upgrade
 from dialer.store.schema import metadata
 
 pytestmark = pytest.mark.anyio

@@ -18,14 +18,14 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from dialer.cli import main
-from dialer.display import RunProgress, summary_table
 from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision, after_not_placed
 from dialer.domain.states import LeadState
-from dialer.importer import import_campaign
 from dialer.inputs.campaign_file import read_campaign_file
-from dialer.report import FEW_CALLS, figures, gather, render
+from dialer.operations.loading import import_campaign
+from dialer.reporting.report import FEW_CALLS, figures, gather, render
+from dialer.reporting.terminal import RunProgress, summary_table
 from dialer.store import Attempt, ClaimRequest, Store
 
 from ..helpers import numbers, write_campaign

@@ -14,7 +14,7 @@ from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA as _TZ_DATA
 from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX as _TZ_LONGEST_PREFIX
 
-from dialer.phone_patterns import country_patterns
+from dialer.phones.patterns import country_patterns
 
 T = TypeVar("T")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")

@@ -1,14 +1,14 @@
 """Steering a campaign in the store: pause, resume, cancel (`dialer pause|resume|cancel`), and
 what `dialer run` does with a campaign it loaded that is paused, cancelled or finished. The
-rules are dialer.domain.control's; this module applies them."""
+rules are dialer.domain.lifecycle's; this module applies them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from dialer.dialing.options import RunOutcome, RunResult
-from dialer.domain import control
-from dialer.domain.control import ControlRefusedError
+from dialer.domain import lifecycle
+from dialer.domain.lifecycle import ControlRefusedError
 from dialer.domain.states import PAUSED_BY_A_PERSON, CampaignStatus
 from dialer.store import CampaignRow, Store
 
@@ -27,7 +27,7 @@ async def _campaign(store: Store, name: str) -> CampaignRow:
 
 async def pause(store: Store, name: str) -> str:
     row = await _campaign(store, name)
-    change = control.pause(name, row.status)
+    change = lifecycle.pause(name, row.status)
     if change.status is not None:
         await store.set_status(row.id, change.status, PAUSED_BY_A_PERSON)
     return change.message
@@ -37,23 +37,23 @@ async def resume(store: Store, name: str) -> str:
     """Resume, and say whether any live process will dial it (runners heartbeat in the
     store)."""
     row = await _campaign(store, name)
-    change = control.resume(name, row.status)
+    change = lifecycle.resume(name, row.status)
     if change.status is not None:
         await store.reopen(row.id)
     serving = await store.serving(row.id, SERVING_WITHIN)
-    return control.serving_message(change.message, name, [p.kind for p in serving])
+    return lifecycle.serving_message(change.message, name, [p.kind for p in serving])
 
 
 async def cancel(store: Store, name: str) -> str:
     row = await _campaign(store, name)
-    return control.cancelled_message(name, await store.cancel(row.id))
+    return lifecycle.cancelled_message(name, await store.cancel(row.id))
 
 
 async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResult:
     """The campaign `dialer run` runs (a finished one with new rows is opened again; a paused
     one is run too: the run waits until it is resumed), or the result to report at once when
     it is cancelled."""
-    status = control.status_for_a_run(row.status)
+    status = lifecycle.status_for_a_run(row.status)
     if status is None:
         return RunResult(RunOutcome.CANCELLED, row.status_reason or row.status.value)
     if status is CampaignStatus.PAUSED:

@@ -17,10 +17,10 @@ from dialer.domain.calling_rules import Place
 from dialer.domain.list_edits import LoadReport, RowEdit
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
+from dialer.inputs.problems import InputError
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
 from dialer.inputs.yamlsource import InputFileError, check_regular_file
-from dialer.problems import InputError
 from dialer.store import LeadRecord, Store, conflict_pause, is_transient_conflict, lead_record
 
 WRITE_BATCH = 5000

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.domain import control
+from dialer.domain import lifecycle
 from dialer.domain.states import CampaignStatus
 
 
 def test_pause_applies_to_an_active_campaign_only() -> None:
-    assert control.pause("c", CampaignStatus.ACTIVE).status is CampaignStatus.PAUSED
-    change = control.pause("c", CampaignStatus.FINISHED)
+    assert lifecycle.pause("c", CampaignStatus.ACTIVE).status is CampaignStatus.PAUSED
+    change = lifecycle.pause("c", CampaignStatus.FINISHED)
     assert (change.status, change.message) == (None, "c is finished; nothing to pause")
 
 
 def test_a_cancelled_campaign_stays_cancelled() -> None:
-    assert control.resume("c", CampaignStatus.PAUSED).status is CampaignStatus.ACTIVE
-    with pytest.raises(control.ControlRefusedError, match="stays so"):
-        control.resume("c", CampaignStatus.CANCELLED)
+    assert lifecycle.resume("c", CampaignStatus.PAUSED).status is CampaignStatus.ACTIVE
+    with pytest.raises(lifecycle.ControlRefusedError, match="stays so"):
+        lifecycle.resume("c", CampaignStatus.CANCELLED)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_a_cancelled_campaign_stays_cancelled() -> None:
 def test_what_a_run_does_with_a_loaded_campaign(
     status: CampaignStatus, after: CampaignStatus | None
 ) -> None:
-    assert control.status_for_a_run(status) is after
+    assert lifecycle.status_for_a_run(status) is after
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_what_a_run_does_with_a_loaded_campaign(
     ],
 )
 def test_resume_says_whether_anyone_serves_the_campaign(kinds: list[str], said: str) -> None:
-    assert control.serving_message("c resumed", "c", kinds) == said
+    assert lifecycle.serving_message("c resumed", "c", kinds) == said

@@ -9,7 +9,7 @@ from typing import Any
 
 from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
-from dialer.inputs.state_rules import calling_rules
+from dialer.inputs.rule_book import calling_rules
 from dialer.store import CampaignSummary, FromNumberStats, Store
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
 
-import click
 import httpx
 from pydantic import BaseModel
 
+from dialer.domain.exit_codes import ExitCode
 from dialer.domain.preflight import (
     ENGINES_WITH_PROMPTS,
     NO_AGENT,
@@ -38,7 +38,6 @@ from dialer.domain.preflight import (
     variable_findings,
     worst,
 )
-from dialer.exit_codes import ExitCode
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
 from dialer.retell.client import (
@@ -48,7 +47,7 @@ from dialer.retell.client import (
     RetellTransportError,
 )
 from dialer.retell.models import Agent, ResponseEngine
-from dialer.settings import RetellSettings
+from dialer.retell.settings import RetellSettings
 
 T = TypeVar("T")
 Emit = Callable[[Finding], None]
@@ -297,15 +296,3 @@ class _Doctor:
         if unused is not None:
             self.note(unused)
         return True
-
-
-_MARKS = {Status.OK: ("✓", "green"), Status.WARN: ("!", "yellow"), Status.FAIL: ("✗", "red")}
-_PLAIN = {Status.OK: "ok  ", Status.WARN: "warn", Status.FAIL: "FAIL"}
-
-
-def render(finding: Finding, *, tty: bool) -> str:
-    """One line: a coloured ✓/!/✗ on a terminal, `ok`/`warn`/`FAIL` in plain text otherwise."""
-    if tty:
-        mark, colour = _MARKS[finding.status]
-        return f"{click.style(mark, fg=colour, bold=True)} {finding.subject}: {finding.message}"
-    return f"{_PLAIN[finding.status]} {finding.subject}: {finding.message}"
