@@ -80,6 +80,7 @@ class CallFollower:
         self._wake = anyio.Event()
         self._mean_call_seconds: float | None = None
         self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (monotonic)
+        self._known_ends: list[tuple[FollowedCall, PhoneCall]] = []  # over when placed
         self._batched = options.follow == "list"
 
     def __len__(self) -> int:
@@ -96,10 +97,14 @@ class CallFollower:
         """Ended calls whose analysis, cost or recording this process still waits for."""
         return len(self._awaiting_analysis)
 
-    def follow(self, attempt: Attempt, call_id: str, *, read_now: bool = False) -> FollowedCall:
-        """Start following a placed call. Per call: first read after the shortest interval
-        (or at once, for a call taken over from another worker). In batches: the next tick
-        asks about it; its own fallback read comes much later."""
+    def follow(
+        self, attempt: Attempt, call: PhoneCall | str, *, read_now: bool = False
+    ) -> FollowedCall:
+        """Start following a placed call (its id, or the call as its create answered). A call
+        already over is settled at once. Per call: first read after the shortest interval (or
+        at once, for a call taken over from another worker). In batches: the next tick asks
+        about it; its own fallback read comes much later."""
+        call_id = call if isinstance(call, str) else call.call_id
         now = time.monotonic()
         if self._batched:
             first = now + (0.0 if read_now else self._fallback_interval())
@@ -107,6 +112,9 @@ class CallFollower:
             first = now if read_now else now + self._options.scaled(self._options.poll_min_seconds)
         followed = FollowedCall(attempt, call_id, now, first, now)
         self._calls[attempt.attempt_id] = followed
+        if not isinstance(call, str) and call.is_terminal:
+            followed.reading = True  # keeps the reads off it: it is settled at once
+            self._known_ends.append((followed, call))
         self._wake.set()
         return followed
 
@@ -119,12 +127,12 @@ class CallFollower:
         if call.is_terminal and not followed.reading:  # a read in flight settles it just as well
             followed.reading = True  # keeps the reads off it meanwhile
             try:
-                await self.finish(followed, call, "webhook")
+                await self._finish(followed, call, "webhook")
             finally:
                 followed.reading = False
         return True
 
-    async def finish(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
+    async def _finish(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
         """The call is terminal: hand it to the end callback, then stop following it."""
         try:
             await self._on_end(followed, call, source)
@@ -147,6 +155,9 @@ class CallFollower:
             if self._on_analysis is not None:  # late analyses come however calls are followed
                 group.start_soon(self._analysis_loop)
             while True:
+                while self._known_ends:
+                    followed, call = self._known_ends.pop()
+                    group.start_soon(self._settle, followed, call, "poll")
                 now = time.monotonic()
                 soonest = now + 0.25
                 for followed in list(self._calls.values()):
@@ -183,12 +194,12 @@ class CallFollower:
                     listed = by_call.get(call.call_id)
                     if listed is not None and call.is_terminal and not listed.reading:
                         listed.reading = True
-                        group.start_soon(self._finish_listed, listed, call)
+                        group.start_soon(self._settle, listed, call, "list")
             await anyio.sleep(max(0.0, tick - (time.monotonic() - started)))
 
-    async def _finish_listed(self, followed: FollowedCall, call: PhoneCall) -> None:
+    async def _settle(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
         try:
-            await self.finish(followed, call, "list")
+            await self._finish(followed, call, source)
         finally:
             followed.reading = False
 
@@ -255,7 +266,7 @@ class CallFollower:
                     return
             followed.failures, followed.last_read = 0, time.monotonic()
             if call.is_terminal:
-                await self.finish(followed, call, "poll")
+                await self._finish(followed, call, "poll")
             else:
                 followed.next_read = time.monotonic() + self._interval(followed, call)
         finally:

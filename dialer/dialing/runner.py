@@ -22,7 +22,6 @@ import random
 import time
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import anyio
 import anyio.abc
@@ -33,9 +32,10 @@ from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.pre_dial_gate import PreDialGate
-from dialer.domain.breaker import is_failure, trip_reason
-from dialer.domain.caller_id import leaves_message, retire_reason, voicemail_option
+from dialer.domain.call_end import HealthRules
+from dialer.domain.caller_id import leaves_message, voicemail_option
 from dialer.domain.calling_rules import PlaceFilter
+from dialer.domain.lifecycle import Cause
 from dialer.domain.policy import (
     after_call,
     after_hook_failed,
@@ -103,8 +103,22 @@ class CampaignRunner:
         )
         rules = calling_rules(self.campaign)
         self._gate = CallingGate(store, campaign.id, rules, options.clock)
-        self._state_caps = caps_by_state(rules.states)
-        self._caller_ids = caller_id_plan(self.campaign)
+        self._health = HealthRules.of(self.campaign)
+        self._claim_request = ClaimRequest(  # what every claim of this campaign may take
+            pacing=self.campaign.pacing,
+            limit=options.claim_batch,
+            lease_seconds=options.lease_seconds,
+            speed=options.speed,
+            per_number_per_day=self.campaign.max_attempts_per_number_per_day,
+            budget_usd=self.campaign.budget_usd,
+            cost_per_minute=self.campaign.cost_per_minute,
+            dedupe_across=self.campaign.dedupe_across_campaigns,
+            require_consent=self.campaign.require_consent,
+            min_recall_gap=self.campaign.min_recall_gap,
+            state_caps=caps_by_state(rules.states),
+            caller_ids=caller_id_plan(self.campaign),
+            campaign=campaign.name,
+        )
         hook = self.campaign.pre_dial_hook
         self._hook = PreDialGate(hook) if hook else None
 
@@ -251,24 +265,14 @@ class CampaignRunner:
                 await self._wait_for_retell()
                 continue
             places = await self._places()
-            request = ClaimRequest(
-                pacing=self.campaign.pacing,
-                limit=self.options.claim_batch,
-                lease_seconds=self.options.lease_seconds,
-                account_cap=self._account_cap,
-                speed=self.options.speed,
-                places=places,
-                per_number_per_day=self.campaign.max_attempts_per_number_per_day,
-                budget_usd=self.campaign.budget_usd,
-                cost_per_minute=self.campaign.cost_per_minute,
-                dedupe_across=self.campaign.dedupe_across_campaigns,
-                require_consent=self.campaign.require_consent,
-                min_recall_gap=self.campaign.min_recall_gap,
-                state_caps=self._state_caps,
-                caller_ids=self._caller_ids,
-            )
             try:
-                claim = await self.store.claim(self.row.id, self.options.worker_id, request)
+                claim = await self.store.claim(
+                    self.row.id,
+                    self.options.worker_id,
+                    self._claim_request,
+                    places=places,
+                    account_cap=self._account_cap,
+                )
             except NumberBusyError:
                 # Another campaign dialed the same number at this instant; try again shortly.
                 await anyio.sleep(0.1)
@@ -329,7 +333,7 @@ class CampaignRunner:
             "lead_id": attempt.lead_id,
             "attempt_id": attempt.attempt_id,
         }
-        option = self._voicemail_option(attempt)
+        option = attempt.voicemail
         return CreateCallRequest(
             from_number=attempt.from_number or self.campaign.caller_ids[0],
             to_number=attempt.to_number,
@@ -340,15 +344,13 @@ class CampaignRunner:
             agent_override={"agent": {"voicemail_option": option}} if option else None,
         )
 
-    def _voicemail_option(self, attempt: Attempt) -> dict[str, Any] | None:
-        return voicemail_option(
+    def _with_voicemail(self, attempt: Attempt) -> Attempt:
+        """The attempt with the voicemail option its create sends, worked out once (at its
+        claim, or when it is taken over) and recorded when it is placed."""
+        option = voicemail_option(
             self.campaign.voicemail, attempt.number, self.campaign.retry.max_attempts
         )
-
-    def _with_voicemail(self, attempt: Attempt) -> Attempt:
-        """The attempt with the voicemail action its create asks for (recorded on placing)."""
-        option = self._voicemail_option(attempt)
-        return replace(attempt, voicemail_action=option["action"]["type"] if option else None)
+        return replace(attempt, voicemail=option)
 
     async def _dial(self, attempt: Attempt, delay: float) -> None:
         if delay > 0:
@@ -536,12 +538,11 @@ class CampaignRunner:
             call=call.call_id,
             to=loggable_number(attempt.to_number),
         )
-        followed = self._follower.follow(attempt, call.call_id)
-        if call.is_terminal:
-            await self._follower.finish(followed, call, "poll")
+        self._follower.follow(attempt, call)
 
     async def _call_ended(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
-        """The follower saw the call's end: record it with the lead's next state."""
+        """The follower saw the call's end: one decision — the lead's next state, what the call
+        does to its from-number and to the campaign — written in one transaction."""
         attempt = followed.attempt
         decision = after_call(
             self.campaign,
@@ -552,15 +553,15 @@ class CampaignRunner:
             now=await self.store.now(),
             wall_now=self.options.clock.now(),
             speed=self.options.speed,
-            voicemail_left=leaves_message(self._voicemail_option(attempt)),
+            voicemail_left=leaves_message(attempt.voicemail),
             has_next_number=attempt.has_next_number,
         )
         with anyio.CancelScope(shield=True):
-            ok = await self.store.record_call_end(
-                attempt, self.options.worker_id, decision, call.call_end()
+            done = await self.store.record_call_end(
+                attempt, self.options.worker_id, decision, call.call_end(), self._health
             )
         self._nudge()
-        if not ok:
+        if not done.written:
             self._log.warning("lease_lost", attempt=attempt.attempt_id)
             return
         self.stats.ended += 1
@@ -575,26 +576,13 @@ class CampaignRunner:
             lead_state=decision.state.value,
             source=source,
         )
-        if decision.pause_reason:
-            self._paused(decision.pause_reason, decision.pause_reason, "fix the account or number")
-        if decision.retire_reason is not None:
-            self._number_retired(attempt.from_number, decision.retire_reason)
-        else:
-            await self._check_number_health(attempt.from_number, call)
-        await self._check_failure_spike(call)
-
-    async def _check_number_health(self, from_number: str | None, call: PhoneCall) -> None:
-        """After a failed call from a pool number: retire the number for this campaign when
-        its latest calls fail at the rate `number_health` sets."""
-        health = self.campaign.number_health
-        if from_number is None or health is None or not self.campaign.has_caller_id_pool:
-            return
-        if call.disconnection_reason not in health.failures:
-            return
-        latest = await self.store.latest_reasons_from(self.row.id, from_number, health.window)
-        reason = retire_reason(health, latest)
-        if reason is not None and await self.store.retire_number(self.row.id, from_number, reason):
-            self._number_retired(from_number, reason)
+        if done.retired is not None:
+            self._number_retired(attempt.from_number, done.retired)
+        if done.paused is not None and done.paused.reason is not None:
+            if done.paused.cause is Cause.ACCOUNT:
+                self._paused(done.paused.reason, done.paused.reason, "fix the account or number")
+            else:
+                self._paused(done.paused.reason, done.paused.cause, "see the reason")
 
     def _number_retired(self, from_number: str | None, reason: str) -> None:
         METRICS.numbers_retired.labels(campaign=self.row.name).inc()
@@ -610,17 +598,6 @@ class CampaignRunner:
         await self.store.record_later_details(
             call.call_id, call.call_analysis, call.cost_cents, call.recording_url
         )
-
-    async def _check_failure_spike(self, call: PhoneCall) -> None:
-        """After a failed call: if the campaign's latest calls fail at an abnormal rate, pause
-        it (every worker stops claiming) rather than burn through the list."""
-        rules = self.campaign.breaker
-        if rules is None or not is_failure(rules, call.call_status, call.disconnection_reason):
-            return
-        latest = await self.store.latest_call_outcomes(self.row.id, rules.window)
-        reason = trip_reason(rules, latest)
-        if reason is not None and await self.store.pause_if_active(self.row.id, reason):
-            self._paused(reason, "failure_spike", "see the reason")
 
     def _paused(self, reason: str, kind: str, hint: str) -> None:
         METRICS.campaigns_paused.labels(campaign=self.row.name, reason=kind).inc()

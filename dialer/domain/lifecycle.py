@@ -1,11 +1,74 @@
-"""Pausing, resuming and cancelling a campaign: which status follows from which, and what a
-person is told."""
+"""A campaign's lifecycle, in one place: every change of its status — by a person (pause,
+resume, cancel), by itself (its budget, a failure spike, an account outcome, no from-number
+left) and at its end (finished, or opened again by new leads) — is a typed `Transition` made
+here and written by one store verb, which applies it only from the statuses it names (a
+campaign cancelled meanwhile stays cancelled). Also what a person is told."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from dialer.domain.states import CampaignStatus
+from dialer.domain.states import CANCELLED_BY_A_PERSON, PAUSED_BY_A_PERSON, CampaignStatus
+
+ACTIVE, PAUSED = CampaignStatus.ACTIVE, CampaignStatus.PAUSED
+CANCELLED, FINISHED = CampaignStatus.CANCELLED, CampaignStatus.FINISHED
+
+
+class Cause(StrEnum):
+    """Why a campaign's status changes (the metrics' and logs' word for it)."""
+
+    PERSON = "person"
+    BUDGET = "budget"
+    FAILURE_SPIKE = "failure_spike"
+    ACCOUNT = "account"  # an account or number outcome: credit_exhausted, marked_as_spam, …
+    NO_NUMBER_LEFT = "no_number_left"
+    FINISHED = "finished"
+    RESUMED = "resumed"
+    REOPENED = "reopened"  # a finished campaign whose list gained leads
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A status change: to `status` with `reason`, applied only from `from_statuses`."""
+
+    status: CampaignStatus
+    reason: str | None
+    cause: Cause
+    from_statuses: frozenset[CampaignStatus]
+    # active again: the failure-spike breaker counts calls from now on
+    restarts_breaker: bool = False
+
+
+def paused(cause: Cause, reason: str) -> Transition:
+    """The campaign pauses itself (or a person pauses it): only an active one."""
+    return Transition(PAUSED, reason, cause, frozenset({ACTIVE}))
+
+
+def paused_by_person() -> Transition:
+    return paused(Cause.PERSON, PAUSED_BY_A_PERSON)
+
+
+def resumed() -> Transition:
+    """Active again (a cancelled campaign stays cancelled)."""
+    return Transition(ACTIVE, None, Cause.RESUMED, frozenset({ACTIVE, PAUSED, FINISHED}), True)
+
+
+def reopened() -> Transition:
+    """A finished campaign whose list gained leads is dialed again."""
+    return Transition(ACTIVE, None, Cause.REOPENED, frozenset({FINISHED}), True)
+
+
+def finished() -> Transition:
+    """Every lead is done (the store checks that under the campaign's lock)."""
+    return Transition(FINISHED, None, Cause.FINISHED, frozenset({ACTIVE}))
+
+
+def cancelled() -> Transition:
+    return Transition(
+        CANCELLED, CANCELLED_BY_A_PERSON, Cause.CANCELLED, frozenset({ACTIVE, PAUSED, FINISHED})
+    )
 
 
 class ControlRefusedError(Exception):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from dialer.dialing.options import RunOutcome, RunResult
 from dialer.domain import lifecycle
 from dialer.domain.lifecycle import ControlRefusedError
-from dialer.domain.states import PAUSED_BY_A_PERSON, CampaignStatus
+from dialer.domain.states import CampaignStatus
 from dialer.store import CampaignRow, Store
 
 __all__ = ["ControlRefusedError", "cancel", "open_for_run", "pause", "resume"]
@@ -29,7 +29,7 @@ async def pause(store: Store, name: str) -> str:
     row = await _campaign(store, name)
     change = lifecycle.pause(name, row.status)
     if change.status is not None:
-        await store.set_status(row.id, change.status, PAUSED_BY_A_PERSON)
+        await store.change_status(row.id, lifecycle.paused_by_person())
     return change.message
 
 
@@ -39,7 +39,7 @@ async def resume(store: Store, name: str) -> str:
     row = await _campaign(store, name)
     change = lifecycle.resume(name, row.status)
     if change.status is not None:
-        await store.reopen(row.id)
+        await store.change_status(row.id, lifecycle.resumed())
     serving = await store.serving(row.id, SERVING_WITHIN)
     return lifecycle.serving_message(change.message, name, [p.kind for p in serving])
 
@@ -59,7 +59,7 @@ async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResul
     if status is CampaignStatus.PAUSED:
         return row
     if status is not row.status:
-        await store.reopen(row.id)
+        await store.change_status(row.id, lifecycle.reopened())
         reopened = await store.campaign(row.id)
         assert reopened is not None
         return reopened

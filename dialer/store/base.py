@@ -143,25 +143,6 @@ class StoreBase:
                 {"a": _CAMPAIGN_LOCK, "b": campaign_id},
             )
 
-    async def _change_status(
-        self,
-        conn: AsyncConnection,
-        campaign_id: int,
-        status: CampaignStatus,
-        reason: str | None,
-        now: datetime,
-        *,
-        only_if_active: bool = False,
-        **more: Any,
-    ) -> bool:
-        """Write the campaign's status (and reason). `only_if_active`: a campaign paused or
-        cancelled meanwhile keeps its status. Returns whether it was written."""
-        update = campaigns.update().where(campaigns.c.id == campaign_id)
-        if only_if_active:
-            update = update.where(campaigns.c.status == CampaignStatus.ACTIVE)
-        values = {"status": status, "status_reason": reason, "updated_at": now, **more}
-        return bool((await conn.execute(update.values(**values))).rowcount)
-
     async def _live_count(self, conn: AsyncConnection, campaign_id: int) -> int:
         return await count_rows(
             conn,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings
+from dialer.domain.lifecycle import Transition, cancelled, finished
 from dialer.domain.states import (
-    CANCELLED_BY_A_PERSON,
     LIVE_ATTEMPT_STATES,
     UNFINISHED_LEAD_STATES,
     CampaignStatus,
@@ -33,6 +33,28 @@ _CAMPAIGN_COLUMNS = (
 
 def _campaign_row(row: Any) -> CampaignRow:
     return CampaignRow(row.id, row.name, CampaignStatus(row.status), row.status_reason, row.config)
+
+
+async def write_transition(
+    conn: AsyncConnection, campaign_id: int, transition: Transition, now: datetime
+) -> bool:
+    """Write a status change inside a transaction: only from the statuses it applies from
+    (a campaign paused or cancelled meanwhile keeps its status). Every status write of the
+    store is this one. Returns whether it was written."""
+    values: dict[str, Any] = {
+        "status": transition.status,
+        "status_reason": transition.reason,
+        "updated_at": now,
+    }
+    if transition.restarts_breaker:
+        values["breaker_since"] = now
+    result = await conn.execute(
+        campaigns.update()
+        .where(campaigns.c.id == campaign_id)
+        .where(campaigns.c.status.in_(sorted(transition.from_statuses)))
+        .values(**values)
+    )
+    return bool(result.rowcount)
 
 
 class CampaignQueries(StoreBase):
@@ -150,11 +172,11 @@ class CampaignQueries(StoreBase):
             return [_campaign_row(r) for r in rows]
 
     @rides_out_outages
-    async def set_status(
-        self, campaign_id: int, status: CampaignStatus, reason: str | None = None
-    ) -> None:
+    async def change_status(self, campaign_id: int, transition: Transition) -> bool:
+        """The one verb that changes a campaign's status (dialer.domain.lifecycle decides how);
+        False when the campaign was not in a status the transition applies from."""
         async with self.transaction() as conn:
-            await self._change_status(conn, campaign_id, status, reason, await self.now(conn))
+            return await write_transition(conn, campaign_id, transition, await self.now(conn))
 
     @rides_out_outages
     async def finish_if_done(self, campaign_id: int) -> bool:
@@ -171,37 +193,7 @@ class CampaignQueries(StoreBase):
             )
             if unfinished is not None:
                 return False
-            finished = CampaignStatus.FINISHED
-            return await self._change_status(
-                conn, campaign_id, finished, None, await self.now(conn), only_if_active=True
-            )
-
-    @rides_out_outages
-    async def reopen(self, campaign_id: int) -> None:
-        """Active again (resumed, or finished with new leads): the failure-spike breaker
-        counts calls from now on."""
-        async with self.transaction() as conn:
-            now = await self.now(conn)
-            active = CampaignStatus.ACTIVE
-            await self._change_status(conn, campaign_id, active, None, now, breaker_since=now)
-
-    @rides_out_outages
-    async def pause_if_active(self, campaign_id: int, reason: str) -> bool:
-        """Pause an active campaign with `reason` (by itself: a failure spike). False when it
-        was not active (paused or cancelled meanwhile)."""
-        async with self.transaction() as conn:
-            now = await self.now(conn)
-            paused = CampaignStatus.PAUSED
-            return await self._change_status(
-                conn, campaign_id, paused, reason, now, only_if_active=True
-            )
-
-    @rides_out_outages
-    async def retire_number(self, campaign_id: int, number: str, reason: str) -> bool:
-        """The campaign stops dialing from `number` (its leads get another one at their next
-        claim). False when it was retired already."""
-        async with self.transaction() as conn:
-            return await self._retire(conn, campaign_id, number, reason, await self.now(conn))
+            return await write_transition(conn, campaign_id, finished(), await self.now(conn))
 
     @rides_out_outages
     async def cancel(self, campaign_id: int) -> int:
@@ -210,8 +202,7 @@ class CampaignQueries(StoreBase):
         async with self.transaction() as conn:
             await self.lock_campaign(conn, campaign_id)  # no claim interleaves with this
             now = await self.now(conn)
-            cancelled = CampaignStatus.CANCELLED
-            await self._change_status(conn, campaign_id, cancelled, CANCELLED_BY_A_PERSON, now)
+            await write_transition(conn, campaign_id, cancelled(), now)
             return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
 
     @rides_out_outages

@@ -25,6 +25,7 @@ from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import Pacing
 from dialer.domain.claim import DueLead, RecentCall, lookback
 from dialer.domain.claim import select as select_claim
+from dialer.domain.lifecycle import Cause, paused
 from dialer.domain.pacing import next_free_slot, plan_claim
 from dialer.domain.screening import DAILY_WINDOW
 from dialer.domain.states import (
@@ -36,30 +37,53 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
-from dialer.store.records import Attempt, CallerIdPlan, Claim, ClaimRequest, NumberBusyError
+from dialer.store.campaigns import write_transition
+from dialer.store.records import (
+    Attempt,
+    CallerIdPlan,
+    Claim,
+    ClaimRequest,
+    NumberBusyError,
+    attempt_for_lead,
+)
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers, suppressions
 from dialer.store.spending import read_spend
 
 
 class ClaimingQueries(StoreBase):
     @rides_out_outages
-    async def claim(self, campaign_id: int, worker_id: str, request: ClaimRequest) -> Claim:
-        """Claim due leads for dialing. Raises NumberBusyError when another campaign took one of the
-        same numbers at this instant (nothing is claimed then)."""
+    async def claim(
+        self,
+        campaign_id: int,
+        worker_id: str,
+        request: ClaimRequest,
+        *,
+        places: PlaceFilter | None = None,
+        account_cap: int | None = None,
+    ) -> Claim:
+        """Claim due leads for dialing: of `places` (None: any), within the campaign's ceilings
+        and `account_cap` (the account's free concurrency, if known). Raises NumberBusyError
+        when another campaign took one of the same numbers at this instant (nothing is claimed
+        then)."""
         try:
             async with self.transaction() as conn:
-                return await self._claim(conn, campaign_id, worker_id, request)
+                return await self._claim(conn, campaign_id, worker_id, request, places, account_cap)
         except IntegrityError as exc:  # the one-live-attempt-per-number index
             raise NumberBusyError(str(exc.orig)) from None
 
     async def _claim(
-        self, conn: AsyncConnection, campaign_id: int, worker_id: str, request: ClaimRequest
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        worker_id: str,
+        request: ClaimRequest,
+        places: PlaceFilter | None,
+        account_cap: int | None,
     ) -> Claim:
         await self.lock_campaign(conn, campaign_id)
         row = (
             await conn.execute(
                 select(
-                    campaigns.c.name,
                     campaigns.c.status,
                     campaigns.c.next_dial_at,
                     campaigns.c.hold_until,
@@ -78,24 +102,24 @@ class ClaimingQueries(StoreBase):
             next_dial_at=row.next_dial_at,
             now=now,
             limit=request.limit,
-            account_cap=request.account_cap,
+            account_cap=account_cap,
             speed=request.speed,
             budget=budget,
             spend=await read_spend(conn, campaign_id, now, request.speed) if budget else None,
         )
         if plan.pause_reason is not None:
-            paused = CampaignStatus.PAUSED
-            await self._change_status(conn, campaign_id, paused, plan.pause_reason, now)
-            return Claim([], now, paused, None, 0)
+            await write_transition(conn, campaign_id, paused(Cause.BUDGET, plan.pause_reason), now)
+            return Claim([], now, CampaignStatus.PAUSED, None, 0)
         if not plan.count:
             return Claim([], now, status, plan.retry_in, plan.free_slots)
         pool = await self._pool_as_of(conn, campaign_id, request.caller_ids, now)
         if pool is not None and not usable(pool):
-            paused = CampaignStatus.PAUSED
-            await self._change_status(conn, campaign_id, paused, NO_NUMBER_LEFT, now)
-            return Claim([], now, paused, None, 0)
-        rows = await self._due_candidates(conn, campaign_id, now, plan.count, request.places)
-        rules = request.rules(row.name)
+            await write_transition(
+                conn, campaign_id, paused(Cause.NO_NUMBER_LEFT, NO_NUMBER_LEFT), now
+            )
+            return Claim([], now, CampaignStatus.PAUSED, None, 0)
+        rows = await self._due_candidates(conn, campaign_id, now, plan.count, places)
+        rules = replace(request.rules, places=places)
         period = lookback(rules)
         recent = (
             await self._recent_calls(conn, {r.to_number for r in rows}, now - period)
@@ -125,19 +149,15 @@ class ClaimingQueries(StoreBase):
     def _attempt(
         campaign_id: int, row: Any, now: datetime, send_at: datetime, from_number: str | None = None
     ) -> Attempt:
-        return Attempt(
-            from_number=from_number,
-            has_next_number=len(row.alternates or []) > row.number_index,
+        return attempt_for_lead(
+            row,
+            campaign_id,
             attempt_id=str(uuid.uuid4()),
-            lead_id=row.id,
-            campaign_id=campaign_id,
             number=row.attempts + 1,
             to_number=row.to_number,
-            zone_key=row.zones,
-            dynamic_variables=row.dynamic_variables,
-            call_metadata=row.call_metadata,
             created_at=now,
             send_at=send_at,
+            from_number=from_number,
         )
 
     @rides_out_outages
@@ -177,6 +197,7 @@ class ClaimingQueries(StoreBase):
         stmt = (
             select(
                 leads.c.id,
+                leads.c.id.label("lead_id"),
                 leads.c.to_number,
                 leads.c.zones,
                 leads.c.states,

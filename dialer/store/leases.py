@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dialer.domain.states import LIVE_ATTEMPT_STATES, AttemptState
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
-from dialer.store.records import Attempt
+from dialer.store.records import Attempt, attempt_for_lead
 from dialer.store.schema import attempts, leads
 
 
@@ -94,20 +94,16 @@ class LeaseQueries(StoreBase):
                 .where(attempts.c.id.in_(ids))
             )
             return [
-                Attempt(
+                attempt_for_lead(
+                    r,
+                    campaign_id,
                     attempt_id=r.id,
-                    lead_id=r.lead_id,
-                    campaign_id=campaign_id,
                     number=r.number,
                     to_number=r.to_number,
-                    zone_key=r.zones,
-                    dynamic_variables=r.dynamic_variables,
-                    call_metadata=r.call_metadata,
                     created_at=r.created_at,
                     state=AttemptState(r.state),
                     call_id=r.call_id,
                     from_number=r.from_number,
-                    has_next_number=len(r.alternates or []) > r.number_index,
                 )
                 for r in rows
             ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from dialer.domain.caller_id import PoolNumber
-from dialer.domain.calling_rules import PlaceFilter
 from dialer.domain.campaign import (
     DEFAULT_COST_PER_MINUTE,
     FROM_STORE,
@@ -60,7 +60,28 @@ class Attempt:
     send_at: datetime | None = None
     from_number: str | None = None  # None: the campaign's only from_number
     has_next_number: bool = False  # the lead has an alternate number left to try
-    voicemail_action: str | None = None  # the voicemail action the create asks for
+    # the create's agent_override.agent.voicemail_option (None: the agent's own setting)
+    voicemail: dict[str, Any] | None = None
+
+    @property
+    def voicemail_action(self) -> str | None:
+        """The voicemail action the create asks for (hangup, static_text, prompt)."""
+        return None if self.voicemail is None else str(self.voicemail["action"]["type"])
+
+
+def attempt_for_lead(lead: Any, campaign_id: int, **attempt: Any) -> Attempt:
+    """An Attempt of `lead` (a row with the lead's zones, variables, metadata, alternates and
+    number index), with the attempt's own fields given — one way to build it, whether it was
+    just claimed or taken over from a worker that died."""
+    return Attempt(
+        lead_id=lead.lead_id,
+        campaign_id=campaign_id,
+        zone_key=lead.zones,
+        dynamic_variables=lead.dynamic_variables,
+        call_metadata=lead.call_metadata,
+        has_next_number=len(lead.alternates or []) > lead.number_index,
+        **attempt,
+    )
 
 
 @dataclass(frozen=True)
@@ -74,16 +95,16 @@ class CallerIdPlan:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """What a claim may take: the campaign's ceilings (and the account's), a batch size, the
-    lease the claimed attempts get, the places open now, and the caps on calls to one number
-    (the campaign's own and those of each state)."""
+    """What a campaign's claims may take, built once per campaign: its ceilings, a batch size,
+    the lease the claimed attempts get, its budget, and what decides which due leads are
+    dialed (caps on calls to one number — the campaign's own and each state's —, consent,
+    dedupe across campaigns, its caller-ID pool). What changes from one claim to the next (the
+    places open now, the account's free concurrency) goes to `Store.claim` beside it."""
 
     pacing: Pacing
     limit: int
     lease_seconds: float
-    account_cap: int | None = None
     speed: float = 1.0
-    places: PlaceFilter | None = None
     per_number_per_day: int | None = None
     budget_usd: float | None = None
     require_consent: bool = False
@@ -92,19 +113,21 @@ class ClaimRequest:
     caller_ids: CallerIdPlan | None = None
     cost_per_minute: float = DEFAULT_COST_PER_MINUTE  # US$: the budget's prior
     dedupe_across: timedelta | None = None
+    campaign: str = ""  # its name (a dedupe skip names the other campaign)
 
-    @property
+    @cached_property
     def budget(self) -> Budget | None:
         if self.budget_usd is None:
             return None
         return Budget(self.budget_usd, self.cost_per_minute * 100)
 
-    def rules(self, campaign: str) -> ClaimRules:
-        """What decides which due leads are dialed (dialer.domain.claim)."""
+    @cached_property
+    def rules(self) -> ClaimRules:
+        """What decides which due leads are dialed (dialer.domain.claim), the places open
+        now left to each claim."""
         caller = self.caller_ids
         return ClaimRules(
-            campaign=campaign,
-            places=self.places,
+            campaign=self.campaign,
             caps=campaign_caps(self.per_number_per_day, self.min_recall_gap),
             state_caps=self.state_caps,
             require_consent=self.require_consent,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, tuple_
+from sqlalchemy import Select, case, func, select, tuple_
 
 from dialer.domain.calling_rules import Place, PlaceFilter
 from dialer.domain.campaign import DEFAULT_COST_PER_MINUTE
@@ -160,44 +160,6 @@ class ReportQueries(StoreBase):
             if places is not None:
                 stmt = stmt.where(tuple_(leads.c.zones, leads.c.states).in_(places.places_to_read))
             return aware((await conn.execute(stmt)).scalar_one())
-
-    @rides_out_outages
-    async def latest_call_outcomes(
-        self, campaign_id: int, limit: int
-    ) -> list[tuple[str, str | None]]:
-        """(call_status, disconnection_reason) of the campaign's latest ended calls, newest
-        first, since its failure-spike breaker last started counting."""
-        since = (
-            select(campaigns.c.breaker_since).where(campaigns.c.id == campaign_id).scalar_subquery()
-        )
-        stmt = (
-            select(attempts.c.call_status, attempts.c.disconnection_reason)
-            .where(attempts.c.campaign_id == campaign_id)
-            .where(attempts.c.settled_at.is_not(None))
-            .where(attempts.c.state == AttemptState.ENDED)
-            .where(or_(since.is_(None), attempts.c.settled_at > since))
-            .order_by(attempts.c.settled_at.desc())
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            return [(str(r[0]), r[1]) for r in await conn.execute(stmt)]
-
-    @rides_out_outages
-    async def latest_reasons_from(
-        self, campaign_id: int, from_number: str, limit: int
-    ) -> list[str | None]:
-        """Disconnection reasons of the latest ended calls from one from-number in this
-        campaign, newest first (number health)."""
-        stmt = (
-            select(attempts.c.disconnection_reason)
-            .where(attempts.c.campaign_id == campaign_id)
-            .where(attempts.c.from_number == from_number)
-            .where(attempts.c.state == AttemptState.ENDED)
-            .order_by(attempts.c.settled_at.desc())
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            return [r[0] for r in await conn.execute(stmt)]
 
     @rides_out_outages
     async def from_number_report(self, campaign_id: int) -> list[FromNumberStats]:

@@ -4,23 +4,26 @@ it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dialer.domain.call_end import HealthRules, HealthVerdict, health_verdict
 from dialer.domain.calls import CallEnd
+from dialer.domain.lifecycle import Cause, Transition, paused
 from dialer.domain.policy import Decision
 from dialer.domain.states import (
     LIVE_ATTEMPT_STATES,
     UNSETTLED_ATTEMPT_STATES,
     AttemptState,
-    CampaignStatus,
     LeadState,
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
+from dialer.store.campaigns import write_transition
 from dialer.store.notifications import NotificationQueries
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
@@ -128,10 +131,17 @@ class SettlingQueries(NotificationQueries):
 
     @rides_out_outages
     async def record_call_end(
-        self, attempt: Attempt, worker_id: str, decision: Decision, call: CallEnd
-    ) -> bool:
-        """A followed call reached a terminal status: write it and the lead's next state (and
-        the store-wide do-not-call entry, and the campaign's pause, if the decision says so)."""
+        self,
+        attempt: Attempt,
+        worker_id: str,
+        decision: Decision,
+        call: CallEnd,
+        health: HealthRules | None = None,
+    ) -> CallEndRecord:
+        """A followed call reached a terminal status: write it, the lead's next state (and the
+        store-wide do-not-call entry) and — judged on the latest calls, read in this same
+        transaction — what it does to its from-number and its campaign: one decision, one
+        writer, one transaction."""
         async with self.transaction() as conn:
             await self._lock_before_lead(conn, attempt, decision)
             now = await self.now(conn)
@@ -156,13 +166,9 @@ class SettlingQueries(NotificationQueries):
                 },
             )
             if not ok:
-                return False
+                return CallEndRecord(written=False)
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
-            if decision.retire_reason is not None and attempt.from_number is not None:
-                await self._retire(
-                    conn, attempt.campaign_id, attempt.from_number, decision.retire_reason, now
-                )
             if call.cost_cents is not None:
                 await self._bill(conn, attempts.c.id == attempt.attempt_id, call.cost_cents)
             if decision.suppress_reason is not None:
@@ -176,16 +182,58 @@ class SettlingQueries(NotificationQueries):
                     )
                     .on_conflict_do_nothing()
                 )
-            if decision.pause_reason:
-                await self._change_status(
-                    conn,
-                    attempt.campaign_id,
-                    CampaignStatus.PAUSED,
-                    decision.pause_reason,
-                    now,
-                    only_if_active=True,
-                )
-            return True
+            verdict = await self._judge_health(conn, attempt, decision, call, health)
+            return await self._apply_verdict(conn, attempt, decision, verdict, now)
+
+    async def _judge_health(
+        self,
+        conn: AsyncConnection,
+        attempt: Attempt,
+        decision: Decision,
+        call: CallEnd,
+        health: HealthRules | None,
+    ) -> HealthVerdict:
+        """Number health and the failure-spike breaker on the latest calls, this one with them."""
+        if health is None:
+            return HealthVerdict()
+        reason = call.disconnection_reason
+        number_latest: list[str | None] = []
+        from_number = attempt.from_number
+        number_window = health.number_health.window if health.number_health else 0
+        if decision.retire_reason is None and health.reads_number(reason, from_number):
+            number_latest = await _latest_reasons_from(
+                conn, attempt.campaign_id, from_number or "", number_window
+            )
+        campaign_latest: list[tuple[str, str | None]] = []
+        if health.breaker is not None and health.reads_campaign(call.call_status, reason):
+            campaign_latest = await _latest_call_outcomes(
+                conn, attempt.campaign_id, health.breaker.window
+            )
+        return health_verdict(health, number_latest, campaign_latest)
+
+    async def _apply_verdict(
+        self,
+        conn: AsyncConnection,
+        attempt: Attempt,
+        decision: Decision,
+        verdict: HealthVerdict,
+        now: datetime,
+    ) -> CallEndRecord:
+        """Retire the from-number and pause the campaign as decided; say what was done."""
+        retire = decision.retire_reason or verdict.retire_reason
+        retired = None
+        if retire is not None and attempt.from_number is not None:
+            campaign_id = attempt.campaign_id
+            if await self._retire(conn, campaign_id, attempt.from_number, retire, now):
+                retired = retire
+        pause = None
+        if decision.pause_reason:
+            pause = paused(Cause.ACCOUNT, decision.pause_reason)
+        elif verdict.pause_reason:
+            pause = paused(Cause.FAILURE_SPIKE, verdict.pause_reason)
+        if pause is not None and await write_transition(conn, attempt.campaign_id, pause, now):
+            return CallEndRecord(written=True, retired=retired, paused=pause)
+        return CallEndRecord(written=True, retired=retired)
 
     async def _lock_before_lead(
         self, conn: AsyncConnection, attempt: Attempt, decision: Decision
@@ -276,3 +324,47 @@ class SettlingQueries(NotificationQueries):
                     billed_ms=campaigns.c.billed_ms + (duration_ms or 0),
                 )
             )
+
+
+@dataclass(frozen=True)
+class CallEndRecord:
+    """What recording a call's end did: `written` False when the lease was lost (nothing
+    written); the from-number's retirement and the campaign's pause, when it decided them."""
+
+    written: bool
+    retired: str | None = None  # the reason the from-number was retired
+    paused: Transition | None = None
+
+
+async def _latest_call_outcomes(
+    conn: AsyncConnection, campaign_id: int, limit: int
+) -> list[tuple[str, str | None]]:
+    """(call_status, disconnection_reason) of the campaign's latest ended calls, newest first,
+    since its failure-spike breaker last started counting."""
+    since = select(campaigns.c.breaker_since).where(campaigns.c.id == campaign_id).scalar_subquery()
+    stmt = (
+        select(attempts.c.call_status, attempts.c.disconnection_reason)
+        .where(attempts.c.campaign_id == campaign_id)
+        .where(attempts.c.settled_at.is_not(None))
+        .where(attempts.c.state == AttemptState.ENDED)
+        .where(or_(since.is_(None), attempts.c.settled_at > since))
+        .order_by(attempts.c.settled_at.desc())
+        .limit(limit)
+    )
+    return [(str(r[0]), r[1]) for r in await conn.execute(stmt)]
+
+
+async def _latest_reasons_from(
+    conn: AsyncConnection, campaign_id: int, from_number: str, limit: int
+) -> list[str | None]:
+    """Disconnection reasons of the latest ended calls from one from-number in this campaign,
+    newest first (number health)."""
+    stmt = (
+        select(attempts.c.disconnection_reason)
+        .where(attempts.c.campaign_id == campaign_id)
+        .where(attempts.c.from_number == from_number)
+        .where(attempts.c.state == AttemptState.ENDED)
+        .order_by(attempts.c.settled_at.desc())
+        .limit(limit)
+    )
+    return [r[0] for r in await conn.execute(stmt)]

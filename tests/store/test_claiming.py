@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -122,11 +123,28 @@ async def test_one_number_is_never_live_twice_across_campaigns(
         except NumberBusyError:
             second.append("busy")
 
-    async with anyio.create_task_group() as group, store.transaction() as conn:
-        claimed = await store._claim(conn, one, "w1", request)  # held open a moment
-        assert len(claimed.attempts) == 1
-        group.start_soon(claim_second)
-        await anyio.sleep(0.5)
+    # the first claim is held open a moment after it wrote its attempt, while the second runs
+    real_write = type(store)._write_claims
+    wrote = anyio.Event()
+
+    async def write_then_hold(self: Store, *args: Any, **kwargs: Any) -> None:
+        await real_write(self, *args, **kwargs)
+        if not wrote.is_set():
+            wrote.set()
+            await anyio.sleep(0.5)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(store), "_write_claims", write_then_hold)
+        async with anyio.create_task_group() as group:
+            first: list[int] = []
+
+            async def claim_first() -> None:
+                first.append(len((await store.claim(one, "w1", request)).attempts))
+
+            group.start_soon(claim_first)
+            await wrote.wait()
+            group.start_soon(claim_second)
+    assert first == [1]
     assert second == (["busy"] if store.is_postgres else [0])
     async with store.engine.connect() as conn:
         live = await conn.scalar(

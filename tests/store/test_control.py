@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
+from dialer.domain import lifecycle
 from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
@@ -14,7 +16,6 @@ from dialer.domain.states import LeadState
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
 from dialer.store import ClaimRequest, Store
-from dialer.store.schema import campaigns, leads
 
 from ..helpers import lead_rows, numbers, write_campaign
 
@@ -41,19 +42,40 @@ async def test_a_call_ending_during_a_cancel_does_not_leave_its_lead_waiting(
             CallEnd("call-1", "ended", "dial_busy"),
         )
 
-    # the transaction (what `cancel` does, held open a moment) ends first, then the group
-    async with anyio.create_task_group() as group, store.transaction() as conn:
-        await store.lock_campaign(conn, campaign_id)
-        await conn.execute(
-            campaigns.update().where(campaigns.c.id == campaign_id).values(status="cancelled")
-        )
-        await conn.execute(
-            leads.update()
-            .where(leads.c.campaign_id == campaign_id)
-            .where(leads.c.state.in_(("pending", "retry_wait")))
-            .values(state="skipped", skip_reason="campaign cancelled")
-        )
-        group.start_soon(ended)
-        await anyio.sleep(0.5)  # the call's end is written meanwhile (or waits for us)
+    # `cancel` is held open a moment after it wrote the status (its transaction still holds
+    # the campaign's lock) while the call's end is written (or waits for it)
+    from dialer.store import campaigns as campaign_queries
+
+    real_write = campaign_queries.write_transition
+
+    async def slow_write(*args: Any, **kwargs: Any) -> bool:
+        written = await real_write(*args, **kwargs)
+        await anyio.sleep(0.5)
+        return written
+
+    async with anyio.create_task_group() as group:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(campaign_queries, "write_transition", slow_write)
+            group.start_soon(store.cancel, campaign_id)
+            await anyio.sleep(0.1)  # the cancel holds the lock now
+            await ended()
     (row,) = await lead_rows(store)
     assert (row["state"], row["skip_reason"]) == ("skipped", "campaign cancelled")
+
+
+async def test_a_status_change_applies_only_from_the_statuses_it_names(
+    store: Store, tmp_path: Path
+) -> None:
+    """A failure spike found just after a person cancelled the campaign does not pause it."""
+    path = write_campaign(tmp_path, numbers(1), name="control")
+    campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+    spike = lifecycle.paused(lifecycle.Cause.FAILURE_SPIKE, "failure spike")
+    assert await store.change_status(campaign_id, spike)
+    assert not await store.change_status(campaign_id, spike)  # paused already
+    assert await store.cancel(campaign_id) == 1
+    assert not await store.change_status(campaign_id, lifecycle.resumed())
+    row = await store.campaign(campaign_id)
+    assert row is not None and (row.status, row.status_reason) == (
+        "cancelled",
+        "cancelled by a person",
+    )

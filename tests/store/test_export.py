@@ -82,7 +82,7 @@ async def _one_call_ended(store: Store, tmp_path: Path) -> tuple[str, str]:
         cost_cents=4.9,
         recording_url="https://recordings.example/call-1.wav",
     )
-    assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+    assert (await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)).written
     return called, waiting
 
 
@@ -327,7 +327,9 @@ async def test_transcripts_are_read_from_retell_when_asked(
         (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
         assert await store.record_placed(attempt, "w", placed, "ongoing", 30)
         end = CallEnd(placed, "ended", "user_hangup", analysis=ANALYSIS)
-        assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+        assert (
+            await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+        ).written
         os.environ["RETELL_BASE_URL"], os.environ["RETELL_API_KEY"] = server.url, "sim-key"
         try:
             out = await _export(store_url, "--format", "jsonl", "--transcripts")

@@ -48,9 +48,11 @@ async def test_an_expired_lease_is_taken_over_and_fences_the_old_worker(
 
     end = CallEnd("call-1", "ended", "user_hangup")
     done = Decision(LeadState.COMPLETED)
-    assert not await store.record_call_end(placed, "dead", done, end)  # fenced: not its own
+    assert not (
+        await store.record_call_end(placed, "dead", done, end)
+    ).written  # fenced: not its own
     assert await store.renew_leases("dead", ours, LEASE) == 0
-    assert await store.record_call_end(taken[placed.attempt_id], "heir", done, end)
+    assert (await store.record_call_end(taken[placed.attempt_id], "heir", done, end)).written
     states = {r["to_number"]: r["state"] for r in await lead_rows(store)}
     assert states[placed.to_number] == LeadState.COMPLETED
     assert states[in_doubt.to_number] == LeadState.DIALING  # still in doubt, the heir's now

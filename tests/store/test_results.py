@@ -52,7 +52,9 @@ async def _campaign_with_every_kind_of_attempt(store: Store, tmp_path: Path) -> 
         call_id = f"call-{number}"
         assert await store.record_placed(attempt, "w", call_id, "ongoing", 30)
         end = CallEnd(call_id, status, reason, duration_ms=30_000, cost_cents=10.0)
-        assert await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+        assert (
+            await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+        ).written
     now = await store.now()
     decision = after_not_placed(1, now, retry_in=None, error="422: bad number")
     assert await store.record_not_placed(refused, "w", decision, error="422: bad number")
