@@ -150,6 +150,7 @@ def check_invariants(
     """Assert from the simulator's own records: no number called beyond the policy, never two
     live calls to one number, the concurrency cap and the dial rate held. Returns calls/number."""
     calls = records["calls"]
+    assert calls, "no call was made: the invariants would hold vacuously"
     per_number: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for call in calls:
         per_number[call["to_number"]].append((call["created"], call["terminal_at"]))
@@ -161,14 +162,7 @@ def check_invariants(
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"{number} dialed while its previous call was live"
     if cap is not None:
-        events = sorted(
-            [(c["created"], 1) for c in calls] + [(c["terminal_at"], -1) for c in calls],
-            key=lambda e: (e[0], e[1]),
-        )
-        live = peak = 0
-        for _, delta in events:
-            live += delta
-            peak = max(peak, live)
+        peak = peak_live(records)
         assert peak <= cap, f"{peak} calls were live at once; the cap is {cap}"
     if cps is not None:
         starts = sorted(c["created"] for c in calls)
@@ -181,6 +175,20 @@ def check_invariants(
                 f"{i - j + 1} calls started within {window:.2f}s; the ceiling is {cps}/s"
             )
     return counts
+
+
+def peak_live(records: dict[str, Any]) -> int:
+    """The most calls live at once, from the simulator's records."""
+    calls = records["calls"]
+    events = sorted(
+        [(c["created"], 1) for c in calls] + [(c["terminal_at"], -1) for c in calls],
+        key=lambda e: (e[0], e[1]),
+    )
+    live = peak = 0
+    for _, delta in events:
+        live += delta
+        peak = max(peak, live)
+    return peak
 
 
 def answers(records: dict[str, Any]) -> Counter[str]:

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from dialer.app.common import UsageError, retell_client, reveal, watch_signals, worker_id
 from dialer.dialing.clock import Clock
-from dialer.dialing.options import RunOptions, RunOutcome, RunResult
+from dialer.dialing.options import FollowMode, RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.domain.list_edits import LoadReport
 from dialer.http.app import Monitoring, create_app
@@ -45,7 +45,7 @@ class RunConfig:
     speed: float = 1.0
     lease_seconds: float = 30.0
     store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
-    follow: str = "list"
+    follow: FollowMode = FollowMode.LIST
     api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     http_port: int | None = None  # serve the dashboard, /metrics and /healthz on it
     http_host: str = DEFAULT_HOST

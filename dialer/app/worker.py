@@ -16,7 +16,7 @@ import structlog
 from dialer.app.common import retell_client, reveal, watch_signals, worker_id
 from dialer.app.health import WorkerHealth
 from dialer.dialing.clock import Clock
-from dialer.dialing.options import RunOptions
+from dialer.dialing.options import FollowMode, RunOptions
 from dialer.dialing.worker import Worker
 from dialer.http.app import Monitoring, Webhooks, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
@@ -37,7 +37,7 @@ class WorkerConfig:
     retell: RetellSettings
     lease_seconds: float = 30.0
     store_outage_seconds: float = DEFAULT_OUTAGE_SECONDS
-    follow: str = "list"
+    follow: FollowMode = FollowMode.LIST
     api_reads_per_second: float = DEFAULT_READS_PER_SECOND
     speed: float = 1.0
     http_port: int | None = None  # everything below on one port

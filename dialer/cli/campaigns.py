@@ -21,6 +21,7 @@ from dialer.cli.main import (
     print_problems,
     run_async,
 )
+from dialer.dialing.options import FollowMode
 from dialer.domain.exit_codes import ExitCode, for_signal
 from dialer.domain.preflight import Finding, Status
 from dialer.inputs.campaign_file import read_campaign_file
@@ -190,7 +191,7 @@ def run(
         lease_seconds=lease_seconds,
         store_outage_seconds=store_outage_seconds,
         api_reads_per_second=api_reads_per_second,
-        follow=follow,
+        follow=FollowMode(follow),
         progress=not no_progress,
         http_port=http_port,
         http_host=host,

@@ -18,6 +18,7 @@ from dialer.cli.main import (
     outage_option,
     run_async,
 )
+from dialer.dialing.options import FollowMode
 from dialer.domain.exit_codes import ExitCode, for_signal
 from dialer.retell.settings import http_token_from_env
 
@@ -91,7 +92,7 @@ def worker(
         lease_seconds=lease_seconds,
         store_outage_seconds=store_outage_seconds,
         api_reads_per_second=api_reads_per_second,
-        follow=follow,
+        follow=FollowMode(follow),
         speed=speed,
         http_port=http_port,
         metrics_port=metrics_port,

@@ -26,9 +26,9 @@ import anyio
 import anyio.abc
 import structlog
 
-from dialer.dialing.options import RunOptions
+from dialer.dialing.options import FollowMode, RunOptions
+from dialer.domain.calls import TERMINAL_CALL_STATUSES
 from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellClient, RetellError
-from dialer.retell.models import TERMINAL_CALL_STATUSES
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
@@ -81,7 +81,7 @@ class CallFollower:
         self._mean_call_seconds: float | None = None
         self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (monotonic)
         self._known_ends: list[tuple[FollowedCall, PhoneCall]] = []  # over when placed
-        self._batched = options.follow == "list"
+        self._batched = options.follow == FollowMode.LIST
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -19,6 +19,13 @@ class RunOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+class FollowMode(StrEnum):
+    """How placed calls are followed (dialer.dialing.follower)."""
+
+    LIST = "list"  # one list-calls per tick for every call followed; get-call the fallback
+    GET_CALL = "get-call"  # one get-call per live call (the older way)
+
+
 @dataclass(frozen=True)
 class RunResult:
     outcome: RunOutcome
@@ -36,7 +43,7 @@ class RunOptions:
     claim_batch: int = 50
     # How placed calls are followed: "list" (one list-calls per tick for every call followed,
     # with a slow get-call per call as the fallback) or "get-call" (a get-call per call).
-    follow: str = "list"
+    follow: FollowMode = FollowMode.LIST
     follow_tick_seconds: float = 0.25
     fallback_seconds: float = 20.0  # batched: each call's own get-call, at most this often
     # Between two passes over ended calls still without their analysis, cost or recording (one

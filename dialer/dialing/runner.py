@@ -574,6 +574,7 @@ class CampaignRunner:
             status=call.call_status,
             reason=call.disconnection_reason,
             lead_state=decision.state.value,
+            why=decision.why,
             source=source,
         )
         if done.retired is not None:

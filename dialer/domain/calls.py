@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class CallStatus(StrEnum):
+    """Retell's `call_status` of a call (retell-api.md). A call that connected and ended is
+    `ended`; one that never connected is `not_connected` (the seed era said `ended` with a
+    dial reason); `error` is Retell's own failure."""
+
+    REGISTERED = "registered"  # id issued, dialing
+    NOT_CONNECTED = "not_connected"
+    ONGOING = "ongoing"
+    ENDED = "ended"
+    ERROR = "error"
+
+
+TERMINAL_CALL_STATUSES = frozenset({CallStatus.ENDED, CallStatus.ERROR, CallStatus.NOT_CONNECTED})
+ALIVE_CALL_STATUSES = (CallStatus.REGISTERED, CallStatus.ONGOING)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dialer.domain.calls import CallStatus
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.hours import Window, effective_zones, next_day_opening
 from dialer.domain.predial import HOOK_FAILED
@@ -23,6 +24,7 @@ MARKED_AS_SPAM = "marked_as_spam"
 LEFT_A_MESSAGE = frozenset({"voicemail_reached", "machine_detected"})
 MACHINES = LEFT_A_MESSAGE | {"ivr_reached"}
 DEFAULT_CALLBACK_DELAY = timedelta(days=1)
+VOICEMAIL_LEFT = "voicemail message left"  # why a lead a voicemail message reached completes
 OVER_CONCURRENCY_DELAY = timedelta(seconds=30)
 
 
@@ -45,7 +47,6 @@ class Decision:
     # gets another one)
     retire_reason: str | None = None
     next_number: bool = False  # move the lead to its next alternate number, attempts afresh
-    voicemail_left: bool = False  # the call left a voicemail message
     why: str = ""
     # A callback without a configured delay: `after_call` moves `next_attempt_at` to the
     # lead's first calling window on the next local day.
@@ -63,14 +64,14 @@ class Decision:
 def is_error_outcome(call_status: str, reason: str | None) -> bool:
     """`error` in retry_on covers status error, every error_* reason, and any reason this
     version of dialer does not know (a generic failure, never a crash)."""
-    if call_status == "error" or (reason or "").startswith("error"):
+    if call_status == CallStatus.ERROR or (reason or "").startswith("error"):
         return True
     return reason is not None and reason not in KNOWN_REASONS
 
 
 def reached(call_status: str, reason: str | None) -> bool:
     """Whether the call reached a person (a voicemail box or an IVR is nobody)."""
-    return call_status == "ended" and reason in REACHED and reason not in MACHINES
+    return call_status == CallStatus.ENDED and reason in REACHED and reason not in MACHINES
 
 
 def _matches_retry_on(rules: RetryRules, call_status: str, reason: str | None) -> bool:
@@ -127,7 +128,7 @@ def decide(
             wait = backoff_before(rules, attempts_spent + 1)
             return Decision(LeadState.RETRY_WAIT, later(wait), why=reason or call_status)
         return Decision(LeadState.FAILED, why=f"{reason or call_status}; max_attempts spent")
-    if reason in REACHED and call_status == "ended":
+    if reason in REACHED and call_status == CallStatus.ENDED:
         return Decision(LeadState.COMPLETED, why=reason)
     # never connected, an error not in retry_on, or a reason this version does not know
     return Decision(LeadState.FAILED, why=reason or call_status)
@@ -156,8 +157,8 @@ def after_call(
         return Decision(
             LeadState.RETRY_WAIT, now, refund=True, retire_reason=reason, why="number retired"
         )
-    if voicemail_left and reason in LEFT_A_MESSAGE and call_status == "ended":
-        return Decision(LeadState.COMPLETED, voicemail_left=True, why="voicemail message left")
+    if voicemail_left and reason in LEFT_A_MESSAGE and call_status == CallStatus.ENDED:
+        return Decision(LeadState.COMPLETED, why=VOICEMAIL_LEFT)
     decision = decide(settings.retry, attempts_spent, call_status, reason, now, speed=speed)
     if has_next_number and decision.state is LeadState.FAILED and not reached(call_status, reason):
         return Decision(

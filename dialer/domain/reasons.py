@@ -54,6 +54,9 @@ REACHED = frozenset(
         "call_take_over",
     }
 )
+# Reasons whose call never connected (Retell reports status not_connected): the callee's line
+# never answered, or the account or number was refused before it rang.
+ENDS_UNCONNECTED = NEVER_CONNECTED | (ACCOUNT_BROKEN - {"credit_exhausted", "budget_reached"})
 # Every reason but the error_* ones.
 KNOWN_REASONS = REACHED | NEVER_CONNECTED | ACCOUNT_BROKEN
 ERROR_REASONS = frozenset(

@@ -19,11 +19,12 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from dialer.domain.calls import CallStatus
 from dialer.domain.pacing import spend_words
 from dialer.domain.timezones import zone
 from dialer.store import CampaignRow, CampaignSummary, Store
 
-CONNECTED = "ended"  # Retell's status of a call that reached someone
+CONNECTED = CallStatus.ENDED  # Retell's status of a call that reached someone
 
 
 @dataclass

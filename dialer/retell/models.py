@@ -6,9 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dialer.domain.calls import CallEnd, from_epoch_ms
-
-TERMINAL_CALL_STATUSES = frozenset({"ended", "error", "not_connected"})
+from dialer.domain.calls import TERMINAL_CALL_STATUSES, CallEnd, from_epoch_ms
 
 
 class _Lenient(BaseModel):

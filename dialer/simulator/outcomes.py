@@ -5,22 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-# Reasons whose call never connects (Retell reports status not_connected).
-_NOT_CONNECTED = frozenset(
-    {
-        "dial_no_answer",
-        "dial_busy",
-        "dial_failed",
-        "invalid_destination",
-        "user_declined",
-        "telephony_provider_unavailable",
-        "marked_as_spam",
-        "no_valid_payment",
-        "telephony_provider_permission_denied",
-        "sip_routing_error",
-        "concurrency_limit_reached",
-    }
-)
+from dialer.domain.calls import CallStatus
+from dialer.domain.reasons import ENDS_UNCONNECTED
 
 
 @dataclass(frozen=True)
@@ -28,13 +14,13 @@ class Outcome:
     """The fate of one call, in simulated seconds."""
 
     reason: str
-    status: str  # ended | not_connected | error
+    status: CallStatus
     ring_seconds: float
     talk_seconds: float
 
     @property
     def connected(self) -> bool:
-        return self.status == "ended" and self.talk_seconds > 0
+        return self.status == CallStatus.ENDED and self.talk_seconds > 0
 
     @property
     def total_seconds(self) -> float:
@@ -44,13 +30,13 @@ class Outcome:
 def outcome_for(reason: str, rng: random.Random) -> Outcome:
     """A plausible timeline for a call that ends with `reason`."""
     if reason.startswith("error"):
-        return Outcome(reason, "error", rng.uniform(1, 5), 0.0)
-    if reason in _NOT_CONNECTED:
+        return Outcome(reason, CallStatus.ERROR, rng.uniform(1, 5), 0.0)
+    if reason in ENDS_UNCONNECTED:
         ring = rng.uniform(20, 35) if reason == "dial_no_answer" else rng.uniform(1, 6)
-        return Outcome(reason, "not_connected", ring, 0.0)
+        return Outcome(reason, CallStatus.NOT_CONNECTED, ring, 0.0)
     if reason in {"voicemail_reached", "machine_detected", "ivr_reached"}:
-        return Outcome(reason, "ended", rng.uniform(5, 15), rng.uniform(10, 30))
-    return Outcome(reason, "ended", rng.uniform(3, 12), rng.uniform(30, 240))
+        return Outcome(reason, CallStatus.ENDED, rng.uniform(5, 15), rng.uniform(10, 30))
+    return Outcome(reason, CallStatus.ENDED, rng.uniform(3, 12), rng.uniform(30, 240))
 
 
 # Weights loosely modelled on outbound B2C campaigns. Only reasons Retell's current OpenAPI

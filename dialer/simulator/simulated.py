@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from dialer.domain.calls import ALIVE_CALL_STATUSES, CallStatus
 from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outcome_for
 from dialer.simulator.workspace import Workspace
 
@@ -27,7 +28,6 @@ IDEMPOTENCY_SECONDS = 3600.0
 # As Retell does, a call's analysis and cost come a while after it ended (with call_analyzed):
 # tens of seconds, on the simulated clock.
 ANALYSIS_SECONDS = 30.0
-_ALIVE = ("registered", "ongoing")
 
 
 @dataclass
@@ -81,9 +81,9 @@ class SimCall:
 
     def status_at(self, sim_elapsed: float) -> str:
         if sim_elapsed < self.outcome.ring_seconds:
-            return "registered"
+            return CallStatus.REGISTERED
         if self.outcome.connected and sim_elapsed < self.outcome.total_seconds:
-            return "ongoing"
+            return CallStatus.ONGOING
         return self.outcome.status
 
 
@@ -312,7 +312,9 @@ class SimulatedRetell:
             and reason != "marked_as_spam"
         ):
             low, high = self.call_seconds
-            outcome = Outcome("user_hangup", "ended", 0.5, self.rng.uniform(low, high) - 0.5)
+            outcome = Outcome(
+                "user_hangup", CallStatus.ENDED, 0.5, self.rng.uniform(low, high) - 0.5
+            )
         call = SimCall(
             call_id="call_" + uuid.uuid4().hex,
             from_number=from_number,
@@ -362,7 +364,7 @@ class SimulatedRetell:
             "opt_out_sensitive_data_storage": False,
             "start_timestamp": call.created_ms,
         }
-        if status not in _ALIVE:
+        if status not in ALIVE_CALL_STATUSES:
             outcome = call.outcome
             end_ms = call.created_ms + int(outcome.total_seconds * 1000)
             data["end_timestamp"] = end_ms
@@ -440,7 +442,7 @@ class SimulatedRetell:
     def _stamp(self, call: SimCall, which: str, now: float) -> int | None:
         if which == "start_timestamp":
             return call.created_ms
-        if self.status(call, now) in _ALIVE:
+        if self.status(call, now) in ALIVE_CALL_STATUSES:
             return None
         return call.created_ms + int(call.outcome.total_seconds * 1000)
 

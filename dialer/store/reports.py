@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select, tuple_
 
 from dialer.domain.calling_rules import Place, PlaceFilter
+from dialer.domain.calls import CallStatus
 from dialer.domain.campaign import DEFAULT_COST_PER_MINUTE
 from dialer.domain.pacing import Budget
 from dialer.domain.states import (
@@ -34,7 +35,7 @@ _spent = attempts.alias("spent")
 _LAST_CONNECTED = (
     select(_connected.c.id)
     .where(_connected.c.lead_id == leads.c.id)
-    .where(_connected.c.call_status == "ended")
+    .where(_connected.c.call_status == CallStatus.ENDED)
     .order_by(_connected.c.created_at.desc())
     .limit(1)
     .correlate(leads)
@@ -165,7 +166,7 @@ class ReportQueries(StoreBase):
     async def from_number_report(self, campaign_id: int) -> list[FromNumberStats]:
         """Per from-number of the campaign: calls, calls that connected, and whether (and why)
         it is retired."""
-        connected = func.sum(case((attempts.c.call_status == "ended", 1), else_=0))
+        connected = func.sum(case((attempts.c.call_status == CallStatus.ENDED, 1), else_=0))
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(attempts.c.from_number, func.count(), connected)
@@ -234,7 +235,7 @@ class ReportQueries(StoreBase):
                         func.coalesce(func.sum(attempts.c.duration_ms), 0),
                         func.count().filter(attempts.c.state.in_(LIVE_ATTEMPT_STATES)),
                         func.count().filter(attempts.c.state == AttemptState.IN_DOUBT),
-                        func.count().filter(attempts.c.call_status == "ended"),
+                        func.count().filter(attempts.c.call_status == CallStatus.ENDED),
                     ).where(attempts.c.campaign_id == campaign_id)
                 )
             ).one()

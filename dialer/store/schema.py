@@ -199,7 +199,7 @@ Index(
     sqlite_where=_live,
 )
 # Ended calls whose cost Retell has not reported yet (the budget's pending estimate).
-_uncosted = (attempts.c.state == "ended") & attempts.c.cost_cents.is_(None)
+_uncosted = (attempts.c.state == states.AttemptState.ENDED.value) & attempts.c.cost_cents.is_(None)
 Index(
     "ix_attempts_uncosted",
     attempts.c.campaign_id,

@@ -20,7 +20,7 @@ from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings, NumberHealth, VoicemailPolicy
 from dialer.domain.claim import CallerIds, ClaimRules, DueLead, select
 from dialer.domain.pacing import ClaimPlan
-from dialer.domain.policy import after_call
+from dialer.domain.policy import VOICEMAIL_LEFT, after_call
 from dialer.domain.states import LeadState
 
 MIAMI = PoolNumber("+13055550101", "305", "FL")
@@ -141,7 +141,7 @@ def test_spam_retires_a_pool_number_but_pauses_a_single_number_campaign() -> Non
 
 def test_a_message_left_completes_the_lead() -> None:
     left = _after(_settings(), "voicemail_reached", voicemail_left=True)
-    assert left.state is LeadState.COMPLETED and left.voicemail_left
+    assert left.state is LeadState.COMPLETED and left.why == VOICEMAIL_LEFT
     hung_up = _after(_settings(), "voicemail_reached")
     assert hung_up.state is LeadState.FAILED  # max_attempts spent (3 of 3)
 

@@ -92,16 +92,29 @@ def test_speed_compresses_waits() -> None:
     assert decision.next_attempt_at == NOW + timedelta(seconds=30)
 
 
-@given(
-    attempts=st.integers(min_value=1, max_value=10),
-    status=st.sampled_from(["ended", "error", "not_connected", "weird"]),
-    reason=st.one_of(st.none(), st.sampled_from(sorted(KNOWN_REASONS)), st.text(max_size=20)),
-)
+OUTCOMES = {
+    "status": st.sampled_from(["ended", "error", "not_connected", "weird"]),
+    "reason": st.one_of(st.none(), st.sampled_from(sorted(KNOWN_REASONS)), st.text(max_size=20)),
+}
+
+
+@given(attempts=st.integers(min_value=RULES.max_attempts, max_value=10), **OUTCOMES)
 def test_never_beyond_max_attempts(attempts: int, status: str, reason: str | None) -> None:
+    """Once max_attempts are spent, no outcome brings a charged retry: the lead is over, or
+    gets its attempt back (an outcome on our side)."""
     decision = decide(RULES, attempts, status, reason, NOW)
-    if decision.state is LeadState.RETRY_WAIT and not decision.refund:
-        assert attempts < RULES.max_attempts
-        assert decision.next_attempt_at is not None and decision.next_attempt_at >= NOW
+    charged_retry = decision.state is LeadState.RETRY_WAIT and not decision.refund
+    assert not charged_retry
+
+
+@given(
+    attempts=st.integers(min_value=1, max_value=RULES.max_attempts - 1),
+    reason=st.sampled_from(sorted(set(RULES.retry_on) - {"error"})),
+)
+def test_a_retry_on_outcome_with_attempts_left_is_retried_later(attempts: int, reason: str) -> None:
+    decision = decide(RULES, attempts, "not_connected", reason, NOW)
+    assert decision.state is LeadState.RETRY_WAIT and not decision.refund
+    assert decision.next_attempt_at is not None and decision.next_attempt_at > NOW
 
 
 @pytest.mark.parametrize(

@@ -121,8 +121,7 @@ async def test_the_per_number_ceiling_holds_with_two_workers(store: Store, tmp_p
                 ):
                     break
                 await anyio.sleep(0.05)
-        await anyio.sleep(0.5)
-        for runner in runners:
+        for runner in runners:  # every waiting lead was judged at its ceiling: nothing more
             runner.stop()
     per_number = defaultdict(int)
     for call in engine.records()["calls"]:

@@ -190,27 +190,37 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["retell"] == "ok", ready.text
         workers.append(start_worker())
-        await anyio.sleep(1.0)
 
+        async def logged(event: str, count: int) -> None:
+            """Until the workers' log holds `count` lines of `event` (each is one worker's)."""
+            deadline = time.monotonic() + 20
+            while log.read_text().count(f'"{event}"') < count:
+                assert time.monotonic() < deadline, f"{event}: {log.read_text()[-3000:]}"
+                await anyio.sleep(0.1)
+
+        await logged("campaign_serving", 2)  # both workers serve the campaign
+
+        released = log.read_text().count('"campaign_released"')
         paused = _dialer(store_url, server.url, "pause", "steer")
         assert paused.returncode == 0, paused.stderr
         paused_at = time.monotonic()
-        await anyio.sleep(4.0)
+        await logged("campaign_released", released + 2)  # each worker let the campaign go
         assert await creates_after(paused_at + 1.0) == 0  # no new dial a second after pausing
 
         resumed = _dialer(store_url, server.url, "resume", "steer")
         assert resumed.returncode == 0, resumed.stderr
+        assert "served by 2 `dialer worker`" in resumed.stdout, resumed.stdout
         resumed_at = time.monotonic()
         deadline = resumed_at + 10
         while await creates_after(resumed_at) == 0 and time.monotonic() < deadline:
             await anyio.sleep(0.1)
         assert await creates_after(resumed_at) > 0  # dialing again within seconds
-        await anyio.sleep(1.0)
 
+        released = log.read_text().count('"campaign_released"')
         cancelled = _dialer(store_url, server.url, "cancel", "steer")
         assert cancelled.returncode == 0, cancelled.stderr
         cancelled_at = time.monotonic()
-        await anyio.sleep(4.0)  # live calls end (~1 s) and are recorded
+        await logged("campaign_released", released + 2)  # live calls ended and were recorded
         assert await creates_after(cancelled_at + 1.0) == 0
 
         for proc in workers:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dialer.dialing.options import RunOutcome
+from dialer.dialing.options import FollowMode, RunOutcome
 from dialer.simulator import Faults, OutcomeRule, SimulatedRetell
 from dialer.store import Store
 from dialer.store.schema import attempts, leads, suppressions
@@ -18,6 +18,7 @@ from ..helpers import (
     check_invariants,
     fast_options,
     numbers,
+    peak_live,
     run_in_process,
     write_campaign,
 )
@@ -92,7 +93,10 @@ async def test_ceilings_hold_at_the_simulator(store: Store, tmp_path: Path) -> N
     path = write_campaign(tmp_path, numbers(80), cps=20, cap=5, max_attempts=1)
     result = await run_in_process(store, engine, path)
     assert result.outcome is RunOutcome.FINISHED
-    check_invariants(engine.records(), max_attempts=1, cap=5, cps=20)
+    records = engine.records()
+    counts = check_invariants(records, max_attempts=1, cap=5, cps=20)
+    assert len(counts) == 80  # every lead was dialed, once
+    assert peak_live(records) == 5  # the cap was reached (and held)
 
 
 async def test_account_concurrency_limit_is_respected(store: Store, tmp_path: Path) -> None:
@@ -100,7 +104,9 @@ async def test_account_concurrency_limit_is_respected(store: Store, tmp_path: Pa
     path = write_campaign(tmp_path, numbers(30), cps=50, cap=10, max_attempts=1)
     result = await run_in_process(store, engine, path)
     assert result.outcome is RunOutcome.FINISHED
-    check_invariants(engine.records(), max_attempts=1, cap=3)
+    records = engine.records()
+    assert len(check_invariants(records, max_attempts=1, cap=3)) == 30
+    assert peak_live(records) == 3  # the account's limit, not the campaign's 10, bound it
 
 
 async def test_429_bursts_spend_no_attempts(store: Store, tmp_path: Path) -> None:
@@ -398,7 +404,7 @@ async def test_following_per_call_finishes_and_picks_up_late_analyses(
     costs Retell adds after each call ended."""
     engine = SimulatedRetell(speed=100, seed=17, call_seconds=(20, 40))
     path = write_campaign(tmp_path, numbers(12), cps=20, cap=4, max_attempts=1)
-    options = fast_options(speed=100, follow="get-call")
+    options = fast_options(speed=100, follow=FollowMode.GET_CALL)
     result = await run_in_process(store, engine, path, options, limit_seconds=60)
     assert result.outcome is RunOutcome.FINISHED
     async with store.engine.connect() as conn:

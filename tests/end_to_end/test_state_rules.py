@@ -35,13 +35,19 @@ SUNDAY_NOON_CENTRAL = "2027-03-07T18:00:00Z"  # 12:00 in Birmingham, 13:00 in At
 async def _run_until_dialed(
     store: Store, path: Path, engine: SimulatedRetell, clock: str, expected: set[str]
 ) -> set[str]:
-    """Run the campaign with the clock pinned until `expected` were called (and a moment
-    more), then stop it; return the numbers the simulator saw."""
+    """Run the campaign with the clock pinned until `expected` were called (and their calls
+    ended) and the runner's
+    calling gate has judged the others closed, then stop it; return the numbers the simulator
+    saw. Every lead is due from the start, so the claims that dialed `expected` looked at the
+    others too: no wait is needed for a wrong dial to show up."""
     async with running(store, engine, path, fast_options(clock=Clock.from_iso(clock))) as runner:
         with anyio.fail_after(30):
-            while not expected <= {c["to_number"] for c in engine.records()["calls"]}:
+            while not expected <= {
+                r["to_number"] for r in await lead_rows(store) if r["state"] == "completed"
+            }:
                 await anyio.sleep(0.05)
-        await anyio.sleep(1.0)  # room for a wrong dial to show up
+            while runner.stats.waiting_for_window < 1:  # the gate held someone
+                await anyio.sleep(0.05)
         views = await read_status(store, runner.row.name, Clock.from_iso(clock).now())
     assert views[0].as_json()["waiting_for_window"] >= 1
     return {c["to_number"] for c in engine.records()["calls"]}

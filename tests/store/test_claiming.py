@@ -13,7 +13,9 @@ import anyio
 import pytest
 from sqlalchemy import func, select
 
+from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
+from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState, SkipReason
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
@@ -75,8 +77,8 @@ async def test_the_daily_limit_defers_a_number_without_spending_an_attempt(
     pacing = Pacing(calls_per_second=50, max_concurrent_calls=10)
     (first,) = (await store.claim(one, "w", ClaimRequest(pacing, 5, 30))).attempts
     assert await store.record_placed(first, "w", "call-1", "ongoing", 30)
-    async with store.transaction() as conn:  # the call ended; its number is free again
-        await conn.execute(attempts.update().values(state="ended", lease_expires_at=None))
+    ended = CallEnd("call-1", "ended", "user_hangup")  # its number is free again
+    assert (await store.record_call_end(first, "w", Decision(LeadState.COMPLETED), ended)).written
     limited = ClaimRequest(pacing, 5, 30, per_number_per_day=1)
     assert (await store.claim(two, "w", limited)).attempts == []
     rows = {r["campaign_id"]: r for r in await lead_rows(store)}
@@ -171,8 +173,9 @@ async def test_consent_and_the_recall_gap_are_held_in_the_claim(
     campaign_id = await _import(store, path)
     pacing = Pacing(calls_per_second=50, max_concurrent_calls=10)
     (earlier,) = (await store.claim(other, "w", ClaimRequest(pacing, 5, 30))).attempts
-    async with store.transaction() as conn:  # that call ended: the number is free, but recent
-        await conn.execute(attempts.update().values(state="ended", lease_expires_at=None))
+    assert await store.record_placed(earlier, "w", "call-0", "ongoing", 30)
+    ended = CallEnd("call-0", "ended", "user_hangup")  # the number is free, but called lately
+    assert (await store.record_call_end(earlier, "w", Decision(LeadState.COMPLETED), ended)).written
     request = ClaimRequest(pacing, 5, 30, require_consent=True, min_recall_gap=timedelta(hours=4))
     assert (await store.claim(campaign_id, "w", request)).attempts == []
     rows = {(r["campaign_id"], r["to_number"]): r for r in await lead_rows(store)}
