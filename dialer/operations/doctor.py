@@ -40,12 +40,8 @@ from dialer.domain.preflight import (
 )
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads
-from dialer.retell.client import (
-    RetellBodyError,
-    RetellClient,
-    RetellStatusError,
-    RetellTransportError,
-)
+from dialer.retell.client import RetellClient
+from dialer.retell.errors import RetellBodyError, RetellStatusError, RetellTransportError
 from dialer.retell.models import Agent, ResponseEngine
 from dialer.retell.settings import RetellSettings
 

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 import httpx
 import structlog
 from aiolimiter import AsyncLimiter
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -35,6 +32,25 @@ from tenacity import (
 )
 
 from dialer import __version__
+from dialer.retell.create_answers import (
+    CreateOutcome,
+    _Model,
+    classify_create_error,
+    classify_create_response,
+    endpoint_of,
+    error_message,
+    retry_after_of,
+)
+from dialer.retell.errors import (
+    NO_CONNECTION,
+    RetellBodyError,
+    RetellError,
+    RetellStatusError,
+    RetellTransportError,
+    RetellUnreachableError,
+    shown_base_url,
+    transport_cause,
+)
 from dialer.retell.models import (
     Agent,
     ApiKeyInfo,
@@ -46,6 +62,7 @@ from dialer.retell.models import (
     PhoneNumber,
     RetellLlm,
 )
+from dialer.retell.recovery import Reachability, Recovery, _transient
 from dialer.retell.settings import ApiKey
 
 log = structlog.get_logger("dialer.retell")
@@ -53,283 +70,12 @@ log = structlog.get_logger("dialer.retell")
 CREATE_PATH = "/v2/create-phone-call"
 MAX_PAGE = 1000  # list-calls' largest page
 DEFAULT_READS_PER_SECOND = 10.0
-_PERMANENT = frozenset({400, 404, 422})
-_FATAL = frozenset({401, 402, 403})
-_MAX_RETRY_AFTER = 300.0
-_BODY_SHOWN = 200  # characters of a malformed body that errors and logs show
 # `dialer run` gives up at start when Retell gives no answer at all within this long (reads'
 # own retries included), so a wrong RETELL_BASE_URL is one line well within 30 s.
 START_CHECK_SECONDS = 20.0
-# Faults that prove no connection was made: Retell cannot be reached (no request was sent).
-_NO_CONNECTION = (httpx.ConnectError, httpx.ConnectTimeout)
 # Told of every request: endpoint (create-phone-call, get-call, list-calls, …), seconds, and
 # the error kind (an exception name or http_NNN) or None.
 ApiObserver = Callable[[str, float, str | None], None]
-
-
-class RetellError(Exception):
-    """Base of the client's errors. Messages never contain the API key."""
-
-
-class RetellTransportError(RetellError):
-    """No usable answer: connection, timeout or protocol fault. `cause` says which."""
-
-    def __init__(self, message: str, cause: str) -> None:
-        self.cause = cause
-        super().__init__(message)
-
-
-class RetellUnreachableError(RetellError):
-    """Retell gave no answer at all at start (refused, DNS, TLS, timeout): nothing was sent."""
-
-    def __init__(self, url: str, cause: str) -> None:
-        self.url = url
-        self.cause = cause
-        super().__init__(f"cannot reach Retell at {url}: {cause}")
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, then what caused it, down to the root."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def transport_cause(exc: httpx.HTTPError) -> str:
-    """A transport fault in words a person can act on: `connection refused`, `DNS lookup
-    failed: Name or service not known`, `TLS failed: CERTIFICATE_VERIFY_FAILED`, …"""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out connecting"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer in time ({type(exc).__name__})"
-    for link in reversed(list(_causes(exc))):  # the root cause first
-        if isinstance(link, ssl.SSLError):
-            why = getattr(link, "verify_message", None) or link.reason or link.strerror
-            return f"TLS failed: {why}"
-        if isinstance(link, socket.gaierror):
-            return f"DNS lookup failed: {link.strerror}"
-        if isinstance(link, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(link, OSError) and link.strerror:
-            return link.strerror
-    detail = str(exc).strip()
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
-def shown_base_url(url: str) -> str:
-    """A base URL as messages show it: without a password, should it carry one."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return url
-    hidden = "***"
-    return str(parsed.copy_with(password=hidden)) if parsed.password else url
-
-
-class RetellBodyError(RetellError):
-    """An answer that does not have the API's shape (not JSON, not an object, a missing field,
-    a wrong type): a read fault, never a crash. Carries the endpoint and a truncated body."""
-
-    def __init__(self, endpoint: str, problem: str, body: str) -> None:
-        self.endpoint = endpoint
-        self.body = body[:_BODY_SHOWN]
-        super().__init__(f"{endpoint}: {problem}; body: {self.body!r}")
-
-
-class RetellStatusError(RetellError):
-    """An error status from the API."""
-
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-        super().__init__(f"Retell answered {status}: {message}")
-
-
-@dataclass(frozen=True)
-class Placed:
-    """2xx: the call exists."""
-
-    call: PhoneCall
-
-
-@dataclass(frozen=True)
-class NotPlaced:
-    """The answer proves no call was made. `permanent`: the same request will fail again
-    (400/404/422); otherwise it may be retried after `retry_after` seconds (429, refused)."""
-
-    reason: str
-    status: int | None = None
-    permanent: bool = False
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Ambiguous:
-    """A call may or may not exist (timeout after sending, dropped connection, 5xx)."""
-
-    reason: str
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class Fatal:
-    """401/402/403: the key or the account is refused; stop the campaign."""
-
-    reason: str
-    status: int
-
-
-CreateOutcome = Placed | NotPlaced | Ambiguous | Fatal
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        for key in ("message", "error_message", "error", "detail"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return json.dumps(body)[:300]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    millis = response.headers.get("retry-after-ms")
-    if millis:
-        try:
-            return min(_MAX_RETRY_AFTER, float(millis) / 1000)
-        except ValueError:
-            pass
-    seconds = response.headers.get("retry-after")
-    if seconds:
-        try:
-            return min(_MAX_RETRY_AFTER, float(seconds))
-        except ValueError:
-            return None
-    return None
-
-
-def classify_create_response(response: httpx.Response) -> CreateOutcome:
-    """Map an HTTP answer to create-phone-call onto what it proves."""
-    status = response.status_code
-    if 200 <= status < 300:
-        try:
-            return Placed(PhoneCall.model_validate(response.json()))
-        except ValueError:
-            # Retell said yes but the body is unreadable: a call probably exists.
-            return Ambiguous("2xx with an unreadable body", status)
-    message = _message(response)
-    if status in _FATAL:
-        return Fatal(message, status)
-    if status in _PERMANENT:
-        return NotPlaced(message, status, permanent=True)
-    if status == 429:
-        return NotPlaced(message, status, retry_after=_retry_after(response))
-    return Ambiguous(message, status)  # 5xx, 408, 409 and anything unexpected
-
-
-def classify_create_error(exc: httpx.HTTPError) -> CreateOutcome:
-    """Map a transport fault onto what it proves about the call."""
-    name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return NotPlaced(f"request not sent: {name}")
-    return Ambiguous(f"no answer after sending: {name}")
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _endpoint(path: str) -> str:
-    """`get-call` for /v2/get-call/{id}, `list-calls` for /v3/list-calls, …"""
-    return path.strip("/").split("/")[1 if path.startswith("/v") else 0]
-
-
-class _Recovery:
-    """Which endpoints are failing now, and who waits for them to answer again. The first
-    answer after a fault (any answer but a 5xx, a 429 or none at all) wakes every waiter, so
-    backoffs taken during an outage end the moment Retell is back."""
-
-    def __init__(self) -> None:
-        self._failing: set[str] = set()
-        self._waiters: dict[str, anyio.Event] = {}
-
-    def observe(self, endpoint: str, status: int | None) -> None:
-        if status is None or status == 429 or status >= 500:
-            self._failing.add(endpoint)
-            return
-        if endpoint in self._failing:
-            self._failing.discard(endpoint)
-            waiters = self._waiters.pop(endpoint, None)
-            if waiters is not None:
-                waiters.set()
-
-    async def wait(self, endpoint: str, seconds: float) -> bool:
-        """Sleep `seconds`, or until `endpoint` answers again; True if it did."""
-        event = self._waiters.setdefault(endpoint, anyio.Event())
-        with anyio.move_on_after(seconds):
-            await event.wait()
-            return True
-        return False
-
-
-class _Reachability:
-    """Whether a connection to Retell can be made, with one log line when that stops being so
-    and one when it is so again."""
-
-    def __init__(self, url: str) -> None:
-        self._url = shown_base_url(url)
-        self.cause: str | None = None  # None: reachable
-        self.since = 0.0  # monotonic, while unreachable
-        self.probed_at = 0.0
-        self.quiet = False  # the start check says it in its own one line
-        self._back: anyio.Event | None = None
-
-    def failed(self, cause: str) -> None:
-        if self.cause is None:
-            self.since = time.monotonic()
-        if self.cause is None and not self.quiet:
-            log.warning(
-                "retell_unreachable",
-                url=self._url,
-                cause=cause,
-                waiting="no new calls are placed until it answers; calls in flight are "
-                "still followed",
-            )
-        self.cause = cause
-
-    def answered(self) -> None:
-        if self.cause is None:
-            return
-        # A warning like its start, so a terminal (which shows warnings only) sees both lines.
-        log.warning(
-            "retell_reachable",
-            url=self._url,
-            after_seconds=round(time.monotonic() - self.since, 1),
-        )
-        self.cause = None
-        if self._back is not None:
-            self._back.set()
-            self._back = None
-
-    async def wait(self, seconds: float) -> None:
-        """Sleep `seconds`, or less: until Retell answers again."""
-        if self.cause is None:
-            return
-        if self._back is None:
-            self._back = anyio.Event()
-        with anyio.move_on_after(seconds):
-            await self._back.wait()
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, RetellTransportError):
-        return True
-    return isinstance(exc, RetellStatusError) and (exc.status == 429 or exc.status >= 500)
 
 
 class RetellClient:
@@ -366,8 +112,8 @@ class RetellClient:
         self._create_timeout = httpx.Timeout(create_timeout, connect=5.0)
         self._read_attempts = read_attempts
         self._observe = observe
-        self._recovery = _Recovery()
-        self._reachability = _Reachability(base_url)
+        self._recovery = Recovery()
+        self._reachability = Reachability(base_url)
         self._reachability.quiet = not log_reachability
         # One budget for every read (get-call, list-calls, get-concurrency), whoever asks:
         # a large campaign or an outage never floods the API. Creates are paced by the
@@ -462,7 +208,7 @@ class RetellClient:
         self._recovery.observe(endpoint, status)
         if isinstance(outcome, httpx.Response):
             self._reachability.answered()
-        elif isinstance(outcome, _NO_CONNECTION):
+        elif isinstance(outcome, NO_CONNECTION):
             self._reachability.failed(transport_cause(outcome))
         if self._observe is None:
             return
@@ -484,7 +230,7 @@ class RetellClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _request_once(self, method: str, path: str, **kwargs: Any) -> Any:
-        endpoint = _endpoint(path)
+        endpoint = endpoint_of(path)
         if self._read_budget is not None:
             await self._read_budget.acquire()
         started = time.perf_counter()
@@ -499,7 +245,7 @@ class RetellClient:
         self._observed(endpoint, started, response)
         if response.status_code >= 400:
             raise RetellStatusError(
-                response.status_code, _message(response), _retry_after(response)
+                response.status_code, error_message(response), retry_after_of(response)
             )
         try:
             return response.json()
@@ -512,7 +258,7 @@ class RetellClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            endpoint = _endpoint(path)
+            endpoint = endpoint_of(path)
             self._observe_malformed(endpoint)
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"

@@ -23,7 +23,8 @@ import structlog
 
 from dialer.http.binding import DEFAULT_HOST, listening_socket
 from dialer.retell.webhooks import SIGNATURE_HEADER, sign
-from dialer.simulator.simulated import Reply, SimulatedRetell
+from dialer.simulator.simulated import SimulatedRetell
+from dialer.simulator.wire import Reply
 
 log = structlog.get_logger("dialer.simulator")
 _MAX_BODY = 1 << 20

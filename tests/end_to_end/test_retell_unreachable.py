@@ -14,14 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-import dialer.retell.client as client_module
+import dialer.retell.recovery as recovery_module
 from dialer.app.health import WorkerHealth
 from dialer.dialing.options import RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.dialing.worker import Worker
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
-from dialer.retell import RetellClient, RetellUnreachableError
+from dialer.retell import RetellClient, RetellTransportError, RetellUnreachableError
 from dialer.retell.settings import ApiKey
 from dialer.simulator import SimulatedRetell, SimulatorServer
 from dialer.store import Store
@@ -84,7 +84,7 @@ async def test_the_start_check_gives_up_on_silence_and_accepts_any_answer() -> N
 
 async def test_reachability_changes_are_logged_once_each(monkeypatch: pytest.MonkeyPatch) -> None:
     events = _Events()
-    monkeypatch.setattr(client_module, "log", events)
+    monkeypatch.setattr(recovery_module, "log", events)
     up = {"now": False}
 
     def flaky(request: httpx.Request) -> httpx.Response:
@@ -94,7 +94,7 @@ async def test_reachability_changes_are_logged_once_each(monkeypatch: pytest.Mon
 
     async with _client(flaky) as client:
         for _ in range(3):
-            with pytest.raises(client_module.RetellTransportError):
+            with pytest.raises(RetellTransportError):
                 await client.get_concurrency()
         assert client.unreachable == "ConnectError: [Errno 111] Connection refused"
         up["now"] = True
@@ -117,7 +117,7 @@ async def test_retell_going_away_mid_run_holds_claims_until_it_is_back(
     """Retell refusing connections mid-run used to requeue lead after lead as `not_placed`
     (at the dial rate, for as long as it lasted) while the progress showed dials going out."""
     events = _Events()
-    monkeypatch.setattr(client_module, "log", events)
+    monkeypatch.setattr(recovery_module, "log", events)
     engine = SimulatedRetell(speed=200, seed=8, concurrency_limit=100)
     path = write_campaign(tmp_path, numbers(60), cps=20, cap=30, max_attempts=1)
     row = await store.campaign((await import_campaign(store, read_campaign_file(path))).campaign_id)

@@ -254,7 +254,7 @@ async def test_a_budget_pauses_the_campaign_before_it_is_passed(
     """budget_usd: the campaign pauses with `budget reached` before spend plus the expected
     cost of its live calls would pass it, and never spends more than the budget plus one
     call's cost. Cost and analysis that Retell adds after a call ended are recorded too."""
-    from dialer.simulator.simulated import CENTS_PER_SECOND
+    from dialer.simulator.talk import CENTS_PER_SECOND
 
     engine = SimulatedRetell(
         speed=200,
@@ -319,7 +319,7 @@ async def test_a_budget_holds_when_every_cost_comes_late(
     live and ended — priced at `cost_per_minute` until the campaign's own costs come: spend
     ends within the budget plus the largest single call, with a prior above the real price
     (7 cents a minute) and with one far below it."""
-    from dialer.simulator.simulated import CENTS_PER_SECOND
+    from dialer.simulator.talk import CENTS_PER_SECOND
 
     engine = SimulatedRetell(
         speed=200,
