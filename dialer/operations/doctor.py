@@ -25,18 +25,20 @@ from dialer.domain.preflight import (
     AgentFacts,
     Finding,
     NumberFacts,
-    PromptUse,
     Status,
-    VariableTally,
     agent_findings,
     agents_to_check,
     analysis_fields,
     number_finding,
+    worst,
+)
+from dialer.domain.prompt_variables import (
+    PromptUse,
+    VariableTally,
     placeholders,
     set_during_call,
     unused_variables_finding,
     variable_findings,
-    worst,
 )
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import LeadScan, iter_leads

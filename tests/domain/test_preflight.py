@@ -13,20 +13,22 @@ from dialer.domain.preflight import (
     AgentFacts,
     Finding,
     NumberFacts,
-    PromptUse,
     Status,
-    VariableTally,
     agent_findings,
     agents_to_check,
     analysis_fields,
     number_finding,
+    summary,
+    worst,
+)
+from dialer.domain.prompt_variables import (
+    PromptUse,
+    VariableTally,
     placeholders,
     provided_by_retell,
     set_during_call,
-    summary,
     unused_variables_finding,
     variable_findings,
-    worst,
 )
 
 
