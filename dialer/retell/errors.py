@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterator
 
 import httpx
+
+from dialer.domain.causes import causes
 
 BODY_SHOWN = 200  # characters of a malformed body that errors and logs show
 # Faults that prove no connection was made: Retell cannot be reached (no request was sent).
@@ -33,16 +34,6 @@ class RetellUnreachableError(RetellError):
         self.url = url
         self.cause = cause
         super().__init__(f"cannot reach Retell at {url}: {cause}")
-
-
-def causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, then what caused it, down to the root."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def transport_cause(exc: httpx.HTTPError) -> str:

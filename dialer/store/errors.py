@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from dialer.domain.causes import causes
 from dialer.store.connection import SchemaOutOfDateError, StoreMissingError
 
 _UNREACHABLE_ERRNOS = frozenset(
@@ -37,19 +37,10 @@ class StoreOutageError(StoreError):
     """The store has not answered for longer than the process may wait."""
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def is_connection_lost(exc: BaseException) -> bool:
     """The database is not answering (refused, reset, shutting down, starting up), as opposed
     to refusing what was asked."""
-    for link in _chain(exc):
+    for link in causes(exc):
         if isinstance(link, DBAPIError) and link.connection_invalidated:
             return True
         if isinstance(link, (*_CONNECTION_LOST, ConnectionError, TimeoutError, socket.gaierror)):
@@ -65,7 +56,7 @@ def is_connection_lost(exc: BaseException) -> bool:
 def is_transient_conflict(exc: BaseException) -> bool:
     """The database rolled this transaction back in favour of another (a deadlock, a
     serialization failure): the same transaction, run again, will go through."""
-    for link in _chain(exc):
+    for link in causes(exc):
         for candidate in (link, getattr(link, "orig", None)):
             state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
             if state in _CONFLICT_STATES:
@@ -85,7 +76,7 @@ def explain(exc: BaseException, url: str) -> str | None:
     """One line saying what went wrong with the store at `url` and what to do, or None when
     `exc` is not a store failure a person can fix (then it is a bug to report)."""
     where = shown_url(url)
-    for link in _chain(exc):
+    for link in causes(exc):
         if isinstance(link, StoreError | SchemaOutOfDateError | StoreMissingError):
             return str(link)
         text = str(link).lower()
