@@ -21,7 +21,7 @@ from dialer.inputs.problems import InputError
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
 from dialer.inputs.yamlsource import InputFileError, check_regular_file
-from dialer.store import LeadRecord, Store, conflict_pause, is_transient_conflict, lead_record
+from dialer.store import LeadRecord, Store, lead_record
 
 WRITE_BATCH = 5000
 ANALYZE_AFTER_ROWS = 10_000  # a load that adds this many rows refreshes the planner's statistics
@@ -87,15 +87,9 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
             count = await store.count_leads(conn, known[0])
         report = LoadReport(loaded.campaign.name, count, {}, files_unchanged=True)
         return ImportResult(known[0], report)
-    conflicts = 0
-    while True:
-        try:
-            return await _import(store, loaded, digest)
-        except Exception as exc:
-            if not is_transient_conflict(exc):
-                raise
-            conflicts += 1
-            await conflict_pause(conflicts, exc)
+    # Rides out the database going away (and a conflict) like every store verb: the load is
+    # one transaction, so running it again from the start is safe.
+    return await store.availability.run(lambda: _import(store, loaded, digest))
 
 
 async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportResult:

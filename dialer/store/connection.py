@@ -69,7 +69,9 @@ def create_engine(url: str) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Up to 10 connections a process: a fleet of processes shares one Postgres's
+    # max_connections (100 by default), and a process's transactions are short.
+    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

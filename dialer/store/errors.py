@@ -22,8 +22,9 @@ _CONNECTION_LOST = (
     asyncpg.InterfaceError,  # "the underlying connection is closed"
 )
 # SQLSTATE classes of a server going away: 08 connection exceptions; 57P01 admin shutdown,
-# 57P02 crash shutdown, 57P03 cannot connect now (shutting down, starting up, recovering).
-_GOING_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
+# 57P02 crash shutdown, 57P03 cannot connect now (shutting down, starting up, recovering);
+# 53300 too many connections (every slot of max_connections is taken: one will free).
+_GOING_AWAY_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 # SQLSTATEs of a transaction the database rolled back so that another could go on: 40001
 # serialization failure, 40P01 deadlock detected. Running it again is the documented answer.
 _CONFLICT_STATES = frozenset({"40001", "40P01"})
