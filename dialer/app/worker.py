@@ -16,7 +16,7 @@ import structlog
 from dialer.app.common import retell_client, reveal, watch_signals, worker_id
 from dialer.app.health import WorkerHealth
 from dialer.dialing.clock import Clock
-from dialer.dialing.options import FollowMode, RunOptions
+from dialer.dialing.options import FollowMode, RunOptions, RunResult
 from dialer.dialing.worker import Worker
 from dialer.http.app import Monitoring, Webhooks, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
@@ -98,7 +98,7 @@ def _write_port_file(port: int) -> None:
         Path(path).write_text(f"{port}\n", encoding="utf-8")
 
 
-async def run_worker(config: WorkerConfig) -> tuple[str | None, int | None]:
+async def run_worker(config: WorkerConfig) -> tuple[RunResult | None, int | None]:
     """`dialer worker`: serve the store's campaigns until a signal. Returns (fatal, signal)."""
     plans = plan_listeners(config.http_port, config.metrics_port, config.webhook_port)
     with ExitStack() as sockets:  # bound first: a port in use stops the worker before it starts
@@ -140,7 +140,7 @@ def _serve_worker_listeners(
 
 async def _run_worker(
     config: WorkerConfig, listeners: list[tuple[ListenerPlan, socket.socket]]
-) -> tuple[str | None, int | None]:
+) -> tuple[RunResult | None, int | None]:
     store = await open_store(config.database_url, outage_seconds=config.store_outage_seconds)
     store.availability.listen(METRICS.store_changed)
     received: list[int] = []

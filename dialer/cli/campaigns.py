@@ -219,6 +219,9 @@ def run(
             f"{result.message}\nnothing was lost; fix the key or account and run again", err=True
         )
         sys.exit(ExitCode.ACCOUNT)
+    if result.outcome is RunOutcome.MISCONFIGURED:
+        click.echo(f"{result.message}\nnothing was lost; fix it and run again", err=True)
+        sys.exit(ExitCode.RUNTIME)
     if result.outcome is RunOutcome.PAUSED:
         click.echo(
             f"campaign is paused ({result.message}); `dialer resume {result.campaign}` to continue",

@@ -18,7 +18,7 @@ from dialer.cli.main import (
     outage_option,
     run_async,
 )
-from dialer.dialing.options import FollowMode
+from dialer.dialing.options import FollowMode, RunOutcome
 from dialer.domain.exit_codes import ExitCode, for_signal
 from dialer.retell.settings import http_token_from_env
 
@@ -102,9 +102,12 @@ def worker(
         clock=clock,
     )
     fatal, signum = run_async(lambda: run_worker(config), database_url)
-    if fatal:
-        click.echo(f"{fatal}\nnothing was lost; fix the key or account and start again", err=True)
-        sys.exit(ExitCode.ACCOUNT)
+    if fatal is not None:
+        what = (
+            "RETELL_BASE_URL" if fatal.outcome is RunOutcome.MISCONFIGURED else "the key or account"
+        )
+        click.echo(f"{fatal.message}\nnothing was lost; fix {what} and start again", err=True)
+        sys.exit(ExitCode.ACCOUNT if fatal.outcome is RunOutcome.FATAL else ExitCode.RUNTIME)
     if signum is not None:
         sys.exit(for_signal(signum))
     sys.exit(ExitCode.OK)

@@ -15,6 +15,7 @@ class RunOutcome(StrEnum):
     FINISHED = "finished"  # every lead is terminal
     STOPPED = "stopped"  # a signal asked us to stop; resumable
     FATAL = "fatal"  # the API refused the key or the account
+    MISCONFIGURED = "misconfigured"  # no create-phone-call at RETELL_BASE_URL (a 404)
     PAUSED = "paused"  # the campaign was paused (by a person or an account outcome)
     CANCELLED = "cancelled"
 

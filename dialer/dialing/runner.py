@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from dataclasses import replace
 from datetime import timedelta
 
@@ -32,10 +33,11 @@ from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.pre_dial_gate import PreDialGate
+from dialer.domain.breaker import REJECTION_SPIKE, rejection_spike
 from dialer.domain.call_end import HealthRules
 from dialer.domain.caller_id import leaves_message, voicemail_option
 from dialer.domain.calling_rules import PlaceFilter
-from dialer.domain.lifecycle import Cause
+from dialer.domain.lifecycle import Cause, paused
 from dialer.domain.policy import (
     after_call,
     after_hook_failed,
@@ -92,7 +94,9 @@ class CampaignRunner:
         self.stopping = anyio.Event()
         # One event per waiter: a waiter that re-arms its event must not swallow another's wake-up.
         self._wakes = {"claim": anyio.Event(), "end": anyio.Event()}
-        self._fatal: str | None = None
+        self._fatal: RunResult | None = None  # the key, the account or the address refused
+        # the latest creates' refusals (`status: message`), None for one that placed a call
+        self._recent_creates: deque[str | None] = deque(maxlen=REJECTION_SPIKE)
         self._status = campaign.status
         self._account_cap: int | None = None
         self._busy: dict[str, Attempt] = {}  # dialing or reconciling in this process
@@ -180,7 +184,7 @@ class CampaignRunner:
                 await self._woken("end")
             await anyio.sleep(0.05)  # many calls ending at once need one check, not many
             if self._fatal:
-                return RunResult(RunOutcome.FATAL, self._fatal)
+                return self._fatal
             if self.stopping.is_set():
                 return RunResult(RunOutcome.STOPPED)
             if not self.options.exit_when_done:
@@ -415,6 +419,7 @@ class CampaignRunner:
         outcome_name = _OUTCOME_NAMES[type(outcome)]
         METRICS.calls_placed.labels(campaign=self.row.name, outcome=outcome_name).inc()
         if isinstance(outcome, Placed):
+            self._recent_creates.append(None)
             await self._follow(attempt, outcome.call)
             return
         if isinstance(outcome, Ambiguous):
@@ -428,7 +433,18 @@ class CampaignRunner:
         self._nudge()
         if isinstance(outcome, Fatal):
             await self._not_placed(attempt, outcome.reason, retry_in=0.0)
-            self._fatal = f"Retell refused the request ({outcome.status}): {outcome.reason}"
+            if outcome.account:
+                self._fatal = RunResult(
+                    RunOutcome.FATAL,
+                    f"Retell refused the request ({outcome.status}): {outcome.reason}",
+                )
+            else:
+                self._fatal = RunResult(
+                    RunOutcome.MISCONFIGURED,
+                    f"Retell has no create-phone-call at {self.client.base_url} (404: "
+                    f"{outcome.reason}): is RETELL_BASE_URL right? Retell's is "
+                    "https://api.retellai.com, with no path",
+                )
             self._log.error("api_refused", status=outcome.status, reason=outcome.reason)
             self.stop()
             return
@@ -441,7 +457,16 @@ class CampaignRunner:
                 reason=outcome.reason,
                 to=loggable_number(attempt.to_number),
             )
-            await self._not_placed(attempt, f"{outcome.status}: {outcome.reason}", retry_in=None)
+            error = f"{outcome.status}: {outcome.reason}"
+            self._recent_creates.append(error)
+            spike = rejection_spike(self._recent_creates)
+            if spike is None:
+                await self._not_placed(attempt, error, retry_in=None)
+                return
+            # every create is refused alike: this lead gets its attempt back, the campaign pauses
+            await self._not_placed(attempt, error, retry_in=0.0)
+            if await self.store.change_status(self.row.id, paused(Cause.FAILURE_SPIKE, spike)):
+                self._paused(spike, Cause.FAILURE_SPIKE, "see the reason")
             return
         retry_in = outcome.retry_after if outcome.retry_after is not None else 1.0
         if outcome.status == 429:

@@ -41,7 +41,7 @@ class Worker:
         self.scan_seconds = scan_seconds
         self.runners: dict[int, CampaignRunner] = {}
         self.stopping = anyio.Event()
-        self.fatal: str | None = None
+        self.fatal: RunResult | None = None  # every campaign would fail alike: stopped
         self.last_scan = time.monotonic()
         self._worker_id = options().worker_id
 
@@ -120,9 +120,9 @@ class Worker:
         if result.outcome is RunOutcome.FINISHED:
             await self.store.finish_if_done(runner.row.id)
             log.info("campaign_finished", campaign=name)
-        elif result.outcome is RunOutcome.FATAL:
-            # The key or the account is refused: every campaign would fail the same way.
-            self.fatal = result.message
+        elif result.outcome in (RunOutcome.FATAL, RunOutcome.MISCONFIGURED):
+            # The key, the account or the address is refused: every campaign fails alike.
+            self.fatal = result
             log.error("account_refused", campaign=name, error=result.message)
             self.stop()
         elif result.outcome is not RunOutcome.STOPPED:

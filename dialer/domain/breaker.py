@@ -33,3 +33,19 @@ def trip_reason(rules: FailureBreaker, latest: Sequence[Outcome]) -> str | None:
         f"failure spike: {len(failed)} of the last {len(window)} calls failed ({common}); "
         "check the from-number and the agent, then `dialer resume`"
     )
+
+
+REJECTION_SPIKE = 5  # creates refused alike, one after another, that pause a campaign
+
+
+def rejection_spike(latest: Sequence[str | None]) -> str | None:
+    """Why the campaign must pause when its latest creates (newest last: a refusal's
+    `status: message`, or None for a create that placed a call) were all refused alike — a
+    broken from-number, agent or setting refuses every lead the same way; or None."""
+    window = list(latest)[-REJECTION_SPIKE:]
+    if len(window) < REJECTION_SPIKE or window[0] is None or len(set(window)) != 1:
+        return None
+    return (
+        f"the last {REJECTION_SPIKE} creates were all refused alike ({window[0]}); check the "
+        "from-number, the agent and the campaign file, then `dialer resume`"
+    )

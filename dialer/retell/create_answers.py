@@ -14,7 +14,7 @@ from dialer.retell.models import (
     PhoneCall,
 )
 
-PERMANENT = frozenset({400, 404, 422})
+PERMANENT = frozenset({400, 422})
 FATAL = frozenset({401, 402, 403})
 MAX_RETRY_AFTER = 300.0
 
@@ -47,10 +47,17 @@ class Ambiguous:
 
 @dataclass(frozen=True)
 class Fatal:
-    """401/402/403: the key or the account is refused; stop the campaign."""
+    """401/402/403: the key or the account is refused; 404: there is no create-phone-call at
+    this address (Retell's document lists no 404 for it: a wrong RETELL_BASE_URL or a proxy
+    that routes elsewhere). Either way every create would fail alike: stop the campaign."""
 
     reason: str
     status: int
+
+    @property
+    def account(self) -> bool:
+        """The key or the account is refused (else: the address is wrong)."""
+        return self.status != 404
 
 
 CreateOutcome = Placed | NotPlaced | Ambiguous | Fatal
@@ -94,7 +101,7 @@ def classify_create_response(response: httpx.Response) -> CreateOutcome:
             # Retell said yes but the body is unreadable: a call probably exists.
             return Ambiguous("2xx with an unreadable body", status)
     message = error_message(response)
-    if status in FATAL:
+    if status in FATAL or status == 404:
         return Fatal(message, status)
     if status in PERMANENT:
         return NotPlaced(message, status, permanent=True)

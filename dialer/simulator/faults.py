@@ -27,6 +27,9 @@ class Faults:
     create_outage: tuple[float, float] | None = None
     burst_429_every: float = 0.0  # every N real seconds, creates get 429 for `burst_429_seconds`
     burst_429_seconds: float = 1.0
+    # every create is refused 400 with this message, whatever its lead (a broken from-number
+    # or agent refuses every lead alike)
+    create_refused: str | None = None
 
 
 def read_fault(faults: Faults, rng: random.Random) -> Reply | None:

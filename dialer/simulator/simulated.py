@@ -215,6 +215,9 @@ class SimulatedRetell:
             record.answer = rejection
             status = 422 if rejection == "reject_422" else 400
             return error_reply(status, f"Cannot call {to_number}: number rejected")
+        if self.faults.create_refused is not None:
+            record.answer = "400-refused"
+            return error_reply(400, self.faults.create_refused)
         outage = self.faults.create_outage
         if outage is not None and outage[0] <= now - self._start < outage[1]:
             record.answer = "503-outage"

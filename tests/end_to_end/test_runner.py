@@ -411,3 +411,55 @@ async def test_following_per_call_finishes_and_picks_up_late_analyses(
         rows = list(await conn.execute(select(attempts.c.analysis, attempts.c.cost_cents)))
     assert len(rows) == 12
     assert all(r.analysis is not None and r.cost_cents is not None for r in rows)
+
+
+async def test_creates_refused_alike_pause_the_campaign_instead_of_failing_the_list(
+    store: Store, tmp_path: Path
+) -> None:
+    """Every create refused 400 with one message (a broken from-number or agent): after five
+    in a row the campaign pauses, the fifth lead gets its attempt back, and the rest of the
+    list is never tried (it is not burnt through as `failed`)."""
+    engine = SimulatedRetell(
+        speed=100, seed=18, faults=Faults(create_refused="from_number is not found")
+    )
+    path = write_campaign(tmp_path, numbers(40), cps=20, cap=1, max_attempts=2)
+    result = await run_in_process(store, engine, path)
+    assert result.outcome is RunOutcome.PAUSED
+    assert result.message.startswith("the last 5 creates were all refused alike (400: ")
+    leads_by_state = {}
+    for lead in (await _leads(store)).values():
+        leads_by_state[lead["state"]] = leads_by_state.get(lead["state"], 0) + 1
+    assert leads_by_state == {"failed": 4, "pending": 36}
+    # the fifth refusal paused it; a create already on its way may follow (cap 1: one)
+    assert 5 <= len(engine.records()["creates"]) <= 6
+
+
+async def test_no_create_phone_call_at_the_base_url_stops_and_spends_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    """A RETELL_BASE_URL with a path (…/v2) or a proxy that routes elsewhere answers 404 to
+    create-phone-call — a code Retell's document does not list for it: the run stops at once,
+    saying which setting to fix, and no lead is failed."""
+    from dialer.retell import RetellClient
+    from dialer.retell.settings import ApiKey
+    from dialer.simulator import SimulatorServer
+
+    from ..helpers import fast_options
+
+    engine = SimulatedRetell(speed=100, seed=19)
+    path = write_campaign(tmp_path, numbers(10), cps=20, cap=2)
+    from dialer.dialing.runner import CampaignRunner
+    from dialer.inputs.campaign_file import read_campaign_file
+    from dialer.operations.loading import import_campaign
+
+    row = await store.campaign((await import_campaign(store, read_campaign_file(path))).campaign_id)
+    assert row is not None
+    async with (
+        SimulatorServer(engine) as server,
+        RetellClient(ApiKey("sim-key"), server.url + "/v2") as client,
+    ):
+        result = await CampaignRunner(store, client, row, fast_options()).run()
+    assert result.outcome is RunOutcome.MISCONFIGURED
+    assert "is RETELL_BASE_URL right?" in result.message and "/v2" in result.message
+    assert {lead["state"] for lead in (await _leads(store)).values()} == {"pending"}
+    assert all(lead["attempts"] == 0 for lead in (await _leads(store)).values())
