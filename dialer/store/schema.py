@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -244,4 +245,16 @@ processes = Table(
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE")),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# Bearer tokens of the HTTP API (`dialer token create`). A token reads `<id>.<secret>`: the id
+# finds the row, and only a SHA-256 digest of the secret is kept, compared in constant time.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
