@@ -8,8 +8,17 @@ import sys
 
 import click
 
-from dialer.cli.main import database_option, main, run_async
-from dialer.domain.exit_codes import ExitCode
+from dialer.cli.main import (
+    clock_from_env,
+    database_option,
+    host_option,
+    log_format_option,
+    main,
+    outage_option,
+    run_async,
+)
+from dialer.domain.exit_codes import ExitCode, for_signal
+from dialer.retell.settings import http_token_from_env
 
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 
@@ -106,3 +115,42 @@ def token_revoke(name: str, database_url: str | None) -> None:
         click.echo(f"no token named {name!r} (`dialer token list` shows them)", err=True)
         sys.exit(ExitCode.INVALID)
     click.echo(f"token {name!r} revoked: requests with it answer 401 from now on")
+
+
+@main.command()
+@database_option
+@click.option(
+    "--port",
+    type=int,
+    default=8000,
+    show_default=True,
+    envvar="DIALER_API_PORT",
+    help="Serve the API (/v1, /openapi.json, /docs), the dashboard with its controls, "
+    "/metrics and the probes on this port. Env: DIALER_API_PORT.",
+)
+@host_option
+@outage_option
+@log_format_option("json")
+def serve(
+    database_url: str | None,
+    port: int,
+    host: str,
+    store_outage_seconds: float,
+    log_format: str,
+) -> None:
+    """Serve the HTTP API alone (no dialing) until SIGTERM; `dialer worker --http-port N`
+    serves the same beside dialing. Every /v1 route needs a token: `dialer token create`."""
+    from dialer.app.serve import ServeConfig, serve_api
+    from dialer.observability.logs import configure_logging
+
+    configure_logging(log_format)
+    config = ServeConfig(
+        database_url=database_url,
+        port=port,
+        host=host,
+        http_token=http_token_from_env(),  # env only: a flag would show in `ps`
+        store_outage_seconds=store_outage_seconds,
+        clock=clock_from_env(logged=True),
+    )
+    signum = run_async(lambda: serve_api(config), database_url)
+    sys.exit(for_signal(signum) if signum is not None else ExitCode.OK)
