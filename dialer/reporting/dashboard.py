@@ -23,6 +23,7 @@ StatusSource = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dialer</title>
+<link rel="icon" href="data:,">
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
 .campaign { border: 1px solid #ddd; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
