@@ -148,7 +148,10 @@ Index(
     postgresql_where=_due,
     sqlite_where=_due,
 )
-Index("ix_leads_campaign_id_state", leads.c.campaign_id, leads.c.state)
+# A campaign's leads by state, in lead order (counts by state; a page of results of one state),
+# and all of them in lead order (a page of results): keyset pages cost the same at any depth.
+Index("ix_leads_campaign_id_state_id", leads.c.campaign_id, leads.c.state, leads.c.id)
+Index("ix_leads_campaign_id_id", leads.c.campaign_id, leads.c.id)
 Index("ix_leads_to_number", leads.c.to_number)
 
 attempts = Table(

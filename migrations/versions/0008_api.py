@@ -1,4 +1,5 @@
-"""the HTTP API: its bearer tokens (an id, a digest of the secret, read-only or not)
+"""the HTTP API: its bearer tokens (an id, a digest of the secret, read-only or not), and a
+campaign's leads indexed in lead order (all, and by state) for pages of results
 
 Revision ID: 0008
 Revises: 0007
@@ -27,7 +28,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
         sa.UniqueConstraint("name", name="uq_api_tokens_name"),
     )
+    with op.batch_alter_table("leads") as batch:
+        batch.drop_index("ix_leads_campaign_id_state")
+        batch.create_index("ix_leads_campaign_id_state_id", ["campaign_id", "state", "id"])
+        batch.create_index("ix_leads_campaign_id_id", ["campaign_id", "id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("leads") as batch:
+        batch.drop_index("ix_leads_campaign_id_id")
+        batch.drop_index("ix_leads_campaign_id_state_id")
+        batch.create_index("ix_leads_campaign_id_state", ["campaign_id", "state"])
     op.drop_table("api_tokens")
