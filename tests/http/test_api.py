@@ -6,10 +6,12 @@ problem and nothing stored, results page by page, the do-not-call list, problem 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 import structlog
@@ -256,3 +258,37 @@ async def test_the_do_not_call_list_over_the_api(api: httpx.AsyncClient, store: 
     again = await api.delete("/v1/do-not-call/+12125550102", headers=auth)
     assert again.status_code == 200 and again.json()["removed"] is False
     await _problem(await api.get("/v1/do-not-call/+12125550102", headers=reader), 404)
+
+
+async def test_bodies_are_limited_by_route(api: httpx.AsyncClient, store: Store) -> None:
+    auth = _bearer(await store.create_token("crm", read_only=False))
+    assert (await api.put("/v1/campaigns/spring", json=CAMPAIGN, headers=auth)).status_code == 201
+    wide = "x" * 600
+    nums = numbers(2000)
+    big_csv = "to_number,note\n" + "".join(f"{n},{wide}\n" for n in nums)
+    assert len(big_csv) > 1 << 20  # past the listener's limit for every other route
+    added = await api.post(
+        "/v1/campaigns/spring/leads", content=big_csv, headers={**auth, "content-type": "text/csv"}
+    )
+    assert added.status_code == 200 and added.json()["added"] == 2000, added.text[:300]
+    big_json = json.dumps([{"to_number": n, "note": "y" * 5000} for n in numbers(1700, 5000)])
+    assert len(big_json) > 8 << 20
+    refused = await api.post(
+        "/v1/campaigns/spring/leads",
+        content=big_json,
+        headers={**auth, "content-type": "application/json"},
+    )
+    assert "send it as CSV" in (await _problem(refused, 413))["detail"]
+    # a campaign past the listener's limit: refused from its head, before the body is sent
+    port = int(str(api.base_url).rstrip("/").rsplit(":", 1)[1])
+
+    def head_only() -> bytes:  # (the server runs on this test's loop: send from a thread)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(
+                b"PUT /v1/campaigns/spring HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+            )
+            return raw.recv(100)
+
+    assert (await anyio.to_thread.run_sync(head_only)).startswith(b"HTTP/1.1 413 ")
+    assert len(await lead_rows(store)) == 2000
