@@ -160,6 +160,15 @@ class _Dedup:
         return key.startswith("+") and digits.isdigit() and int(digits) in self.numbers
 
 
+@dataclass(frozen=True)
+class LeadBody:
+    """A lead list sent in a request: CSV text, or the items of a JSON array."""
+
+    label: Path  # how its problems name it
+    csv_text: str | None = None
+    items: list[Any] | None = None
+
+
 def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
     """Yield every valid lead; record every problem in `scan` (the caller decides what to do)."""
     leads_path = loaded.leads_path
@@ -214,15 +223,6 @@ def iter_body_leads(campaign: CampaignSettings, body: LeadBody, scan: LeadScan) 
     yield from _checked(rows, body.label, scan)
     if not scan.leads and not scan.problem_count:
         scan.add(Problem(body.label, 0, "", "the body has no leads"))
-
-
-@dataclass(frozen=True)
-class LeadBody:
-    """A lead list sent in a request: CSV text, or the items of a JSON array."""
-
-    label: Path  # how its problems name it
-    csv_text: str | None = None
-    items: list[Any] | None = None
 
 
 def _checked(rows: Iterator[Lead], source: Path, scan: LeadScan) -> Iterator[Lead]:
