@@ -103,6 +103,11 @@ class _Gate(socket.socket):
     def accept(self) -> tuple[socket.socket, Any]:
         while True:
             conn, address = super().accept()  # BlockingIOError when none waits: asyncio stops
+            # asyncio turns Nagle off only for sockets whose proto says TCP, which accepted ones
+            # do not: an answer written in two sends (head, then body) would wait ~40 ms for the
+            # client's delayed ACK
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._open = [s for s in self._open if s.fileno() != -1]  # closed by their transport
             if len(self._open) < self._cap or self._evict():
                 self._open.append(conn)

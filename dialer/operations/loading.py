@@ -162,7 +162,7 @@ async def write_list(
             )
             await store.lock_campaign(conn, campaign_id)
         now = await store.now(conn)
-        reload = await store.count_leads(conn, campaign_id) > 0
+        reload = await store.has_leads(conn, campaign_id)
         edits: Counter[RowEdit] = Counter()
         duplicates: list[tuple[str, str]] = []
         if reload:
