@@ -12,6 +12,7 @@ import anyio
 import structlog
 
 from dialer.app.common import reveal, watch_signals
+from dialer.app.worker import write_port_file
 from dialer.dialing.clock import Clock
 from dialer.http.api import ALLOWANCES, api_routes
 from dialer.http.app import Monitoring, create_app
@@ -69,6 +70,7 @@ async def _serve(config: ServeConfig, store: Store, sock: socket.socket) -> int 
     limits = replace(Limits().for_process(listeners=1), allowances=ALLOWANCES)
     received: list[int] = []
     stopped = anyio.Event()
+    write_port_file(bound_port(sock))  # for the image's HEALTHCHECK, as a worker does
     log.info(
         "http_listening",
         url=f"http://{host_port(config.host, bound_port(sock))}/",

@@ -99,7 +99,7 @@ def plan_listeners(
     return plans
 
 
-def _write_port_file(port: int) -> None:
+def write_port_file(port: int) -> None:
     """Where the image's HEALTHCHECK finds the port this worker serves (DIALER_PORT_FILE)."""
     path = os.environ.get(PORT_FILE_VARIABLE)
     if path:
@@ -146,7 +146,7 @@ def _serve_worker_listeners(
         )
     monitored = [bound_port(sock) for plan, sock in listeners if plan.monitoring]
     if monitored:
-        _write_port_file(monitored[0])
+        write_port_file(monitored[0])
 
 
 async def _run_worker(
