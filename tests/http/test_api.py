@@ -17,6 +17,7 @@ import pytest
 import structlog
 
 from dialer.dialing.clock import Clock
+from dialer.domain.states import CampaignStatus
 from dialer.http.api import ALLOWANCES, api_routes
 from dialer.http.app import create_app
 from dialer.http.server import Limits
@@ -292,3 +293,20 @@ async def test_bodies_are_limited_by_route(api: httpx.AsyncClient, store: Store)
 
     assert (await anyio.to_thread.run_sync(head_only)).startswith(b"HTTP/1.1 413 ")
     assert len(await lead_rows(store)) == 2000
+
+
+async def test_a_finished_campaign_given_leads_is_active_again(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    auth = _bearer(await store.create_token("crm", read_only=False))
+    assert (await api.put("/v1/campaigns/spring", json=CAMPAIGN, headers=auth)).status_code == 201
+    row = await store.campaign("spring")
+    assert row is not None
+    await store.set_status(row.id, CampaignStatus.FINISHED)
+    same = await api.put("/v1/campaigns/spring", json=CAMPAIGN, headers=auth)
+    assert same.json()["campaign"]["status"] == "finished"  # new settings alone: still done
+    added = await api.post(
+        "/v1/campaigns/spring/leads", json=[{"to_number": numbers(1)[0]}], headers=auth
+    )
+    assert added.json()["added"] == 1
+    assert (await api.get("/v1/campaigns/spring", headers=auth)).json()["status"] == "active"
