@@ -26,7 +26,7 @@ from dialer.http.server import Limits, serve
 from dialer.inputs.campaign_file import CampaignSource, read_campaign_file
 from dialer.observability.metrics import METRICS
 from dialer.operations.loading import import_campaign
-from dialer.operations.steering import open_for_run
+from dialer.operations.steering import open_for_run, reopen_if_new_leads
 from dialer.reporting.status import read_status
 from dialer.reporting.terminal import RunProgress, print_summary
 from dialer.retell import DEFAULT_READS_PER_SECOND, RetellClient
@@ -81,7 +81,9 @@ async def load_campaign(campaign_file: str, database_url: str | None) -> LoadRep
     source = read_campaign_file(Path(campaign_file))
     store = await open_store(database_url)
     try:
-        return (await import_campaign(store, source)).report
+        imported = await import_campaign(store, source)
+        await reopen_if_new_leads(store, imported.campaign_id)  # workers dial the new rows
+        return imported.report
     finally:
         await store.close()
 

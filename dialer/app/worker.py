@@ -1,23 +1,25 @@
 """`dialer worker`: every active campaign in the store until a signal, with its listeners
-(probes, metrics, dashboard, webhooks) as its port flags ask."""
+(probes, metrics, dashboard, webhooks, the HTTP API) as its port flags ask."""
 
 from __future__ import annotations
 
 import os
 import socket
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 import anyio.abc
 import structlog
+from starlette.routing import BaseRoute
 
 from dialer.app.common import retell_client, reveal, watch_signals, worker_id
 from dialer.app.health import WorkerHealth
 from dialer.dialing.clock import Clock
 from dialer.dialing.options import FollowMode, RunOptions, RunResult
 from dialer.dialing.worker import Worker
+from dialer.http.api import ALLOWANCES, api_routes
 from dialer.http.app import Monitoring, Webhooks, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
 from dialer.http.server import Limits, serve
@@ -60,8 +62,14 @@ class ListenerPlan:
     webhooks: bool
 
     @property
+    def serves_api(self) -> bool:
+        """`--http-port` serves the HTTP API too (and the dashboard's controls)."""
+        return "--http-port" in self.flags.split("/")
+
+    @property
     def serves(self) -> list[str]:
-        return [name for name in ("monitoring", "webhooks") if getattr(self, name)]
+        named = [name for name in ("monitoring", "webhooks") if getattr(self, name)]
+        return [*named, "api"] if self.serves_api else named
 
 
 def plan_listeners(
@@ -91,7 +99,7 @@ def plan_listeners(
     return plans
 
 
-def _write_port_file(port: int) -> None:
+def write_port_file(port: int) -> None:
     """Where the image's HEALTHCHECK finds the port this worker serves (DIALER_PORT_FILE)."""
     path = os.environ.get(PORT_FILE_VARIABLE)
     if path:
@@ -114,17 +122,20 @@ def _serve_worker_listeners(
     listeners: list[tuple[ListenerPlan, socket.socket]],
     monitoring: Monitoring,
     webhooks: Webhooks,
+    api: list[BaseRoute],
     group: anyio.abc.TaskGroup,
 ) -> None:
     limits = Limits().for_process(len(listeners))
     token = reveal(config.http_token)
     for plan, sock in listeners:
         app = create_app(
-            monitoring=monitoring if plan.monitoring else None,
+            monitoring=(replace(monitoring, controls=plan.serves_api) if plan.monitoring else None),
             webhooks=webhooks if plan.webhooks else None,
             token=token,
+            routes=api if plan.serves_api else (),
         )
-        group.start_soon(serve, app, sock, limits)
+        served = replace(limits, allowances=ALLOWANCES) if plan.serves_api else limits
+        group.start_soon(serve, app, sock, served)
         port = bound_port(sock)
         log.info(
             "http_listening",
@@ -135,7 +146,7 @@ def _serve_worker_listeners(
         )
     monitored = [bound_port(sock) for plan, sock in listeners if plan.monitoring]
     if monitored:
-        _write_port_file(monitored[0])
+        write_port_file(monitored[0])
 
 
 async def _run_worker(
@@ -172,9 +183,14 @@ async def _run_worker(
 
             monitoring = Monitoring(health.live, health.ready, every_campaign)
             webhooks = Webhooks(config.retell.api_key.reveal(), worker.on_call_event)
+            api = (
+                api_routes(store, config.clock.now)
+                if any(p.serves_api for p, _ in listeners)
+                else []
+            )
             async with anyio.create_task_group() as group:
                 group.start_soon(watch_signals, worker.stop, received)
-                _serve_worker_listeners(config, listeners, monitoring, webhooks, group)
+                _serve_worker_listeners(config, listeners, monitoring, webhooks, api, group)
                 await worker.serve()
                 group.cancel_scope.cancel()
             return worker.fatal, (received[0] if received else None)

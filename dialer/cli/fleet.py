@@ -34,7 +34,8 @@ from dialer.retell.settings import http_token_from_env
     default=None,
     envvar="DIALER_HTTP_PORT",
     help="Serve everything on this one port: /healthz, /readyz, /metrics, the dashboard at / "
-    "and Retell's call events (POST on any other path).",
+    "(with its controls), the HTTP API (/v1, /openapi.json, /docs) and Retell's call events "
+    "(POST on any other path).",
 )
 @click.option(
     "--metrics-port",

@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dialer.observability.metrics import CONTENT_TYPE, METRICS
-from dialer.reporting.dashboard import PAGE, StatusSource, status_json
+from dialer.reporting.dashboard import StatusSource, page, status_json
 from dialer.retell.webhooks import SIGNATURE_HEADER, BadEventError, CallEvent, parse_event, verify
 
 log = structlog.get_logger("dialer.http")
@@ -51,6 +51,8 @@ class Monitoring:
     live: HealthCheck
     ready: HealthCheck
     status: StatusSource | None = None
+    # the dashboard's pause/resume/cancel buttons (the API is served beside it)
+    controls: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ def _monitoring_routes(parts: Monitoring, guard: _Guard) -> list[BaseRoute]:
     if status is None:
         return routes
 
-    async def page(request: Request) -> Response:
+    shown = page(controls=parts.controls)
+
+    async def dashboard(request: Request) -> Response:
         given = request.query_params.get("token")
         if given is not None:
             if not guard.token_matches(given):
@@ -125,7 +129,7 @@ def _monitoring_routes(parts: Monitoring, guard: _Guard) -> list[BaseRoute]:
             return sent_on
         if not guard.admits(request, cookie=True):
             return _unauthorized("open this page once as /?token=<DIALER_HTTP_TOKEN>")
-        return Response(PAGE, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+        return Response(shown, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     async def data(request: Request) -> Response:
         if not guard.admits(request, cookie=True):
@@ -133,7 +137,7 @@ def _monitoring_routes(parts: Monitoring, guard: _Guard) -> list[BaseRoute]:
         body = status_json(await status())
         return Response(body, media_type="application/json", headers=_PAGE_HEADERS)
 
-    return [*routes, Route("/", page), Route("/status.json", data)]
+    return [*routes, Route("/", dashboard), Route("/status.json", data)]
 
 
 def _webhook_route(parts: Webhooks) -> BaseRoute:

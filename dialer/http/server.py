@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import resource
 import socket
 import time
@@ -34,6 +35,17 @@ _REFUSED = (
 
 
 @dataclass(frozen=True)
+class Allowance:
+    """Requests whose path matches `path` may send a body of up to `max_body_bytes` and take up
+    to `request_seconds` (a lead list uploaded, an export streamed); every other request keeps
+    the listener's limits."""
+
+    path: re.Pattern[str]
+    max_body_bytes: int
+    request_seconds: float
+
+
+@dataclass(frozen=True)
 class Limits:
     """What one listener allows a client. `max_connections` 0: derived from the process's
     open-files limit (`for_process`)."""
@@ -45,6 +57,14 @@ class Limits:
     max_head_bytes: int = 16 << 10
     keep_alive_seconds: int = 5
     shutdown_seconds: int = 3  # in-flight requests get this long when the listener stops
+    allowances: tuple[Allowance, ...] = ()
+
+    def for_path(self, path: str) -> tuple[int, float]:
+        """(the body size, the seconds) a request of `path` is allowed."""
+        for allowance in self.allowances:
+            if allowance.path.fullmatch(path):
+                return allowance.max_body_bytes, allowance.request_seconds
+        return self.max_body_bytes, self.request_seconds
 
     def for_process(self, listeners: int) -> Limits:
         """These limits with `max_connections` set from RLIMIT_NOFILE when it is 0."""
@@ -83,6 +103,11 @@ class _Gate(socket.socket):
     def accept(self) -> tuple[socket.socket, Any]:
         while True:
             conn, address = super().accept()  # BlockingIOError when none waits: asyncio stops
+            # asyncio turns Nagle off only for sockets whose proto says TCP, which accepted ones
+            # do not: an answer written in two sends (head, then body) would wait ~40 ms for the
+            # client's delayed ACK
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._open = [s for s in self._open if s.fileno() != -1]  # closed by their transport
             if len(self._open) < self._cap or self._evict():
                 self._open.append(conn)
@@ -174,8 +199,9 @@ def limited(app: ASGIApp, limits: Limits) -> ASGIApp:
             # h11 stops a head that grows past the limit, but parses one that came in one piece
             await _refuse(send, 431, "request head too large")
             return
+        max_body, seconds = limits.for_path(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > limits.max_body_bytes:  # h11 checked its form
+        if declared.isdigit() and int(declared) > max_body:  # h11 checked its form
             await _refuse(send, 413, "body too large")
             return
         answered = False
@@ -186,7 +212,7 @@ def limited(app: ASGIApp, limits: Limits) -> ASGIApp:
             nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
-            if received > limits.max_body_bytes:
+            if received > max_body:
                 too_large = True
                 deadline.cancel()
                 await anyio.lowlevel.checkpoint()
@@ -197,7 +223,7 @@ def limited(app: ASGIApp, limits: Limits) -> ASGIApp:
             answered = answered or message["type"] == "http.response.start"
             await send(message)
 
-        with anyio.CancelScope(deadline=anyio.current_time() + limits.request_seconds) as deadline:
+        with anyio.CancelScope(deadline=anyio.current_time() + seconds) as deadline:
             await app(scope, counted, tracked)
         if deadline.cancelled_caught and not answered:
             await _refuse(send, 413 if too_large else 408, "body too large" if too_large else "")

@@ -164,11 +164,22 @@ def read_campaign_file(path: Path) -> CampaignSource:
         )
     if isinstance(data.get("from_numbers"), str):
         data = {**data, "from_numbers": _read_number_file(path, data["from_numbers"], lines)}
-    try:
-        campaign = CampaignFile.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(_problems_from(exc, path, lines)) from None
+    campaign = validate_campaign(data, path, lines)
     return CampaignSource(campaign=campaign, path=path.resolve(), lines=lines)
+
+
+def validate_campaign(
+    data: dict[str, Any], path: Path, lines: dict[tuple[str | int, ...], int]
+) -> CampaignFile:
+    """`data` as a campaign file's settings, or InputError with every problem, located by
+    `lines` (empty: line 0, the field alone locates it) and named by `path`."""
+    try:
+        return CampaignFile.model_validate(data)
+    except ValidationError as exc:
+        problems = _problems_from(exc, path, lines)
+        if not lines:
+            problems = [Problem(p.file, 0, p.field, p.message) for p in problems]
+        raise InputError(problems) from None
 
 
 def _read_number_file(path: Path, name: str, lines: dict[tuple[str | int, ...], int]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dialer.domain.calling_rules import Place
-from dialer.domain.campaign import stringify_variable
+from dialer.domain.campaign import CampaignSettings, stringify_variable
 from dialer.domain.state_rules import lead_states_key, state_code
 from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
@@ -159,20 +160,27 @@ class _Dedup:
         return key.startswith("+") and digits.isdigit() and int(digits) in self.numbers
 
 
+@dataclass(frozen=True)
+class LeadBody:
+    """A lead list sent in a request: CSV text, or the items of a JSON array."""
+
+    label: Path  # how its problems name it
+    csv_text: str | None = None
+    items: list[Any] | None = None
+
+
 def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
     """Yield every valid lead; record every problem in `scan` (the caller decides what to do)."""
-    dedup = _Dedup()
     leads_path = loaded.leads_path
+    campaign = loaded.campaign
     if leads_path is None:
-        rows = _yaml_rows(
-            loaded.campaign.leads, loaded.path, loaded.lines, ("leads",), scan, loaded
-        )
+        rows = _yaml_rows(campaign.leads, loaded.path, loaded.lines, ("leads",), scan, campaign)
         source = loaded.path
     elif (refused := _unreadable(leads_path)) is not None:
         scan.add(Problem(loaded.path, line_of(loaded.lines, ("leads",)), "leads", refused))
         return
     elif leads_path.suffix.lower() == ".csv":
-        rows = _csv_rows(leads_path, loaded, scan)
+        rows = _csv_rows(leads_path, campaign, scan)
         source = leads_path
     elif leads_path.suffix.lower() in {".yaml", ".yml"}:
         rows = _yaml_file_rows(leads_path, loaded, scan)
@@ -188,17 +196,8 @@ def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
             )
         )
         return
-    for lead in rows:
-        duplicate = dedup.check(lead, source)
-        if duplicate is not None:
-            scan.add(duplicate)
-            continue
-        scan.leads += 1
-        place = lead.place
-        scan.places[place] += 1
-        scan.place_first_line.setdefault(place, lead.line)
-        yield lead
-    if not scan.leads and not scan.problem_count and not loaded.campaign.allow_empty:
+    yield from _checked(rows, source, scan)
+    if not scan.leads and not scan.problem_count and not campaign.allow_empty:
         line = line_of(loaded.lines, ("leads",)) if leads_path is None else 1
         scan.add(
             Problem(
@@ -209,6 +208,36 @@ def iter_leads(loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
                 "file if that is meant",
             )
         )
+
+
+def iter_body_leads(campaign: CampaignSettings, body: LeadBody, scan: LeadScan) -> Iterator[Lead]:
+    """Like `iter_leads`, for a lead list sent in a request (the HTTP API): CSV text, read
+    exactly as a CSV file, or JSON items, each read as a YAML list's lead. Problems name
+    `body.label` and, for CSV, the line (the header is line 1), for JSON the item (from 1)."""
+    if body.csv_text is not None:
+        rows = _csv_handle_rows(io.StringIO(body.csv_text, newline=""), body.label, campaign, scan)
+    else:
+        items = body.items or []
+        lines: dict[tuple[str | int, ...], int] = {(i,): i + 1 for i in range(len(items))}
+        rows = _yaml_rows(items, body.label, lines, (), scan, campaign, check_text=True)
+    yield from _checked(rows, body.label, scan)
+    if not scan.leads and not scan.problem_count:
+        scan.add(Problem(body.label, 0, "", "the body has no leads"))
+
+
+def _checked(rows: Iterator[Lead], source: Path, scan: LeadScan) -> Iterator[Lead]:
+    """The leads of `rows` that repeat no number or key of an earlier one, counted in `scan`."""
+    dedup = _Dedup()
+    for lead in rows:
+        duplicate = dedup.check(lead, source)
+        if duplicate is not None:
+            scan.add(duplicate)
+            continue
+        scan.leads += 1
+        place = lead.place
+        scan.places[place] += 1
+        scan.place_first_line.setdefault(place, lead.line)
+        yield lead
 
 
 def _unreadable(path: Path) -> str | None:
@@ -225,7 +254,7 @@ def _unreadable(path: Path) -> str | None:
 
 
 def _build_lead(
-    loaded: CampaignSource,
+    campaign: CampaignSettings,
     path: Path,
     line: int,
     raw_number: object,
@@ -239,7 +268,6 @@ def _build_lead(
     address_state: object = None,
     alternates: list[tuple[str, object]] | None = None,
 ) -> Lead | None:
-    campaign = loaded.campaign
     ok = True
     if raw_number is None or (isinstance(raw_number, str) and not raw_number.strip()):
         scan.add(Problem(path, line, number_field, "phone number is missing"))
@@ -249,7 +277,7 @@ def _build_lead(
         return None
     number_zones: tuple[str, ...] = ()
     try:
-        number, number_zones = _dialable(str(raw_number), loaded)
+        number, number_zones = _dialable(str(raw_number), campaign)
     except InvalidNumberError as exc:
         scan.add(Problem(path, line, number_field, str(exc)))
         ok = False
@@ -313,7 +341,7 @@ def _build_lead(
         if raw in (None, ""):
             continue
         try:
-            other, other_zones = _dialable(str(raw), loaded)
+            other, other_zones = _dialable(str(raw), campaign)
         except InvalidNumberError as exc:
             scan.add(Problem(path, line, field_name, str(exc)))
             ok = False
@@ -337,10 +365,9 @@ def _build_lead(
     )
 
 
-def _dialable(raw: str, loaded: CampaignSource) -> tuple[str, tuple[str, ...]]:
+def _dialable(raw: str, campaign: CampaignSettings) -> tuple[str, tuple[str, ...]]:
     """The number as E.164 with its zones; InvalidNumberError if it is not valid, or is a
     premium-rate or service number the campaign does not allow."""
-    campaign = loaded.campaign
     number, zones, premium = number_facts(raw, campaign.default_region)
     if not campaign.allow_premium_numbers:
         special = special_number_reason(number, premium)
@@ -374,12 +401,19 @@ def _zone_key(timezone: str | None, number_zones: tuple[str, ...], state: str | 
     return lead_zone_key(timezone, number_zones, (state,) if state else ())
 
 
-def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Lead]:
+def _csv_rows(path: Path, campaign: CampaignSettings, scan: LeadScan) -> Iterator[Lead]:
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
         scan.add(Problem(path, 0, "", f"cannot read: {exc.strerror}"))
         return
+    yield from _csv_handle_rows(handle, path, campaign, scan)
+
+
+def _csv_handle_rows(
+    handle: TextIO, path: Path, campaign: CampaignSettings, scan: LeadScan
+) -> Iterator[Lead]:
+    """The leads of CSV text open as `handle` (closed at the end); problems name `path`."""
     with handle:
         reader = csv.reader(handle)  # the handlers below read its line_num
         try:
@@ -466,7 +500,7 @@ def _csv_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Iterator[Le
                             scan.add(Problem(path, row_line, name, control))
                     continue
                 lead = _build_lead(
-                    loaded,
+                    campaign,
                     path,
                     row_line,
                     row[number_at],
@@ -582,7 +616,7 @@ def _yaml_file_rows(path: Path, loaded: CampaignSource, scan: LeadScan) -> Itera
     if not isinstance(data, list):
         scan.add(Problem(path, 1, "", "a YAML lead list is a list of mappings with to_number"))
         return
-    yield from _yaml_rows(data, path, lines, prefix, scan, loaded)
+    yield from _yaml_rows(data, path, lines, prefix, scan, loaded.campaign)
 
 
 def _yaml_rows(
@@ -591,14 +625,20 @@ def _yaml_rows(
     lines: dict[tuple[str | int, ...], int],
     prefix: tuple[str | int, ...],
     scan: LeadScan,
-    loaded: CampaignSource,
+    campaign: CampaignSettings,
+    *,
+    check_text: bool = False,
 ) -> Iterator[Lead]:
+    """`check_text`: look for control characters in every key and value (the YAML reader
+    refuses them as it parses; JSON items come unchecked)."""
     assert isinstance(items, list)
     for index, item in enumerate(items):
         loc = (*prefix, index)
         line = line_of(lines, loc)
         if not isinstance(item, dict):
             scan.add(Problem(path, line, "", "a lead is a mapping with to_number"))
+            continue
+        if check_text and not _free_of_control_characters(item, path, line, scan):
             continue
         ok = True
         for key in item:
@@ -651,7 +691,7 @@ def _yaml_rows(
             ok = False
         number = item.get("to_number", item.get("phone", item.get("phone_number")))
         lead = _build_lead(
-            loaded,
+            campaign,
             path,
             line,
             number,
@@ -669,3 +709,27 @@ def _yaml_rows(
         )
         if ok and lead is not None:
             yield lead
+
+
+def _free_of_control_characters(
+    item: dict[Any, Any], path: Path, line: int, scan: LeadScan
+) -> bool:
+    """Whether no key or text of `item` (nested ones included) holds a control character;
+    each one that does is a problem of its field."""
+    clean = True
+    stack: list[tuple[str, object]] = [("", item)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                field = f"{where}.{key}" if where else str(key)
+                if (control := control_character_problem(str(key))) is not None:
+                    scan.add(Problem(path, line, field, control))
+                    clean = False
+                stack.append((field, inner))
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}", inner) for i, inner in enumerate(value))
+        elif isinstance(value, str) and (control := control_character_problem(value)) is not None:
+            scan.add(Problem(path, line, where, control))
+            clean = False
+    return clean

@@ -14,9 +14,10 @@ import anyio.lowlevel
 
 from dialer import __version__
 from dialer.domain.calling_rules import Place
+from dialer.domain.campaign import CampaignSettings
 from dialer.domain.list_edits import LoadReport, RowEdit
 from dialer.inputs.campaign_file import CampaignSource
-from dialer.inputs.leads import LeadScan, iter_leads
+from dialer.inputs.leads import Lead, LeadScan, iter_leads
 from dialer.inputs.problems import InputError
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
@@ -87,21 +88,57 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
             count = await store.count_leads(conn, known[0])
         report = LoadReport(loaded.campaign.name, count, {}, files_unchanged=True)
         return ImportResult(known[0], report)
-    # Rides out the database going away (and a conflict) like every store verb: the load is
-    # one transaction, so running it again from the start is safe.
-    return await store.availability.run(lambda: _import(store, loaded, digest))
+    return await with_conflict_retries(store, lambda: _import(store, loaded, digest))
+
+
+async def with_conflict_retries(
+    store: Store, load: Callable[[], Awaitable[ImportResult]]
+) -> ImportResult:
+    """Run `load` (one transaction) again from the start while the database goes away or rolls
+    it back in favour of a concurrent transaction (a deadlock, a serialization failure on
+    Postgres): it wrote nothing. The store's availability rides out both."""
+    return await store.availability.run(load)
+
+
+@dataclass(frozen=True)
+class ListLoad:
+    """What one load writes, whatever brought the leads (a file, a request's body).
+
+    `settings`: the campaign's settings to write (created, or refreshed), or None to leave a
+    campaign that must exist as it is. `whole_list`: the leads are the campaign's whole list,
+    so a lead they do not name is not dialed again (a file); else they are added to the
+    list (the HTTP API), and a number another lead of the campaign holds is a duplicate."""
+
+    name: str
+    settings: CampaignSettings | None
+    whole_list: bool
+    source_path: str | None = None
+    digest: str | None = None
+
+
+class CampaignNotFoundError(Exception):
+    """The load adds leads to a campaign the store does not have."""
 
 
 async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportResult:
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
+    job = ListLoad(loaded.campaign.name, loaded.campaign, True, str(loaded.path), digest)
+    return await write_list(store, job, iter_leads(loaded, review.scan), review)
 
+
+async def write_list(
+    store: Store, job: ListLoad, leads: Iterator[Lead], review: CampaignReview
+) -> ImportResult:
+    """Write `leads` (read as they are written; every problem lands in `review`) in one
+    transaction: added, edited by the list-edit rules (dialer.domain.list_edits), suppressed
+    by the review's files. Any problem rolls it all back (InputError)."""
     alternate_places: set[Place] = set()
 
     def records_while_valid(campaign_id: int) -> Iterator[LeadRecord]:
         # Read to the end to report every problem, but write nothing after the first: the
         # transaction will roll back.
         suppressed = review.suppress.sources
-        for lead in iter_leads(loaded, review.scan):
+        for lead in leads:
             if lead.alternates and suppressed:  # a suppressed alternate is never dialed
                 lead.alternates = [a for a in lead.alternates if a.to_number not in suppressed]
             alternate_places.update(Place(a.zones, a.states) for a in lead.alternates)
@@ -110,23 +147,27 @@ async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportRe
 
     async with store.transaction() as conn:
         # The campaign's lock first, its row last: the order every claim and settle keeps.
-        campaign_id = await store.lock_campaign_named(conn, loaded.campaign.name)
+        campaign_id = await store.lock_campaign_named(conn, job.name)
         if campaign_id is None:  # new (or made by a load that committed meanwhile)
+            if job.settings is None:
+                raise CampaignNotFoundError(job.name)
             campaign_id = await store.upsert_campaign(
-                conn, loaded.campaign, str(loaded.path), digest
+                conn, job.settings, job.source_path, job.digest
             )
             await store.lock_campaign(conn, campaign_id)
         now = await store.now(conn)
-        reload = await store.count_leads(conn, campaign_id) > 0
+        reload = await store.has_leads(conn, campaign_id)
         edits: Counter[RowEdit] = Counter()
         duplicates: list[tuple[str, str]] = []
         if reload:
             await store.start_reload(conn)
 
         async def write(batch: list[LeadRecord]) -> None:
-            # iter_leads yields each key once; the campaign stays locked until commit
+            # the leads carry each key once; the campaign stays locked until commit
             if reload:
-                counted, batch, found = await store.reload_batch(conn, campaign_id, batch, now)
+                counted, batch, found = await store.reload_batch(
+                    conn, campaign_id, batch, now, whole_list=job.whole_list
+                )
                 edits.update(counted)
                 duplicates.extend(found)
             else:
@@ -144,15 +185,17 @@ async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportRe
         removed = rekeyed = 0
         if reload:
             await store.skip_duplicates(conn, campaign_id, duplicates, now)
-            removed, rekeyed = await store.finish_reload(conn, campaign_id, duplicates, now)
+            if job.whole_list:
+                removed, rekeyed = await store.finish_reload(conn, campaign_id, duplicates, now)
         suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
         elsewhere = await store.dialed_elsewhere(conn, campaign_id, now)
         await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
-        await store.upsert_campaign(conn, loaded.campaign, str(loaded.path), digest)
+        if job.settings is not None:
+            await store.upsert_campaign(conn, job.settings, job.source_path, job.digest)
     if edits[RowEdit.ADDED] >= ANALYZE_AFTER_ROWS:
         await store.refresh_statistics()
     report = LoadReport(
-        campaign=loaded.campaign.name,
+        campaign=job.name,
         in_file=review.scan.leads,
         edits=dict(edits),
         removed=removed,

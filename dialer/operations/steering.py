@@ -64,3 +64,11 @@ async def open_for_run(store: Store, row: CampaignRow) -> CampaignRow | RunResul
         assert reopened is not None
         return reopened
     return row
+
+
+async def reopen_if_new_leads(store: Store, campaign_id: int) -> bool:
+    """A finished campaign whose list gained leads to dial (a load, an API append) is active
+    again, so workers serve it. Returns whether it was opened."""
+    if not await store.has_unfinished_leads(campaign_id):
+        return False
+    return await store.change_status(campaign_id, lifecycle.reopened())

@@ -12,6 +12,7 @@ a single quote (OWASP's advice against formula injection), unless `raw`."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -130,6 +131,24 @@ async def write_export(
     campaign_id = await store.campaign_id(name)
     if campaign_id is None:
         return False
+    async for chunk in export_chunks(
+        store, campaign_id, fmt, per_attempt=per_attempt, raw=raw, transcripts=transcripts
+    ):
+        out.write(chunk)
+    return True
+
+
+async def export_chunks(
+    store: Store,
+    campaign_id: int,
+    fmt: str,
+    *,
+    per_attempt: bool,
+    raw: bool = False,
+    transcripts: TranscriptSource | None = None,
+) -> AsyncIterator[str]:
+    """The export of the campaign as text, a line at a time (the CSV header first), streamed
+    from the store: for a file, or an HTTP answer."""
     fields: tuple[str, ...] = ATTEMPT_FIELDS if per_attempt else LEAD_FIELDS
     if transcripts is not None:
         fields = (*fields[:-1], "transcript", fields[-1])
@@ -149,15 +168,24 @@ async def write_export(
 
     if fmt != "csv":
         async for row in rows():
-            out.write(json.dumps(shaped(row, fields)) + "\n")
-        return True
+            yield json.dumps(shaped(row, fields)) + "\n"
+        return
     keys: set[str] = set()
     first_pass = store.export_attempt_rows if per_attempt else store.export_lead_rows
     async for row in first_pass(campaign_id):  # the union of the analysis keys
         keys.update(shaped(row, ("analysis",))["analysis"])
     columns = [f for f in fields if f != "analysis"] + [f"analysis.{k}" for k in sorted(keys)]
-    writer = csv.DictWriter(out, fieldnames=columns)
+    line = io.StringIO()
+    writer = csv.DictWriter(line, fieldnames=columns)
+
+    def taken() -> str:
+        text = line.getvalue()
+        line.seek(0)
+        line.truncate()
+        return text
+
     writer.writeheader()
+    yield taken()
     cell: Callable[[str, object], object] = (lambda _n, v: v) if raw else neutralized
     async for row in rows():
         data = shaped(row, fields)
@@ -169,4 +197,4 @@ async def write_export(
                 for k, v in data.items()
             }
         )
-    return True
+        yield taken()

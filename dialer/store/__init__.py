@@ -17,6 +17,7 @@ from dialer.store.connection import (
     store_location,
     upgrade_store,
 )
+from dialer.store.do_not_call import DoNotCallEntry, DoNotCallQueries
 from dialer.store.errors import (
     StoreError,
     StoreOutageError,
@@ -41,6 +42,7 @@ from dialer.store.records import (
 from dialer.store.reloading import ReloadQueries
 from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
 from dialer.store.settling import SettlingQueries
+from dialer.store.tokens import ApiToken, TokenExistsError, TokenQueries
 
 
 class Store(
@@ -53,9 +55,12 @@ class Store(
     ReportQueries,
     NotificationQueries,
     ProcessQueries,
+    TokenQueries,
+    DoNotCallQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports, notifications). Create with `open_store`."""
+    settling, leases, reports, notifications, API tokens, the do-not-call list). Create with
+    `open_store`."""
 
 
 async def open_store(
@@ -80,12 +85,14 @@ __all__ = [
     "LEAD_ROW_KEYS",
     "RUN",
     "WORKER",
+    "ApiToken",
     "Attempt",
     "CallerIdPlan",
     "CampaignRow",
     "CampaignSummary",
     "Claim",
     "ClaimRequest",
+    "DoNotCallEntry",
     "FromNumberStats",
     "LeadRecord",
     "NumberBusyError",
@@ -96,6 +103,7 @@ __all__ = [
     "StoreError",
     "StoreMissingError",
     "StoreOutageError",
+    "TokenExistsError",
     "conflict_pause",
     "database_url",
     "explain",

@@ -216,3 +216,12 @@ class CampaignQueries(StoreBase):
                 .where((campaigns.c.hold_until.is_(None)) | (campaigns.c.hold_until < until))
                 .values(hold_until=until)
             )
+
+    @rides_out_outages
+    async def source_path(self, campaign_id: int) -> str | None:
+        """The campaign file it was last loaded from (None: made over the HTTP API)."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(campaigns.c.source_path).where(campaigns.c.id == campaign_id)
+            )
+            return None if found is None else str(found)

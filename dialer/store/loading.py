@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.states import DUE_LEAD_STATES, LeadState, suppressed_by
@@ -159,6 +159,13 @@ class LoadingQueries(StoreBase):
 
     async def count_leads(self, conn: AsyncConnection, campaign_id: int) -> int:
         return await count_rows(conn, leads, leads.c.campaign_id == campaign_id)
+
+    async def has_leads(self, conn: AsyncConnection, campaign_id: int) -> bool:
+        """Whether the campaign has a lead (one index probe, where a count reads them all)."""
+        found = await conn.execute(
+            select(leads.c.id).where(leads.c.campaign_id == campaign_id).limit(1)
+        )
+        return found.first() is not None
 
     async def skip_suppressed(
         self, conn: AsyncConnection, campaign_id: int, sources: dict[str, str], now: datetime

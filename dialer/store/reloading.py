@@ -53,11 +53,21 @@ class ReloadQueries(StoreBase):
             await conn.execute(text("DELETE FROM load_keys"))
 
     async def reload_batch(
-        self, conn: AsyncConnection, campaign_id: int, records: Sequence[LeadRecord], now: datetime
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        records: Sequence[LeadRecord],
+        now: datetime,
+        *,
+        whole_list: bool = True,
     ) -> tuple[Counter[RowEdit], list[LeadRecord], list[tuple[str, str]]]:
         """Compare one batch of the file with the store and write every edit but the plain
         inserts and rewrites, which are returned for the bulk writer (dialer.store.loading).
-        Returns the edits counted, those records, and (key, duplicate of) pairs."""
+        Returns the edits counted, those records, and (key, duplicate of) pairs.
+
+        Not `whole_list` (leads added to the list, not the list itself): a number another
+        lead of the campaign holds, dialed or not, makes a duplicate too — a file would name
+        both leads and be refused, but an addition cannot see the rest of the list."""
         await self._remember_keys(conn, [r.lead_key for r in records])
         known = await self._known(conn, campaign_id, [r.lead_key for r in records])
         asked = [
@@ -66,6 +76,9 @@ class ReloadQueries(StoreBase):
             if (k := known.get(r.lead_key)) is None or k[0].content_hash != r.content_hash
         ]
         dialed = await self._dialed_under(conn, campaign_id, asked)
+        if not whole_list:
+            for number, keys in (await self._held_under(conn, campaign_id, asked)).items():
+                dialed.setdefault(number, set()).update(keys)
         counts: Counter[RowEdit] = Counter()
         to_write: list[LeadRecord] = []
         duplicates: list[tuple[str, str]] = []
@@ -255,6 +268,23 @@ class ReloadQueries(StoreBase):
                 .where(attempts.c.to_number.in_(numbers[start : start + 1000]))
                 .where(attempts.c.state != AttemptState.NOT_PLACED)
                 .distinct()
+            )
+            for number, key in rows:
+                found.setdefault(number, set()).add(key)
+        return found
+
+    async def _held_under(
+        self, conn: AsyncConnection, campaign_id: int, numbers: list[str]
+    ) -> dict[str, set[str]]:
+        """For each of `numbers` a lead of the campaign has (one still on its list): the
+        lead_ids that have it."""
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(numbers), 1000):
+            rows = await conn.execute(
+                select(leads.c.to_number, leads.c.lead_key)
+                .where(leads.c.campaign_id == campaign_id)
+                .where(leads.c.to_number.in_(numbers[start : start + 1000]))
+                .where(leads.c.removed_at.is_(None))
             )
             for number, key in rows:
                 found.setdefault(number, set()).add(key)

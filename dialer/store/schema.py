@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -147,7 +148,10 @@ Index(
     postgresql_where=_due,
     sqlite_where=_due,
 )
-Index("ix_leads_campaign_id_state", leads.c.campaign_id, leads.c.state)
+# A campaign's leads by state, in lead order (counts by state; a page of results of one state),
+# and all of them in lead order (a page of results): keyset pages cost the same at any depth.
+Index("ix_leads_campaign_id_state_id", leads.c.campaign_id, leads.c.state, leads.c.id)
+Index("ix_leads_campaign_id_id", leads.c.campaign_id, leads.c.id)
 Index("ix_leads_to_number", leads.c.to_number)
 
 attempts = Table(
@@ -244,4 +248,16 @@ processes = Table(
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE")),
     Column("started_at", UTCDateTime, nullable=False),
     Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# Bearer tokens of the HTTP API (`dialer token create`). A token reads `<id>.<secret>`: the id
+# finds the row, and only a SHA-256 digest of the secret is kept, compared in constant time.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -1,0 +1,535 @@
+"""The HTTP API (FastAPI), mounted at `/v1` of the one app: campaigns put, read and steered,
+leads added, results read page by page or streamed, the store-wide do-not-call list edited.
+Its OpenAPI document is served at `/openapi.json`, and interactive docs at `/docs`.
+
+Every `/v1` route needs a bearer token of the store (`dialer token create NAME`): none, an
+unknown or a revoked one answers 401, a read-only one 403 on a write. Errors are RFC 9457
+problem details; a body's problems come all at once (422), each with its row and field, and
+nothing of it is stored. Every write is idempotent or safely repeated: a campaign is put by
+name, leads are keyed by lead_id, pausing a paused campaign changes nothing.
+
+The verbs are the commands' own (dialer.operations, dialer.reporting): this module maps them
+to HTTP and nothing more."""
+
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime,
+# and the token dependencies are local names.
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Mount, Route
+
+from dialer import __version__
+from dialer.domain.states import LeadState
+from dialer.http.api_models import (
+    CampaignList,
+    CampaignView,
+    CampaignWritten,
+    ControlOutcome,
+    DoNotCallAdd,
+    DoNotCallAdded,
+    DoNotCallEntryView,
+    DoNotCallPage,
+    DoNotCallRemoved,
+    InputProblem,
+    LeadItem,
+    LoadOutcome,
+    ProblemDetails,
+    ResultsPage,
+)
+from dialer.http.server import Allowance
+from dialer.inputs.bodies import campaign_body, lead_body
+from dialer.inputs.campaign_file import CampaignFile
+from dialer.inputs.problems import InputError, Problem
+from dialer.operations import steering
+from dialer.operations.intake import (
+    CampaignNotFoundError,
+    IntakeRefusedError,
+    add_leads,
+    checked_numbers,
+    put_campaign,
+)
+from dialer.reporting.export import LEAD_FIELDS, export_chunks, shaped
+from dialer.reporting.report import gather, render
+from dialer.reporting.status import read_status
+from dialer.store import ApiToken, DoNotCallEntry, Store, StoreOutageError
+
+log = structlog.get_logger("dialer.api")
+
+PROBLEM_JSON = "application/problem+json"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # a campaign's name (its file's rule)
+LEADS_BODY_BYTES = 64 << 20  # CSV: about 1.5 million leads of a few columns
+JSON_LEADS_BYTES = 8 << 20  # a JSON array is parsed whole: a larger list belongs in CSV
+# A lead list sent, and an export or a report read, may take longer than a plain request.
+ALLOWANCES = (
+    Allowance(re.compile(r"/v1/campaigns/[^/]+/leads"), LEADS_BODY_BYTES, 600.0),
+    Allowance(re.compile(r"/v1/campaigns/[^/]+/(export|report)"), 1 << 20, 1800.0),
+)
+_YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+_PROBLEM = {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}}
+_COMMON: dict[int | str, dict[str, Any]] = {
+    401: {**_PROBLEM, "description": "No token, or one unknown or revoked"},
+    422: {**_PROBLEM, "description": "The request's problems, every one"},
+    503: {**_PROBLEM, "description": "The store is not answering"},
+}
+_WRITES: dict[int | str, dict[str, Any]] = {403: {**_PROBLEM, "description": "A read-only token"}}
+_FOUND: dict[int | str, dict[str, Any]] = {404: {**_PROBLEM, "description": "No such campaign"}}
+_BODY: dict[int | str, dict[str, Any]] = {
+    413: {**_PROBLEM, "description": "The body is too large"},
+    415: {**_PROBLEM, "description": "A body of another media type"},
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {**_PROBLEM, "description": "Not as the campaign stands (it was cancelled, …)"}
+}
+
+CampaignName = Annotated[str, Path(pattern=NAME_PATTERN, description="The campaign's name")]
+Number = Annotated[str, Path(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")]
+
+
+class ApiProblemError(Exception):
+    """An answer other than success, as problem details."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        problems: list[Problem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.problems = problems
+        self.headers = headers
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    problems: list[InputProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ProblemDetails(
+        title=HTTPStatus(status).phrase, status=status, detail=detail, problems=problems
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def _input_problems(problems: list[Problem]) -> list[InputProblem]:
+    return [InputProblem(row=p.line, field=p.field, message=p.message) for p in problems]
+
+
+def _install_error_answers(api: FastAPI) -> None:
+    async def api_problem(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiProblemError)
+        shown = _input_problems(exc.problems) if exc.problems is not None else None
+        return problem_response(exc.status, exc.detail, shown, exc.headers)
+
+    async def input_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InputError)
+        count = len(exc.problems)
+        detail = f"{count} problem(s) in the request; nothing was stored"
+        return problem_response(422, detail, _input_problems(exc.problems))
+
+    async def invalid_request(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            InputProblem(
+                row=0,
+                field=".".join(str(p) for p in error["loc"][1:]) or str(error["loc"][0]),
+                message=str(error["msg"]),
+            )
+            for error in exc.errors()
+        ]
+        return problem_response(422, "the request is not as the API expects", problems)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(exc.status_code, exc.detail, headers=headers)
+
+    async def outage(_: Request, exc: Exception) -> Response:
+        return problem_response(503, str(exc))
+
+    api.add_exception_handler(ApiProblemError, api_problem)
+    api.add_exception_handler(InputError, input_error)
+    api.add_exception_handler(RequestValidationError, invalid_request)
+    api.add_exception_handler(HTTPException, http_error)
+    api.add_exception_handler(StoreOutageError, outage)
+
+
+def _media(request: Request, allowed: dict[str, tuple[str, ...]]) -> str:
+    """Which of `allowed` (kind → media types) the body is, or 415."""
+    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    for kind, types in allowed.items():
+        if given in types:
+            return kind
+    accepted = ", ".join(t for types in allowed.values() for t in types)
+    raise ApiProblemError(415, f"send the body as one of: {accepted} (not {given or 'nothing'})")
+
+
+def _openapi_body(content: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
+    """The `/v1` app over `store`; `now` judges calling hours in the status it shows."""
+    api = FastAPI(
+        title="dialer",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        responses=_COMMON,
+    )
+    _install_error_answers(api)
+    bearer = HTTPBearer(auto_error=False, description="`dialer token create NAME`")
+
+    async def holder(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiToken:
+        if store.availability.is_down:
+            raise ApiProblemError(503, f"the store is not answering: {store.availability.reason}")
+        challenge = {"WWW-Authenticate": 'Bearer realm="dialer"'}
+        if credentials is None:
+            raise ApiProblemError(
+                401,
+                "send Authorization: Bearer <token> (dialer token create NAME)",
+                None,
+                challenge,
+            )
+        found = await store.token_holder(credentials.credentials)
+        if found is None:
+            raise ApiProblemError(401, "that token is unknown or was revoked", None, challenge)
+        request.state.token_name = found.name
+        return found
+
+    async def writer(token: Annotated[ApiToken, Depends(holder)]) -> ApiToken:
+        if token.read_only:
+            raise ApiProblemError(403, f"token {token.name!r} is read-only: it may only read")
+        return token
+
+    Reader = Annotated[ApiToken, Depends(holder)]  # noqa: N806 (a type)
+    Writer = Annotated[ApiToken, Depends(writer)]  # noqa: N806 (a type)
+
+    @api.middleware("http")
+    async def audited(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        answer = await call_next(request)
+        if request.method not in ("GET", "HEAD"):  # writes are logged, by token name only
+            token = getattr(request.state, "token_name", None)
+            log.info(
+                "api_request",
+                method=request.method,
+                path=request.url.path,
+                status=answer.status_code,
+                token=token,
+            )
+        return answer
+
+    async def views(name: str | None) -> list[CampaignView]:
+        configs = {row.name: row.config for row in await store.campaigns()}
+        return [
+            CampaignView(**view.as_json(), settings=configs.get(view.name, {}))
+            for view in await read_status(store, name, now())
+        ]
+
+    async def one_view(name: str) -> CampaignView:
+        found = await views(name)
+        if not found:
+            raise ApiProblemError(404, f"no campaign named {name!r}")
+        return found[0]
+
+    async def campaign_id(name: str) -> int:
+        found = await store.campaign_id(name)
+        if found is None:
+            raise ApiProblemError(404, f"no campaign named {name!r}")
+        return found
+
+    @api.get("/campaigns", response_model=CampaignList, summary="Every campaign")
+    async def list_campaigns(_: Reader) -> CampaignList:
+        return CampaignList(campaigns=await views(None))
+
+    @api.get(
+        "/campaigns/{name}", response_model=CampaignView, responses=_FOUND, summary="A campaign"
+    )
+    async def read_campaign(name: CampaignName, _: Reader) -> CampaignView:
+        return await one_view(name)
+
+    @api.put(
+        "/campaigns/{name}",
+        response_model=CampaignWritten,
+        responses={201: {"model": CampaignWritten}, **_WRITES, **_BODY, **_CONFLICT},
+        summary="Create a campaign, or replace its settings",
+        description="The campaign file's settings, as JSON or as the file's YAML text. Leads "
+        "listed inline are added as POST …/leads adds them; `leads` naming a file, "
+        "`suppress` files and a `from_numbers` file are refused (the API reads no files).",
+        openapi_extra=_openapi_body(
+            {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Campaign"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            }
+        ),
+    )
+    async def write_campaign(name: CampaignName, request: Request, _: Writer) -> Response:
+        kind = _media(request, {"json": ("application/json",), "yaml": _YAML})
+        data, lines = campaign_body(await request.body(), yaml_text=kind == "yaml")
+        try:
+            done = await put_campaign(store, name, data, lines)
+        except IntakeRefusedError as exc:
+            raise ApiProblemError(409, str(exc)) from None
+        leads = LoadOutcome.of(done.loaded.report) if done.loaded.report.in_file else None
+        written = CampaignWritten(created=done.created, campaign=await one_view(name), leads=leads)
+        return JSONResponse(written.model_dump(mode="json"), 201 if done.created else 200)
+
+    async def steer(name: str, verb: Callable[[Store, str], Awaitable[str]]) -> ControlOutcome:
+        await campaign_id(name)
+        try:
+            message = await verb(store, name)
+        except steering.ControlRefusedError as exc:
+            raise ApiProblemError(409, str(exc)) from None
+        row = await store.campaign(name)
+        assert row is not None
+        return ControlOutcome(campaign=name, status=row.status.value, message=message)
+
+    steered = {**_FOUND, **_WRITES, **_CONFLICT}
+
+    @api.post(
+        "/campaigns/{name}/pause",
+        response_model=ControlOutcome,
+        responses=steered,
+        summary="No new calls (live ones end)",
+    )
+    async def pause(name: CampaignName, _: Writer) -> ControlOutcome:
+        return await steer(name, steering.pause)
+
+    @api.post(
+        "/campaigns/{name}/resume",
+        response_model=ControlOutcome,
+        responses=steered,
+        summary="Dial again",
+    )
+    async def resume(name: CampaignName, _: Writer) -> ControlOutcome:
+        return await steer(name, steering.resume)
+
+    @api.post(
+        "/campaigns/{name}/cancel",
+        response_model=ControlOutcome,
+        responses=steered,
+        summary="Give up the waiting leads",
+    )
+    async def cancel(name: CampaignName, _: Writer) -> ControlOutcome:
+        return await steer(name, steering.cancel)
+
+    @api.post(
+        "/campaigns/{name}/leads",
+        response_model=LoadOutcome,
+        responses={**_FOUND, **_WRITES, **_BODY, **_CONFLICT},
+        summary="Add leads (CSV, or a JSON array)",
+        description="Validated as a lead file is: on any problem, every problem (422) and "
+        "nothing stored. Keyed by lead_id (else the number): sending a lead again changes "
+        "nothing, an edited one follows the list-edit rules of a reloaded file. Leads not in "
+        "the body stay as they are.",
+        openapi_extra=_openapi_body(
+            {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {
+                    "schema": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/LeadItem"},
+                    }
+                },
+            }
+        ),
+    )
+    async def add(name: CampaignName, request: Request, token: Writer) -> LoadOutcome:
+        kind = _media(request, {"csv": ("text/csv",), "json": ("application/json",)})
+        body = await request.body()
+        if kind == "json" and len(body) > JSON_LEADS_BYTES:
+            raise ApiProblemError(
+                413, f"a JSON lead list over {JSON_LEADS_BYTES >> 20} MiB: send it as CSV"
+            )
+        try:
+            loaded = await add_leads(store, name, lead_body(body, csv=kind == "csv"))
+        except CampaignNotFoundError:
+            raise ApiProblemError(404, f"no campaign named {name!r}") from None
+        except IntakeRefusedError as exc:
+            raise ApiProblemError(409, str(exc)) from None
+        log.info("api_leads_added", campaign=name, token=token.name, leads=loaded.leads_in_file)
+        return LoadOutcome.of(loaded.report)
+
+    @api.get(
+        "/campaigns/{name}/results",
+        response_model=ResultsPage,
+        responses=_FOUND,
+        summary="Lead results, a page at a time",
+    )
+    async def results(
+        name: CampaignName,
+        _: Reader,
+        state: LeadState | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    ) -> ResultsPage:
+        found = await campaign_id(name)
+        after = int(cursor) if cursor is not None else None
+        rows, last = await store.lead_rows_page(found, state, after, limit)
+        items = [shaped(row, LEAD_FIELDS) for row in rows]
+        return ResultsPage.model_validate(
+            {"items": items, "next_cursor": None if last is None else str(last)}
+        )
+
+    @api.get(
+        "/campaigns/{name}/export",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+            **_FOUND,
+        },
+        summary="The export, streamed (as `dialer export`)",
+    )
+    async def export(
+        name: CampaignName,
+        _: Reader,
+        format: Literal["csv", "jsonl"] = "csv",
+        attempts: bool = False,
+        raw: bool = False,
+    ) -> StreamingResponse:
+        found = await campaign_id(name)
+        chunks = export_chunks(store, found, format, per_attempt=attempts, raw=raw)
+        media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+        filename = f"{name}{'-attempts' if attempts else ''}.{format}"
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return StreamingResponse(chunks, media_type=media, headers=disposition)
+
+    @api.get(
+        "/campaigns/{name}/report",
+        response_class=HTMLResponse,
+        responses=_FOUND,
+        summary="The HTML report (as `dialer report`)",
+    )
+    async def report(name: CampaignName, _: Reader) -> HTMLResponse:
+        row = await store.campaign(name)
+        if row is None:
+            raise ApiProblemError(404, f"no campaign named {name!r}")
+        return HTMLResponse(render(row, await gather(store, row), now()))
+
+    def entry(found: DoNotCallEntry) -> DoNotCallEntryView:
+        return DoNotCallEntryView(
+            to_number=found.to_number,
+            reason=found.reason,
+            source=found.source,
+            created_at=found.created_at,
+        )
+
+    @api.get("/do-not-call", response_model=DoNotCallPage, summary="The do-not-call list")
+    async def do_not_call(
+        _: Reader,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(pattern=r"^\+[0-9]{1,15}$")] = None,
+    ) -> DoNotCallPage:
+        found = await store.do_not_call_page(cursor, limit + 1)
+        page = found[:limit]
+        more = len(found) > limit
+        return DoNotCallPage(
+            items=[entry(e) for e in page], next_cursor=page[-1].to_number if more else None
+        )
+
+    @api.post(
+        "/do-not-call",
+        response_model=DoNotCallAdded,
+        responses=_WRITES,
+        summary="Put numbers on it (no campaign calls them from the next claim on)",
+    )
+    async def add_do_not_call(body: DoNotCallAdd, token: Writer) -> DoNotCallAdded:
+        numbers = checked_numbers(body.numbers, body.region)
+        added = await store.add_do_not_call(numbers, body.reason, f"api token {token.name}")
+        log.info("api_do_not_call_added", numbers=len(numbers), added=added, token=token.name)
+        return DoNotCallAdded(added=added, numbers=numbers)
+
+    @api.get(
+        "/do-not-call/{number}",
+        response_model=DoNotCallEntryView,
+        responses={404: {**_PROBLEM, "description": "Not on the list"}},
+        summary="Whether a number is on it",
+    )
+    async def do_not_call_number(number: Number, _: Reader) -> DoNotCallEntryView:
+        found = await store.do_not_call_entry(checked_numbers([number], None)[0])
+        if found is None:
+            raise ApiProblemError(404, f"{number} is not on the do-not-call list")
+        return entry(found)
+
+    @api.delete(
+        "/do-not-call/{number}",
+        response_model=DoNotCallRemoved,
+        responses=_WRITES,
+        summary="Take a number off it (leads skipped for it stay skipped)",
+    )
+    async def remove_do_not_call(number: Number, token: Writer) -> DoNotCallRemoved:
+        normalized = checked_numbers([number], None)[0]
+        removed = await store.remove_do_not_call(normalized)
+        log.info("api_do_not_call_removed", removed=removed, token=token.name)
+        return DoNotCallRemoved(to_number=normalized, removed=removed)
+
+    return api
+
+
+def openapi_document(api: FastAPI) -> dict[str, Any]:
+    """The API's OpenAPI document, its paths under /v1 (where it is mounted), with the
+    campaign file's schema and a JSON lead's."""
+    doc = get_openapi(
+        title="dialer",
+        version=__version__,
+        description="Campaigns, lead intake, control and results of dialer. Every /v1 route "
+        "needs `Authorization: Bearer <token>` (`dialer token create NAME [--read-only]`).",
+        routes=api.routes,
+    )
+    doc["paths"] = {f"/v1{path}": item for path, item in doc.get("paths", {}).items()}
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    template = "#/components/schemas/{model}"
+    campaign = CampaignFile.model_json_schema(ref_template=template)
+    schemas.update(campaign.pop("$defs", {}))
+    campaign["required"] = [k for k in campaign.get("required", []) if k not in ("leads", "name")]
+    campaign["properties"]["leads"] = {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/LeadItem"},
+        "description": "Leads added with the campaign (optional)",
+    }
+    campaign["title"] = "Campaign"
+    schemas["Campaign"] = campaign
+    schemas["LeadItem"] = LeadItem.model_json_schema(ref_template=template)
+    return doc
+
+
+def api_routes(store: Store, now: Callable[[], datetime]) -> list[BaseRoute]:
+    """The API at /v1, its document at /openapi.json and its docs at /docs (both open: they
+    hold no data), for `create_app(routes=…)`."""
+    api = build_api(store, now)
+    document = openapi_document(api)
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="dialer API")
+
+    return [
+        Mount("/v1", app=api),
+        Route("/openapi.json", openapi),
+        Route("/docs", docs),
+    ]
