@@ -20,6 +20,7 @@ from dialer.dialing.clock import Clock
 from dialer.dialing.options import FollowMode, RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.domain.list_edits import LoadReport
+from dialer.domain.pacing import prior_warning
 from dialer.http.app import Monitoring, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
 from dialer.http.server import Limits, serve
@@ -76,6 +77,13 @@ def show_load(report: LoadReport, console: Console | None) -> None:
         console.print(report.summary(), highlight=False, markup=False)
 
 
+def with_notes(report: LoadReport, source: CampaignSource) -> LoadReport:
+    """The load's report with what else a person should know of the campaign file."""
+    settings = source.campaign
+    prior = prior_warning(settings.budget_usd, settings.cost_per_minute)
+    return report if prior is None else replace(report, notes=(*report.notes, prior))
+
+
 async def load_campaign(campaign_file: str, database_url: str | None) -> LoadReport:
     """`dialer load`: validate and load (or update) a campaign into the store, no dialing."""
     source = read_campaign_file(Path(campaign_file))
@@ -83,7 +91,7 @@ async def load_campaign(campaign_file: str, database_url: str | None) -> LoadRep
     try:
         imported = await import_campaign(store, source)
         await reopen_if_new_leads(store, imported.campaign_id)  # workers dial the new rows
-        return imported.report
+        return with_notes(imported.report, source)
     finally:
         await store.close()
 
@@ -191,7 +199,9 @@ async def _run_campaign(
         if not config.simulate:  # a wrong RETELL_BASE_URL: one line, before anything is stored
             await check_retell(config.retell)
         imported = await import_campaign(store, source)
-        show_load(imported.report, None if config.json_logs else Console(stderr=True))
+        show_load(
+            with_notes(imported.report, source), None if config.json_logs else Console(stderr=True)
+        )
         loaded_row = await store.campaign(imported.campaign_id)
         assert loaded_row is not None
         row = await open_for_run(store, loaded_row)

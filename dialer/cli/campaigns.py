@@ -23,6 +23,7 @@ from dialer.cli.main import (
 )
 from dialer.dialing.options import FollowMode
 from dialer.domain.exit_codes import ExitCode, for_signal
+from dialer.domain.pacing import prior_warning
 from dialer.domain.preflight import Finding, Status
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.problems import InputError
@@ -47,6 +48,9 @@ def validate(campaign_file: Path) -> None:
         sys.exit(ExitCode.INVALID)
     leads_path = source.leads_path or source.path
     click.echo(f"{campaign_file}: {rules_in_force_line(source.campaign)}", err=True)
+    prior = prior_warning(source.campaign.budget_usd, source.campaign.cost_per_minute)
+    if prior is not None:
+        click.echo(f"{campaign_file}: warning: {prior}", err=True)
     for never in review.never_callable:
         click.echo(
             f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "

@@ -56,7 +56,7 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
             continue
         suffix = f" ({view.status_reason})" if view.status_reason else ""
         console.print(f"[bold]{view.name}[/bold]: {view.status}{suffix}")
-        console.print(summary_table(view.name, view.summary))
+        console.print(summary_table(view.name, view.summary, view.budget_usd))
         if view.waiting_for_window:
             console.print(window_note(view.waiting_for_window, view.next_window))
         for number in view.from_numbers:

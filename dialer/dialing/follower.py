@@ -27,13 +27,15 @@ import anyio.abc
 import structlog
 
 from dialer.dialing.options import FollowMode, RunOptions
-from dialer.domain.calls import TERMINAL_CALL_STATUSES
+from dialer.domain.calls import TERMINAL_CALL_STATUSES, CallStatus
 from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellClient, RetellError
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
 FALLBACK_BUDGET_SHARE = 0.4  # of the read budget, at most, for per-call fallback reads
 ANALYSIS_WAIT_SECONDS = 600.0  # how long an ended call's analysis is waited for
+COST_WAIT_SECONDS = 120.0  # how long the cost of a call that never connected is waited for
+DETAILS_WAIT_FLOOR_SECONDS = 30.0  # … and at least this long in real seconds, whatever the speed
 _TERMINAL = sorted(TERMINAL_CALL_STATUSES)
 
 
@@ -55,6 +57,17 @@ class FollowedCall:
 EndCallback = Callable[[FollowedCall, PhoneCall, str], Awaitable[None]]
 # Called with a call that ended earlier, now carrying its analysis.
 AnalysisCallback = Callable[[PhoneCall], Awaitable[None]]
+
+
+def _details_complete(call: PhoneCall, *, with_recording: bool) -> bool:
+    """Whether Retell has given all it adds after a call's end: its cost (every call, a call
+    that never connected too: it costs nothing, or little), and for a call that connected its
+    analysis (and its recording, which list items lack)."""
+    if call.cost_cents is None:
+        return False
+    if call.call_status != CallStatus.ENDED:
+        return True
+    return call.call_analysis is not None and (bool(call.recording_url) or not with_recording)
 
 
 def _pages(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -138,10 +151,15 @@ class CallFollower:
             await self._on_end(followed, call, source)
         finally:
             self._calls.pop(followed.attempt.attempt_id, None)
-        missing = call.call_analysis is None or call.cost_cents is None or not call.recording_url
-        if missing and call.call_status == "ended" and self._on_analysis:
-            wait = ANALYSIS_WAIT_SECONDS / self._options.speed
-            self._awaiting_analysis[call.call_id] = time.monotonic() + wait
+        if self._on_analysis and not _details_complete(call, with_recording=True):
+            # a call that never connected has only its cost to come, if anything: wait less;
+            # a simulated clock's minutes can pass in a second: wait some real time too
+            connected = call.call_status == CallStatus.ENDED
+            wait = ANALYSIS_WAIT_SECONDS if connected else COST_WAIT_SECONDS
+            floor = DETAILS_WAIT_FLOOR_SECONDS if connected else DETAILS_WAIT_FLOOR_SECONDS / 3
+            self._awaiting_analysis[call.call_id] = time.monotonic() + max(
+                wait / self._options.speed, floor
+            )
         seconds = (time.monotonic() - followed.followed_since) * self._options.speed
         mean = self._mean_call_seconds
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
@@ -231,7 +249,7 @@ class CallFollower:
                 for call in calls:
                     if call.call_analysis is not None or call.cost_cents is not None:
                         await self._on_analysis(call)
-                    complete = call.call_analysis is not None and call.cost_cents is not None
+                    complete = _details_complete(call, with_recording=False)
                     if complete and await self._read_what_lists_lack(call):
                         self._awaiting_analysis.pop(call.call_id, None)
 
@@ -239,8 +257,8 @@ class CallFollower:
         """List items come without the recording (and the transcript): once a call's analysis
         is in, one get-call reads the rest (within the read budget, like every read). False
         when that read failed (the next pass tries again)."""
-        if call.recording_url:
-            return True
+        if call.recording_url or call.call_status != CallStatus.ENDED:
+            return True  # a call that never connected has no recording
         try:
             full = await self._client.get_call(call.call_id)
         except RetellError as exc:

@@ -104,6 +104,7 @@ class LoadReport:
     suppressed: int = 0
     dialed_elsewhere: dict[str, int] | None = None  # campaign → numbers it dialed, last 30 days
     files_unchanged: bool = False  # the files are as last loaded: not read again
+    notes: tuple[str, ...] = ()  # what else a person should know of this load (the budget, …)
 
     @property
     def added(self) -> int:
@@ -126,7 +127,7 @@ class LoadReport:
 
     def warnings(self) -> list[str]:
         """What a person should look at before dialing."""
-        found = []
+        found = list(self.notes)
         duplicates = self.edits.get(RowEdit.DUPLICATE, 0)
         if duplicates:
             found.append(

@@ -197,3 +197,20 @@ def spend_words(known_cents: float, pending_cents: float) -> str:
     if pending_cents < 0.5:
         return known
     return f"{known} + ${pending_cents / 100:,.2f} pending"
+
+
+# Retell's lowest published price of a call minute (the voice engine alone), US$.
+LOWEST_PRICE_PER_MINUTE = 0.07
+
+
+def prior_warning(budget_usd: float | None, cost_per_minute: float) -> str | None:
+    """What a person should know of a budget whose prior is below Retell's lowest price:
+    until Retell reports the campaign's first costs (minutes after its first calls), it plans
+    with that price, so it may start more calls than the budget pays for."""
+    if budget_usd is None or cost_per_minute >= LOWEST_PRICE_PER_MINUTE:
+        return None
+    return (
+        f"cost_per_minute {cost_per_minute:g} is below Retell's lowest price "
+        f"(${LOWEST_PRICE_PER_MINUTE:.2f} a minute): until Retell reports this campaign's "
+        "first costs, the budget plans with it and may be overspent"
+    )

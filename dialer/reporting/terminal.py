@@ -118,7 +118,9 @@ class RunProgress:
         self.progress.update(self._task, total=total, completed=done, info=" · ".join(parts))
 
 
-def summary_table(name: str, summary: CampaignSummary) -> Table:
+def summary_table(name: str, summary: CampaignSummary, budget_usd: float | None = None) -> Table:
+    """Leads by state, requests apart from calls, time, spend (against the budget, if any),
+    and why waiting leads wait."""
     table = Table(title=f"campaign {name}", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("count", justify="right")
@@ -139,11 +141,14 @@ def summary_table(name: str, summary: CampaignSummary) -> Table:
     table.add_row("attempts", f"{summary.attempts:,}")
     minutes = summary.total_duration_ms / 60000
     table.add_row("talk + ring time", f"{minutes:,.1f} min")
-    if summary.spend_cents or summary.pending_cents:
-        table.add_row("spend", spend_words(summary.spend_cents, summary.pending_cents))
+    if summary.spend_cents or summary.pending_cents or budget_usd is not None:
+        spent = spend_words(summary.spend_cents, summary.pending_cents)
+        table.add_row("spend", spent if budget_usd is None else f"{spent} of ${budget_usd:,.2f}")
         if summary.connected_calls and summary.spend_cents:
             per_call = summary.spend_cents / 100 / summary.connected_calls
             table.add_row("cost per connected call", f"${per_call:,.3f}")
+    for reason, n in sorted(summary.waiting_by_reason.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"waiting: {reason}", f"{n:,}")
     if summary.next_due_at is not None and summary.leads_by_state.get("retry_wait"):
         wait = (summary.next_due_at - datetime.now(UTC)).total_seconds()
         table.add_row("next retry in", f"{max(0.0, wait):,.0f}s")
