@@ -40,7 +40,7 @@ from dialer.store.records import (
 )
 from dialer.store.reloading import ReloadQueries
 from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
-from dialer.store.settling import SettlingQueries
+from dialer.store.settling import CallEndRecord, SettlingQueries
 
 
 class Store(
@@ -81,6 +81,7 @@ __all__ = [
     "RUN",
     "WORKER",
     "Attempt",
+    "CallEndRecord",
     "CallerIdPlan",
     "CampaignRow",
     "CampaignSummary",
