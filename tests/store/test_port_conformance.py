@@ -76,16 +76,16 @@ class StorePortContract:
     async def test_a_claim_keeps_the_rate(self, subject: Subject, tmp_path: Path) -> None:
         campaign = await subject.load(write_campaign(tmp_path, numbers(5)))
         store = subject.store
-        request = _request(cps=1, cap=10)
+        request = _request(cps=0.1, cap=10)
 
         first = await store.claim(campaign, "w", request)
         second = await store.claim(campaign, "w", request)
 
-        assert len(first.attempts) == 1  # a slot a second: one within the claim's horizon
+        assert len(first.attempts) == 1  # a slot every 10 s: one within the claim's horizon
         assert second.attempts == [] and second.retry_in is not None
-        assert 0 < second.retry_in <= 1.0
+        assert 0 < second.retry_in <= 10.0
         wait = await store.reserve_dial_slot(campaign, request.pacing)
-        assert 0.5 < wait <= 1.0  # the next slot is the one after the claimed lead's
+        assert 5.0 < wait <= 10.0  # the next slot is the one after the claimed lead's
 
     async def test_a_settle_frees_a_slot(self, subject: Subject, tmp_path: Path) -> None:
         nums = numbers(3)
@@ -198,7 +198,7 @@ class StorePortContract:
         claim = await store.claim(campaign, "w", _request(cps=INSTANT, cap=5))
 
         assert claim.attempts == [] and claim.retry_in is not None
-        assert 29 < claim.retry_in <= 30
+        assert 20 < claim.retry_in <= 30
 
     async def test_one_live_call_per_number_across_campaigns_and_dnc_for_all(
         self, subject: Subject, tmp_path: Path
