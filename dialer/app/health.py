@@ -41,7 +41,7 @@ class WorkerHealth:
         except Exception as exc:  # any failure to answer is "unhealthy"
             details["store"] = type(exc).__name__
             return False, details
-        stale = time.monotonic() - self._worker.last_scan
+        stale = anyio.current_time() - self._worker.last_scan  # the worker reads anyio's clock
         details["last_scan_seconds_ago"] = round(stale, 1)
         return stale < self._stale_after, details
 

@@ -5,19 +5,22 @@ holidays and skip dates all decide through dialer.domain.calling_rules."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
+import anyio
+
 from dialer.dialing.clock import Clock
+from dialer.dialing.ports import PlaceCounts
 from dialer.domain.calling_rules import CallingRules, Place, PlaceFilter, schedule
-from dialer.store import Store
 
 _REPLAN_SECONDS = 1.0
 _REREAD_SECONDS = 30.0
 
 
 class CallingGate:
-    def __init__(self, store: Store, campaign_id: int, rules: CallingRules, clock: Clock) -> None:
+    def __init__(
+        self, store: PlaceCounts, campaign_id: int, rules: CallingRules, clock: Clock
+    ) -> None:
         self._store = store
         self._campaign_id = campaign_id
         self._rules = rules
@@ -33,7 +36,7 @@ class CallingGate:
     async def places(self) -> PlaceFilter | None:
         """The places open now and those never open; None when no rule restricts any of the
         campaign's places (every lead may be claimed)."""
-        now = time.monotonic()
+        now = anyio.current_time()
         if now - self._counts_read > _REREAD_SECONDS:
             known = await self._store.known_places(self._campaign_id)
             if known is not None and not any(self._rules.restricts(p) for p in known):

@@ -18,7 +18,6 @@ webhook saw it first.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -27,8 +26,9 @@ import anyio.abc
 import structlog
 
 from dialer.dialing.options import FollowMode, RunOptions
+from dialer.dialing.ports import CallApi
 from dialer.domain.calls import TERMINAL_CALL_STATUSES, CallStatus
-from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellClient, RetellError
+from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellError
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
@@ -45,7 +45,7 @@ class FollowedCall:
 
     attempt: Attempt
     call_id: str
-    followed_since: float  # monotonic
+    followed_since: float  # anyio.current_time(): virtual under a test clock
     next_read: float  # its next get-call (the fallback, when following in batches)
     last_read: float  # its state was last known then (a read, or a list that did not list it)
     reading: bool = False  # a read (or a webhook's or a list's settling) is under way
@@ -78,7 +78,7 @@ def _pages(ids: Sequence[str]) -> Iterator[Sequence[str]]:
 class CallFollower:
     def __init__(
         self,
-        client: RetellClient,
+        client: CallApi,
         options: RunOptions,
         on_end: EndCallback,
         log: structlog.typing.FilteringBoundLogger,
@@ -92,7 +92,7 @@ class CallFollower:
         self._calls: dict[str, FollowedCall] = {}  # by attempt id
         self._wake = anyio.Event()
         self._mean_call_seconds: float | None = None
-        self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (monotonic)
+        self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (anyio time)
         self._known_ends: list[tuple[FollowedCall, PhoneCall]] = []  # over when placed
         self._batched = options.follow == FollowMode.LIST
 
@@ -118,7 +118,7 @@ class CallFollower:
         at once, for a call taken over from another worker). In batches: the next tick asks
         about it; its own fallback read comes much later."""
         call_id = call if isinstance(call, str) else call.call_id
-        now = time.monotonic()
+        now = anyio.current_time()
         if self._batched:
             first = now + (0.0 if read_now else self._fallback_interval())
         else:
@@ -157,10 +157,10 @@ class CallFollower:
             connected = call.call_status == CallStatus.ENDED
             wait = ANALYSIS_WAIT_SECONDS if connected else COST_WAIT_SECONDS
             floor = DETAILS_WAIT_FLOOR_SECONDS if connected else DETAILS_WAIT_FLOOR_SECONDS / 3
-            self._awaiting_analysis[call.call_id] = time.monotonic() + max(
+            self._awaiting_analysis[call.call_id] = anyio.current_time() + max(
                 wait / self._options.speed, floor
             )
-        seconds = (time.monotonic() - followed.followed_since) * self._options.speed
+        seconds = (anyio.current_time() - followed.followed_since) * self._options.speed
         mean = self._mean_call_seconds
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
 
@@ -176,7 +176,7 @@ class CallFollower:
                 while self._known_ends:
                     followed, call = self._known_ends.pop()
                     group.start_soon(self._settle, followed, call, "poll")
-                now = time.monotonic()
+                now = anyio.current_time()
                 soonest = now + 0.25
                 for followed in list(self._calls.values()):
                     if followed.reading:
@@ -186,7 +186,7 @@ class CallFollower:
                         group.start_soon(self._read, followed, limit)
                     else:
                         soonest = min(soonest, followed.next_read)
-                with anyio.move_on_after(max(0.005, soonest - time.monotonic())):
+                with anyio.move_on_after(max(0.005, soonest - anyio.current_time())):
                     await self._wake.wait()
                 self._wake = anyio.Event()
 
@@ -195,7 +195,7 @@ class CallFollower:
     async def _list_loop(self, group: anyio.abc.TaskGroup) -> None:
         tick = self._options.scaled(self._options.follow_tick_seconds)
         while True:
-            started = time.monotonic()
+            started = anyio.current_time()
             ids = [f.call_id for f in self._calls.values() if not f.reading]
             for page in _pages(ids):
                 try:
@@ -204,7 +204,7 @@ class CallFollower:
                     self._log.info("list_calls_failed", error=str(exc))
                     break
                 asked = set(page)
-                known = time.monotonic()
+                known = anyio.current_time()
                 by_call = {f.call_id: f for f in self._calls.values() if f.call_id in asked}
                 for followed in by_call.values():
                     followed.last_read = known  # not listed as ended: still alive
@@ -213,7 +213,7 @@ class CallFollower:
                     if listed is not None and call.is_terminal and not listed.reading:
                         listed.reading = True
                         group.start_soon(self._settle, listed, call, "list")
-            await anyio.sleep(max(0.0, tick - (time.monotonic() - started)))
+            await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
 
     async def _settle(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
         try:
@@ -236,7 +236,7 @@ class CallFollower:
         period = self._options.scaled(self._options.analysis_pass_seconds)
         while True:
             await anyio.sleep(period)
-            now = time.monotonic()
+            now = anyio.current_time()
             for call_id, give_up in list(self._awaiting_analysis.items()):
                 if give_up < now:
                     del self._awaiting_analysis[call_id]
@@ -282,11 +282,11 @@ class CallFollower:
                     self._log.exception("call_read_crashed", call=followed.call_id)
                     self._read_failed(followed, exc)
                     return
-            followed.failures, followed.last_read = 0, time.monotonic()
+            followed.failures, followed.last_read = 0, anyio.current_time()
             if call.is_terminal:
                 await self._finish(followed, call, "poll")
             else:
-                followed.next_read = time.monotonic() + self._interval(followed, call)
+                followed.next_read = anyio.current_time() + self._interval(followed, call)
         finally:
             followed.reading = False
             self._wake.set()  # its next read may be sooner than the loop's sleep
@@ -297,7 +297,7 @@ class CallFollower:
         if self._batched:
             return self._fallback_interval()
         opts = self._options
-        elapsed = (time.monotonic() - followed.followed_since) * opts.speed
+        elapsed = (anyio.current_time() - followed.followed_since) * opts.speed
         low, high = opts.poll_min_seconds, opts.poll_max_seconds
         if call.call_status == "registered":
             interval = low
@@ -312,7 +312,7 @@ class CallFollower:
         followed.failures += 1
         if isinstance(exc, RetellBodyError):
             self._log.warning("call_read_malformed", call=followed.call_id, error=str(exc))
-        now = time.monotonic()
+        now = anyio.current_time()
         backoff = min(30.0, 0.5 * 2 ** min(followed.failures, 6))
         if self._batched:
             backoff = max(backoff, self._fallback_interval())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+import anyio
 
 from dialer.dialing.clock import Clock
 
@@ -85,7 +86,7 @@ class RunStats:
     dial_times: deque[float] = field(default_factory=lambda: deque(maxlen=500))
 
     def dial_rate(self, window: float = 10.0) -> float:
-        now = time.monotonic()
+        now = anyio.current_time()
         recent = [t for t in self.dial_times if now - t <= window]
         if len(recent) < 2:
             return 0.0

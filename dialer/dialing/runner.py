@@ -19,7 +19,6 @@ What happens to a lead is decided by the domain (dialer.domain.policy); the stor
 from __future__ import annotations
 
 import random
-import time
 from collections import deque
 from dataclasses import replace
 from datetime import timedelta
@@ -32,6 +31,7 @@ from dialer.dialing.caller_id_plan import caller_id_plan
 from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
+from dialer.dialing.ports import CallApi, DialingStore
 from dialer.dialing.pre_dial_gate import PreDialGate
 from dialer.domain.breaker import REJECTION_SPIKE, rejection_spike
 from dialer.domain.call_end import HealthRules
@@ -58,10 +58,9 @@ from dialer.retell import (
     NotPlaced,
     PhoneCall,
     Placed,
-    RetellClient,
     RetellError,
 )
-from dialer.store import RUN, Attempt, CampaignRow, Claim, ClaimRequest, NumberBusyError, Store
+from dialer.store import RUN, Attempt, CampaignRow, Claim, ClaimRequest, NumberBusyError
 
 log = structlog.get_logger("dialer.runner")
 
@@ -80,8 +79,8 @@ class CampaignRunner:
 
     def __init__(
         self,
-        store: Store,
-        client: RetellClient,
+        store: DialingStore,
+        client: CallApi,
         campaign: CampaignRow,
         options: RunOptions,
     ) -> None:
@@ -282,13 +281,13 @@ class CampaignRunner:
                 await anyio.sleep(0.1)
                 continue
             self._status = claim.status
-            claimed_at = time.monotonic()
+            claimed_at = anyio.current_time()
             for claimed in claim.attempts:
                 attempt = self._with_voicemail(claimed)
                 self._busy[attempt.attempt_id] = attempt
                 assert attempt.send_at is not None
                 slot_in = (attempt.send_at - claim.now).total_seconds()
-                delay = slot_in - (time.monotonic() - claimed_at)
+                delay = slot_in - (anyio.current_time() - claimed_at)
                 self._dial_group.start_soon(self._dial, attempt, delay)
             if claim.attempts and claim.free_slots > 0:
                 continue
@@ -377,7 +376,7 @@ class CampaignRunner:
                 await self._not_dialed(attempt, verdict)
                 return
             variables = verdict.dynamic_variables
-        self.stats.dial_times.append(time.monotonic())
+        self.stats.dial_times.append(anyio.current_time())
         outcome = await self.client.create_phone_call(self._request(attempt, variables))
         await self._settle(attempt, outcome)
 
@@ -512,7 +511,7 @@ class CampaignRunner:
                     self.row.id, self.campaign.pacing, self.options.speed
                 )
                 await anyio.sleep(wait)
-                self.stats.dial_times.append(time.monotonic())
+                self.stats.dial_times.append(anyio.current_time())
                 outcome = await self.client.create_phone_call(self._request(attempt))
                 if not isinstance(outcome, Ambiguous):
                     self._log.info("reconciled_by_resend", attempt=attempt.attempt_id)

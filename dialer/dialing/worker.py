@@ -9,18 +9,17 @@ paused or cancelled (after following its calls to their end).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import anyio
 import structlog
 
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult
+from dialer.dialing.ports import CallApi, ServingStore
 from dialer.dialing.runner import CampaignRunner
 from dialer.observability.metrics import METRICS
-from dialer.retell import RetellClient
 from dialer.retell.webhooks import CallEvent
-from dialer.store import WORKER, CampaignRow, Store
+from dialer.store import WORKER, CampaignRow
 
 log = structlog.get_logger("dialer.worker")
 
@@ -30,8 +29,8 @@ class Worker:
 
     def __init__(
         self,
-        store: Store,
-        client: RetellClient,
+        store: ServingStore,
+        client: CallApi,
         options: Callable[[], RunOptions],
         scan_seconds: float = 2.0,
     ) -> None:
@@ -42,7 +41,7 @@ class Worker:
         self.runners: dict[int, CampaignRunner] = {}
         self.stopping = anyio.Event()
         self.fatal: RunResult | None = None  # every campaign would fail alike: stopped
-        self.last_scan = time.monotonic()
+        self.last_scan = anyio.current_time()
         self._worker_id = options().worker_id
 
     async def on_call_event(self, event: CallEvent) -> None:
@@ -74,7 +73,7 @@ class Worker:
                 for row in await self.store.campaigns_to_serve():
                     if row.id not in self.runners:
                         self._start(group, row)
-                self.last_scan = time.monotonic()
+                self.last_scan = anyio.current_time()
                 with anyio.move_on_after(self.scan_seconds):
                     await self.stopping.wait()
             helpers.cancel()

@@ -41,7 +41,7 @@ from dialer.store.records import (
 )
 from dialer.store.reloading import ReloadQueries
 from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
-from dialer.store.settling import SettlingQueries
+from dialer.store.settling import CallEndRecord, SettlingQueries
 from dialer.store.tokens import ApiToken, TokenExistsError, TokenQueries
 
 
@@ -87,6 +87,7 @@ __all__ = [
     "WORKER",
     "ApiToken",
     "Attempt",
+    "CallEndRecord",
     "CallerIdPlan",
     "CampaignRow",
     "CampaignSummary",
