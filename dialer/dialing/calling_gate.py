@@ -12,6 +12,7 @@ import anyio
 from dialer.dialing.clock import Clock
 from dialer.dialing.ports import PlaceCounts
 from dialer.domain.calling_rules import CallingRules, Place, PlaceFilter, schedule
+from dialer.domain.pacing import CLAIM_HORIZON
 
 _REPLAN_SECONDS = 1.0
 _REREAD_SECONDS = 30.0
@@ -52,13 +53,16 @@ class CallingGate:
             return None
         if self._filter is None or now >= self._filter_until:
             wall = self._clock.now()
-            plan = schedule(self._rules, self._counts, wall)
+            plan = schedule(self._rules, self._counts, wall, CLAIM_HORIZON)
             self._filter = PlaceFilter.of(plan)
             self._filter_until = now + _REPLAN_SECONDS
             self.waiting = plan.waiting_count(self._counts)
             self.waiting_by_reason = plan.waiting_by_reason(self._counts)
             self.next_opening = plan.next_opening  # an opening only a waiting place has
-            if plan.next_opening is not None:  # re-plan the moment a window opens
-                opens_in = (plan.next_opening - wall).total_seconds()
-                self._filter_until = min(self._filter_until, now + max(0.0, opens_in))
+            # re-plan the moment a window opens, and before one closes (less the claim's
+            # lookahead): a place is never open to claims past its window
+            for change in (plan.next_opening, plan.next_closing):
+                if change is not None:
+                    change_in = (change - wall).total_seconds()
+                    self._filter_until = min(self._filter_until, now + max(0.0, change_in))
         return self._filter

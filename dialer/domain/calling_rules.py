@@ -141,6 +141,43 @@ def next_opening(rules: CallingRules, place: Place, at: datetime) -> datetime | 
     return None
 
 
+def _closing_clocks(rules: CallingRules, place: Place) -> set[time]:
+    """Local clock times at which some rule closes: a window's end, and midnight (a day that
+    is banned, a skip date, a holiday)."""
+    clocks = {time(0, 0)}
+    if rules.hours is not None:
+        clocks.add(rules.hours.end)
+    for rule in rules.rules_for(place):
+        for window in (rule.weekdays, rule.saturday, rule.sunday, rule.holidays):
+            if window is not None:
+                clocks.add(window.end)
+    return clocks
+
+
+def next_closing(rules: CallingRules, place: Place, at: datetime) -> datetime | None:
+    """The first instant after `at` when a lead of `place`, open at `at`, may no longer be
+    called; None when no rule restricts it (or it stays open past the horizon)."""
+    if not rules.restricts(place):
+        return None
+    zones = set(rules.callee_zones(place))
+    if rules.hours is not None:
+        zones.update(effective_zones(rules.hours, place.zones))
+    clocks = _closing_clocks(rules, place)
+    candidates: set[datetime] = set()
+    for zone_name in zones or {"UTC"}:
+        today = at.astimezone(zone(zone_name)).date()
+        for offset in range(3):
+            day = today + timedelta(days=offset)
+            for clock in clocks:
+                instant = local_instant(day, clock, zone_name)
+                if instant > at:
+                    candidates.add(instant)
+    for candidate in sorted(candidates):
+        if closed_reason(rules, place, candidate) is not None:
+            return candidate
+    return None
+
+
 def never_reason(rules: CallingRules, place: Place) -> str:
     """Why a lead of `place` can never be called under `rules`."""
     if rules.hours is not None and not effective_zones(rules.hours, place.zones):
@@ -165,6 +202,7 @@ class PlaceSchedule:
     open_places: frozenset[Place]
     never: dict[Place, str]  # with the reason their leads end skipped
     waiting: dict[Place, Waiting]
+    next_closing: datetime | None = None  # the earliest instant an open place closes
 
     @property
     def next_opening(self) -> datetime | None:
@@ -184,25 +222,38 @@ class PlaceSchedule:
         return counts
 
 
-def schedule(rules: CallingRules, places: Iterable[Place], at: datetime) -> PlaceSchedule:
-    """Sort places into open now / never open / waiting (with why and until when)."""
+def schedule(
+    rules: CallingRules,
+    places: Iterable[Place],
+    at: datetime,
+    lookahead: timedelta = timedelta(0),
+) -> PlaceSchedule:
+    """Sort places into open now / never open / waiting (with why and until when). A place
+    that closes within `lookahead` (how far ahead a claim gives dial slots) waits already: a
+    lead claimed now is dialed before its window ends."""
     open_places: set[Place] = set()
     never: dict[Place, str] = {}
     waiting: dict[Place, Waiting] = {}
+    closings: list[datetime] = []
     for place in places:
         if not rules.restricts(place):
             open_places.add(place)
             continue
         reason = closed_reason(rules, place, at)
         if reason is None:
-            open_places.add(place)
-            continue
-        opening = next_opening(rules, place, at)
+            closes = next_closing(rules, place, at)
+            if closes is None or closes > at + lookahead:
+                open_places.add(place)
+                if closes is not None:
+                    closings.append(closes - lookahead)
+                continue
+            reason = closed_reason(rules, place, closes) or CALLING_HOURS
+        opening = next_opening(rules, place, at + lookahead)
         if opening is None:
             never[place] = never_reason(rules, place)
         else:
             waiting[place] = Waiting(reason, opening)
-    return PlaceSchedule(frozenset(open_places), never, waiting)
+    return PlaceSchedule(frozenset(open_places), never, waiting, min(closings, default=None))
 
 
 def waiting_for_window(

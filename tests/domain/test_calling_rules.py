@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.domain.calling_rules import CallingRules, Place, closed_reason, next_opening, schedule
+from dialer.domain.calling_rules import (
+    CallingRules,
+    Place,
+    closed_reason,
+    next_closing,
+    next_opening,
+    schedule,
+)
 from dialer.domain.campaign import CallingHours
 from dialer.domain.state_rules import StateRuleRow, build_rule, lead_states_key, rule_book
 from dialer.domain.states import SkipReason
@@ -209,3 +216,18 @@ def test_next_opening_is_open_and_nothing_earlier_is(
 def test_build_rule_refuses_a_bad_window() -> None:
     with pytest.raises(ValueError, match="'8-20' is not a window"):
         build_rule("FL", StateRuleRow(weekdays="8-20"))
+
+
+def test_a_window_closes_at_its_end_and_a_claim_looks_ahead_of_it() -> None:
+    hours = CallingHours(start=time(9), end=time(20))
+    rules = CallingRules(hours)
+    place = Place(NY, "")
+    closes = datetime(2027, 3, 3, 1, tzinfo=UTC)  # 20:00 in New York, a Tuesday
+    assert next_closing(rules, place, closes - timedelta(minutes=5)) == closes
+    assert next_closing(CallingRules(), place, closes) is None  # nothing restricts it
+    horizon = timedelta(milliseconds=250)
+    early = schedule(rules, [place], closes - timedelta(seconds=1), horizon)
+    assert place in early.open_places and early.next_closing == closes - horizon
+    late = schedule(rules, [place], closes - timedelta(milliseconds=100), horizon)
+    assert place not in late.open_places  # a lead claimed now would be dialed past 20:00
+    assert late.waiting[place].opens_at == datetime(2027, 3, 3, 14, tzinfo=UTC)  # 09:00
