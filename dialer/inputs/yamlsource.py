@@ -102,6 +102,22 @@ class _LineLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date or time YAML reads, or a refusal naming it: `2027-02-30` looks like a date
+        but is none (YAML would raise ValueError)."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise YamlRefusedError(
+                node.start_mark.line + 1,
+                f"{node.value!r} is not a date ({exc}); correct it, or quote it if it is not "
+                "meant as one",
+            ) from None
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_yaml_timestamp)
+
+
 def load_with_lines(text: str, limits: YamlLimits) -> tuple[Any, dict[Loc, int]]:
     """Parse `text`; return the data and a map from a path (keys/indexes) to its 1-based line.
     Raises YamlSyntaxError for text that is not YAML, YamlRefusedError for YAML beyond
