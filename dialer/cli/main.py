@@ -49,9 +49,9 @@ def run_async(fn: Callable[[], Awaitable[T]], store_url: str | None = None) -> T
         if isinstance(failure, ListenError):  # the user's to fix, and nothing ran: no traceback
             click.echo(str(failure), err=True)
             sys.exit(ExitCode.RUNTIME)
-        from dialer.store import database_url, explain
+        from dialer.store import StoreUrlError, database_url, explain
 
-        if isinstance(failure, RetellUnreachableError):
+        if isinstance(failure, RetellUnreachableError | StoreUrlError):
             fail(str(failure), failure)
         message = explain(failure, database_url(store_url))
         if message is None and isinstance(failure, OSError) and failure.filename:

@@ -101,7 +101,6 @@ class _LineLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         """A date or time YAML reads, or a refusal naming it: `2027-02-30` looks like a date
         but is none (YAML would raise ValueError)."""

@@ -31,8 +31,31 @@ class StoreMissingError(RuntimeError):
     """A read command was pointed at an SQLite store that does not exist (it is not created)."""
 
 
+class StoreUrlError(ValueError):
+    """DATABASE_URL names a store dialer cannot open (said in one line, password hidden)."""
+
+
+# The drivers dialer ships: a URL of the usual forms is read with them.
+_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+_DRIVERS |= {"sqlite": "sqlite+aiosqlite"}
+
+
 def database_url(explicit: str | None = None) -> str:
-    return explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    """The store's URL: `explicit`, else DATABASE_URL, else the embedded SQLite file. The
+    usual forms are read with the drivers dialer ships (`postgresql://…`, `postgres://…` and
+    `postgresql+psycopg://…` as `postgresql+asyncpg://…`, `sqlite:///…` as
+    `sqlite+aiosqlite:///…`); any other is refused in one line."""
+    url = explicit or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    scheme, sep, rest = url.partition("://")
+    backend = scheme.partition("+")[0].lower()
+    if not sep or backend not in _DRIVERS:
+        shown = f"{scheme}://…" if sep else url[:40]
+        raise StoreUrlError(
+            f"DATABASE_URL {shown!r} is not a store dialer can open: use "
+            "sqlite+aiosqlite:///PATH (the default, a file) or "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE"
+        )
+    return f"{_DRIVERS[backend]}://{rest}"
 
 
 def is_sqlite(url: str) -> bool:

@@ -297,3 +297,16 @@ async def test_a_closed_pipe_ends_read_commands_quietly(store_url: str, tmp_path
         reader_gone.stdout.close()  # the reader went away before the first line
         errors = reader_gone.stderr.read().decode()
         assert (reader_gone.wait(60), errors) == (141, ""), command
+
+
+def test_the_usual_database_url_forms_are_read_and_others_are_one_line(tmp_path: Path) -> None:
+    """`postgresql://…` (libpq's form, as compose files write it) and `sqlite:///…` are read
+    with the drivers dialer ships; a store it cannot open is one line naming what to write."""
+    store_file = tmp_path / "plain.db"
+    made = _dialer("db", "upgrade", url=f"sqlite:///{store_file}")
+    assert made.returncode == 0, made.stderr
+    assert store_file.exists()
+    for url in ("mysql://root:secret@db/dialer", "garbage"):
+        line = _one_line(_dialer("status", url=url))
+        assert line.startswith("DATABASE_URL ") and "postgresql+asyncpg://" in line, line
+        assert "secret" not in line
