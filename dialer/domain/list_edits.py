@@ -31,9 +31,16 @@ class RowEdit(StrEnum):
     UPDATED = "updated"  # the edit took effect
     UNCHANGED = "unchanged"
     NUMBER_CHANGED = "number changed"  # the new number is the lead's next one
-    KEPT = "kept"  # edited, but the lead is over (completed, skipped or failed): kept as it was
+    # a lead with history whose new number is not called: it reached someone (completed) or
+    # ended skipped, or the number was dialed under another lead_id
+    NEW_NUMBER_IGNORED = "new number not called"
+    KEPT = "kept as it was"  # edited, but the lead is over (completed, skipped or failed)
     DUPLICATE = "duplicate"  # its number was dialed under another lead_id: skipped
     RESTORED = "restored"  # removed by an earlier load, back in the file
+
+
+# The edits a load report names a few lead_ids of: worth a look before dialing.
+NOTED_EDITS = frozenset({RowEdit.DUPLICATE, RowEdit.NUMBER_CHANGED, RowEdit.NEW_NUMBER_IGNORED})
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,14 @@ def edit_for(row: Row, known: KnownLead | None, dialed_under: str | None) -> Edi
     if known.content_hash == row.content_hash:
         return Edit(RowEdit.RESTORED if known.removed else RowEdit.UNCHANGED)
     new_number = row.to_number not in known.numbers
-    if new_number and dialed_under is not None:  # another lead's number: not this one's to dial
-        return Edit(RowEdit.DUPLICATE, duplicate_of=dialed_under)
     if not known.has_history:
+        if new_number and dialed_under is not None:  # another lead's number: a duplicate
+            return Edit(RowEdit.DUPLICATE, duplicate_of=dialed_under)
         return Edit(RowEdit.UPDATED)  # never dialed: rewritten as the file says
+    if new_number and dialed_under is not None:  # another lead's number: not this one's to dial
+        return Edit(RowEdit.NEW_NUMBER_IGNORED, duplicate_of=dialed_under)
     if known.state in (LeadState.COMPLETED, LeadState.SKIPPED):
-        return Edit(RowEdit.KEPT)
+        return Edit(RowEdit.NEW_NUMBER_IGNORED if new_number else RowEdit.KEPT)
     if not new_number:
         return Edit(RowEdit.KEPT if known.state is LeadState.FAILED else RowEdit.UPDATED)
     live = known.state in (LeadState.DIALING, LeadState.IN_CALL)
@@ -99,12 +108,14 @@ class LoadReport:
     campaign: str
     in_file: int
     edits: dict[RowEdit, int]
-    removed: int = 0  # leads the file no longer has (not dialed again)
+    removed: int = 0  # leads the file no longer has, re-keyed ones apart (not dialed again)
     rekeyed: int = 0  # duplicates of a lead the file no longer has: a lead_id that changed
     suppressed: int = 0
     dialed_elsewhere: dict[str, int] | None = None  # campaign → numbers it dialed, last 30 days
     files_unchanged: bool = False  # the files are as last loaded: not read again
     notes: tuple[str, ...] = ()  # what else a person should know of this load (the budget, …)
+    examples: dict[RowEdit, tuple[str, ...]] | None = None  # a few lead_ids per noted edit
+    dedupe_across: bool = False  # the campaign skips numbers other campaigns dialed
 
     @property
     def added(self) -> int:
@@ -125,6 +136,14 @@ class LoadReport:
             parts or ["nothing changed"]
         )
 
+    def _which(self, kind: RowEdit) -> str:
+        named = (self.examples or {}).get(kind, ())
+        return (
+            f" (lead_id {', '.join(named)}{', …' if self.edits.get(kind, 0) > len(named) else ''})"
+            if named
+            else ""
+        )
+
     def warnings(self) -> list[str]:
         """What a person should look at before dialing."""
         found = list(self.notes)
@@ -132,17 +151,29 @@ class LoadReport:
         if duplicates:
             found.append(
                 f"{duplicates:,} row(s) have a number already dialed in this campaign under "
-                "another lead_id: skipped (skip_reason duplicate_of:<lead_id>)"
+                f"another lead_id: skipped, never dialed (skip_reason duplicate_of:<lead_id>)"
+                f"{self._which(RowEdit.DUPLICATE)}"
             )
         changed = self.edits.get(RowEdit.NUMBER_CHANGED, 0)
         if changed:
             found.append(
                 f"{changed:,} dialed lead(s) have a new number: it is their next number, with a "
-                "fresh attempt count"
+                f"fresh attempt count{self._which(RowEdit.NUMBER_CHANGED)}"
+            )
+        ignored = self.edits.get(RowEdit.NEW_NUMBER_IGNORED, 0)
+        if ignored:
+            found.append(
+                f"{ignored:,} lead(s) that are over (reached, or skipped) or whose new number "
+                "another lead_id was dialed at have a new number in the file: it is not "
+                f"called{self._which(RowEdit.NEW_NUMBER_IGNORED)}"
             )
         for name, count in sorted((self.dialed_elsewhere or {}).items()):
+            if self.dedupe_across:
+                what = "they are skipped (dedupe_across_campaigns)"
+            else:
+                what = "they WILL be called again; `dedupe_across_campaigns: 30d` skips them"
             found.append(
                 f"{count:,} of the waiting leads' numbers were dialed by campaign {name} in the "
-                "last 30 days (`dedupe_across_campaigns: 30d` skips them)"
+                f"last 30 days: {what}"
             )
         return found

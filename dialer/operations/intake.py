@@ -25,7 +25,6 @@ from dialer.inputs.problems import InputError, Problem
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import SuppressList, read_suppress_files
 from dialer.operations.loading import (
-    CampaignNotFoundError,
     ImportResult,
     ListLoad,
     with_conflict_retries,
@@ -33,7 +32,7 @@ from dialer.operations.loading import (
 )
 from dialer.operations.steering import reopen_if_new_leads
 from dialer.phones import InvalidNumberError, normalize_number
-from dialer.store import Store
+from dialer.store import CampaignNotFoundError, Store
 
 __all__ = [
     "CampaignNotFoundError",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -84,8 +83,7 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
     digest = source_digest(loaded)
     known = await store.source_digest(loaded.campaign.name)
     if known is not None and known[1] == digest:
-        async with store.transaction() as conn:
-            count = await store.count_leads(conn, known[0])
+        count = await store.lead_count(known[0])
         report = LoadReport(loaded.campaign.name, count, {}, files_unchanged=True)
         return ImportResult(known[0], report)
     return await with_conflict_retries(store, lambda: _import(store, loaded, digest))
@@ -116,10 +114,6 @@ class ListLoad:
     digest: str | None = None
 
 
-class CampaignNotFoundError(Exception):
-    """The load adds leads to a campaign the store does not have."""
-
-
 async def _import(store: Store, loaded: CampaignSource, digest: str) -> ImportResult:
     review = CampaignReview(LeadScan(), read_suppress_files(loaded))
     job = ListLoad(loaded.campaign.name, loaded.campaign, True, str(loaded.path), digest)
@@ -145,63 +139,41 @@ async def write_list(
             if not review.problem_count:
                 yield lead_record(campaign_id, lead)
 
-    async with store.transaction() as conn:
-        # The campaign's lock first, its row last: the order every claim and settle keeps.
-        campaign_id = await store.lock_campaign_named(conn, job.name)
-        if campaign_id is None:  # new (or made by a load that committed meanwhile)
-            if job.settings is None:
-                raise CampaignNotFoundError(job.name)
-            campaign_id = await store.upsert_campaign(
-                conn, job.settings, job.source_path, job.digest
-            )
-            await store.lock_campaign(conn, campaign_id)
-        now = await store.now(conn)
-        reload = await store.has_leads(conn, campaign_id)
-        edits: Counter[RowEdit] = Counter()
-        duplicates: list[tuple[str, str]] = []
-        if reload:
-            await store.start_reload(conn)
-
-        async def write(batch: list[LeadRecord]) -> None:
-            # the leads carry each key once; the campaign stays locked until commit
-            if reload:
-                counted, batch, found = await store.reload_batch(
-                    conn, campaign_id, batch, now, whole_list=job.whole_list
-                )
-                edits.update(counted)
-                duplicates.extend(found)
-            else:
-                edits[RowEdit.ADDED] += len(batch)
-            await store.insert_leads(conn, batch, now, campaign_is_new=not reload)
-
-        records = records_while_valid(campaign_id)
-        if store.is_postgres:
-            await _write_while_reading(records, write)
+    async with store.list_writer(
+        job.name,
+        job.settings,
+        whole_list=job.whole_list,
+        source_path=job.source_path,
+        digest=job.digest,
+    ) as writer:
+        records = records_while_valid(writer.campaign_id)
+        if writer.overlaps_writes:
+            await _write_while_reading(records, writer.write)
         else:
             for batch in _batches(records, WRITE_BATCH):
-                await write(batch)
+                await writer.write(batch)
         if review.problem_count:
             raise InputError(review.problems)
-        removed = rekeyed = 0
-        if reload:
-            await store.skip_duplicates(conn, campaign_id, duplicates, now)
-            if job.whole_list:
-                removed, rekeyed = await store.finish_reload(conn, campaign_id, duplicates, now)
-        suppressed = await store.skip_suppressed(conn, campaign_id, review.suppress.sources, now)
-        elsewhere = await store.dialed_elsewhere(conn, campaign_id, now)
-        await store.add_places(conn, campaign_id, {*review.scan.places, *alternate_places})
-        if job.settings is not None:
-            await store.upsert_campaign(conn, job.settings, job.source_path, job.digest)
-    if edits[RowEdit.ADDED] >= ANALYZE_AFTER_ROWS:
+        totals = await writer.finish(
+            review.suppress.sources,
+            {*review.scan.places, *alternate_places},
+            job.settings,
+            job.source_path,
+            job.digest,
+        )
+        campaign_id = writer.campaign_id
+    if totals.edits[RowEdit.ADDED] >= ANALYZE_AFTER_ROWS:
         await store.refresh_statistics()
     report = LoadReport(
         campaign=job.name,
         in_file=review.scan.leads,
-        edits=dict(edits),
-        removed=removed,
-        rekeyed=rekeyed,
-        suppressed=suppressed,
-        dialed_elsewhere=elsewhere,
+        edits=dict(totals.edits),
+        removed=totals.removed,
+        rekeyed=totals.rekeyed,
+        suppressed=totals.suppressed,
+        dialed_elsewhere=totals.dialed_elsewhere,
+        examples={kind: tuple(ids) for kind, ids in totals.examples.items()},
+        dedupe_across=job.settings is not None and job.settings.dedupe_across_campaigns is not None,
     )
     return ImportResult(campaign_id, report)
 

@@ -27,6 +27,12 @@ from dialer.store.errors import (
     shown_url,
 )
 from dialer.store.leases import LeaseQueries
+from dialer.store.list_writer import (
+    CampaignNotFoundError,
+    ListTotals,
+    ListWriter,
+    ListWriterQueries,
+)
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
 from dialer.store.processes import RUN, WORKER, ProcessQueries, ServingProcess
@@ -47,6 +53,7 @@ from dialer.store.tokens import ApiToken, TokenExistsError, TokenQueries
 
 
 class Store(
+    ListWriterQueries,
     CampaignQueries,
     LoadingQueries,
     ReloadQueries,
@@ -90,6 +97,7 @@ __all__ = [
     "Attempt",
     "CallEndRecord",
     "CallerIdPlan",
+    "CampaignNotFoundError",
     "CampaignRow",
     "CampaignSummary",
     "Claim",
@@ -97,6 +105,8 @@ __all__ = [
     "DoNotCallEntry",
     "FromNumberStats",
     "LeadRecord",
+    "ListTotals",
+    "ListWriter",
     "NumberBusyError",
     "SchemaOutOfDateError",
     "SchemaTooNewError",

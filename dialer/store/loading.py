@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.states import DUE_LEAD_STATES, LeadState, suppressed_by
 from dialer.inputs.leads import Lead
+from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, count_rows
 from dialer.store.schema import leads
 
@@ -156,6 +157,12 @@ class LoadingQueries(StoreBase):
             async with self.engine.connect() as conn:
                 await conn.execute(text("ANALYZE leads"))
                 await conn.commit()
+
+    @rides_out_outages
+    async def lead_count(self, campaign_id: int) -> int:
+        """How many leads the campaign has."""
+        async with self.engine.connect() as conn:
+            return await self.count_leads(conn, campaign_id)
 
     async def count_leads(self, conn: AsyncConnection, campaign_id: int) -> int:
         return await count_rows(conn, leads, leads.c.campaign_id == campaign_id)

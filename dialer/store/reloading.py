@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.list_edits import (
+    NOTED_EDITS,
     REMOVED_FROM_LIST,
     Edit,
     KnownLead,
@@ -60,10 +61,13 @@ class ReloadQueries(StoreBase):
         now: datetime,
         *,
         whole_list: bool = True,
-    ) -> tuple[Counter[RowEdit], list[LeadRecord], list[tuple[str, str]]]:
+    ) -> tuple[
+        Counter[RowEdit], list[LeadRecord], list[tuple[str, str]], list[tuple[RowEdit, str]]
+    ]:
         """Compare one batch of the file with the store and write every edit but the plain
         inserts and rewrites, which are returned for the bulk writer (dialer.store.loading).
-        Returns the edits counted, those records, and (key, duplicate of) pairs.
+        Returns the edits counted, those records, (key, duplicate of) pairs of rows to skip,
+        and (edit, key) of the rows a report names (dialer.domain.list_edits.NOTED_EDITS).
 
         Not `whole_list` (leads added to the list, not the list itself): a number another
         lead of the campaign holds, dialed or not, makes a duplicate too — a file would name
@@ -82,6 +86,7 @@ class ReloadQueries(StoreBase):
         counts: Counter[RowEdit] = Counter()
         to_write: list[LeadRecord] = []
         duplicates: list[tuple[str, str]] = []
+        noted: list[tuple[RowEdit, str]] = []
         for record in records:
             found = known.get(record.lead_key)
             lead, lead_id = (None, None) if found is None else found
@@ -90,7 +95,9 @@ class ReloadQueries(StoreBase):
             )
             edit = edit_for(Row(record.to_number, record.content_hash), lead, under)
             counts[edit.kind] += 1
-            if edit.duplicate_of is not None:
+            if edit.kind in NOTED_EDITS:
+                noted.append((edit.kind, record.lead_key))
+            if edit.kind is RowEdit.DUPLICATE and edit.duplicate_of is not None:
                 duplicates.append((record.lead_key, edit.duplicate_of))
             if lead is None or lead_id is None:
                 to_write.append(record)  # a new row (a duplicate is skipped once written)
@@ -101,7 +108,7 @@ class ReloadQueries(StoreBase):
                 to_write.append(record)  # never dialed: rewritten as the file says
             elif edit.kind not in (RowEdit.UNCHANGED, RowEdit.RESTORED):
                 await self._apply(conn, lead_id, lead, record, edit, now)
-        return counts, to_write, duplicates
+        return counts, to_write, duplicates, noted
 
     async def skip_duplicates(
         self,

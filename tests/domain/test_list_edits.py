@@ -40,8 +40,9 @@ def known(
         (Row(N1, "new"), known(LeadState.IN_CALL, 1), None, Edit(RowEdit.UPDATED)),
         # over: kept as it was
         (Row(N1, "new"), known(LeadState.COMPLETED, 1), None, Edit(RowEdit.KEPT)),
-        (Row(N2, "new"), known(LeadState.COMPLETED, 1), None, Edit(RowEdit.KEPT)),
-        (Row(N2, "new"), known(LeadState.SKIPPED, 0), None, Edit(RowEdit.KEPT)),
+        # … and a new number of a lead that is over is not called (reported)
+        (Row(N2, "new"), known(LeadState.COMPLETED, 1), None, Edit(RowEdit.NEW_NUMBER_IGNORED)),
+        (Row(N2, "new"), known(LeadState.SKIPPED, 0), None, Edit(RowEdit.NEW_NUMBER_IGNORED)),
         (Row(N1, "new"), known(LeadState.FAILED, 3), None, Edit(RowEdit.KEPT)),
         # a dialed lead's number changed: its next number, now unless its call is live
         (
@@ -70,7 +71,7 @@ def known(
             Row(N3, "new"),
             known(LeadState.RETRY_WAIT, 1),
             "C",
-            Edit(RowEdit.DUPLICATE, duplicate_of="C"),
+            Edit(RowEdit.NEW_NUMBER_IGNORED, duplicate_of="C"),
         ),
     ],
 )
@@ -100,3 +101,26 @@ def test_the_report_says_every_kind_of_change_in_one_line() -> None:
     assert any("campaign winter" in w and "dedupe_across_campaigns" in w for w in warnings)
     unchanged = LoadReport("spring", 5, {}, files_unchanged=True)
     assert unchanged.summary() == "spring: 5 leads; files unchanged since the last load"
+
+
+def test_a_report_says_whether_numbers_other_campaigns_dialed_will_be_called() -> None:
+    called = LoadReport("spring", 3, {}, dialed_elsewhere={"winter": 3}).warnings()
+    assert called == [
+        "3 of the waiting leads' numbers were dialed by campaign winter in the last 30 days: "
+        "they WILL be called again; `dedupe_across_campaigns: 30d` skips them"
+    ]
+    skipped = LoadReport(
+        "spring", 3, {}, dialed_elsewhere={"winter": 3}, dedupe_across=True
+    ).warnings()
+    assert skipped[0].endswith("they are skipped (dedupe_across_campaigns)")
+
+
+def test_a_report_names_a_few_lead_ids_of_what_to_look_at() -> None:
+    report = LoadReport(
+        "spring",
+        10,
+        {RowEdit.NEW_NUMBER_IGNORED: 5},
+        examples={RowEdit.NEW_NUMBER_IGNORED: ("A", "B", "C")},
+    )
+    (warning,) = report.warnings()
+    assert warning.endswith("it is not called (lead_id A, B, C, …)")

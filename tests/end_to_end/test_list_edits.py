@@ -53,7 +53,9 @@ async def test_a_re_keyed_lead_is_not_dialed_again(store: Store, tmp_path: Path)
     loaded = await import_campaign(store, read_campaign_file(path))
     report = loaded.report
     assert report.edits == {RowEdit.DUPLICATE: 1, RowEdit.UNCHANGED: 1, RowEdit.ADDED: 1}
-    assert (report.rekeyed, report.removed) == (1, 1)
+    assert (report.rekeyed, report.removed) == (1, 0)  # A1 is re-keyed, not counted removed
+    assert report.examples == {RowEdit.DUPLICATE: ("X1",)}
+    assert any("(lead_id X1)" in w for w in report.warnings())
     await run_in_process(store, engine, path)
     assert _dialed(engine) == {N1: 1, N2: 1, N3: 1}  # N1 once: one person
     rows = {r["lead_key"]: r for r in await lead_rows(store)}
