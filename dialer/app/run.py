@@ -120,7 +120,9 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
                 dial_rate=round(stats.dial_rate(), 2),
                 waiting_for_window=stats.waiting_for_window,
                 next_window=stats.next_window.isoformat() if stats.next_window else None,
+                waiting_by_reason=summary.waiting_by_reason,  # a cap, a ceiling, the hook
                 waiting_for_retell=runner.client.unreachable is not None,
+                paused=stats.paused,
             )
     bar = RunProgress(console, runner.row.name, cap)
     with bar.progress:
@@ -132,6 +134,9 @@ async def _show_progress(runner: CampaignRunner, store: Store, console: Console 
                 notes.append(f"paused ({stats.paused}): `dialer resume {runner.row.name}`")
             if stats.awaiting_details and not summary.live_attempts:
                 notes.append(f"waiting for {stats.awaiting_details} call(s)' analysis and cost")
+            if summary.waiting_by_reason and not summary.live_attempts:
+                why = ", ".join(f"{r} {n:,}" for r, n in summary.waiting_by_reason.items())
+                notes.append(f"waiting: {why}")
             bar.update(
                 summary,
                 stats.dial_rate(),

@@ -10,6 +10,7 @@ import anyio
 import click
 
 from dialer.cli.main import (
+    PORT,
     clock_from_env,
     database_option,
     following_options,
@@ -152,7 +153,7 @@ def doctor(campaign_file: Path) -> None:
 )
 @click.option(
     "--http-port",
-    type=int,
+    type=PORT,
     default=None,
     help="Serve a live dashboard of this campaign at / on this port (with /metrics and "
     "/healthz); DIALER_HTTP_TOKEN guards it.",

@@ -8,6 +8,7 @@ import sys
 import click
 
 from dialer.cli.main import (
+    PORT,
     clock_from_env,
     database_option,
     following_options,
@@ -30,7 +31,7 @@ from dialer.retell.settings import http_token_from_env
 @following_options
 @click.option(
     "--http-port",
-    type=int,
+    type=PORT,
     default=None,
     envvar="DIALER_HTTP_PORT",
     help="Serve everything on this one port: /healthz, /readyz, /metrics, the dashboard at / "
@@ -39,14 +40,14 @@ from dialer.retell.settings import http_token_from_env
 )
 @click.option(
     "--metrics-port",
-    type=int,
+    type=PORT,
     default=None,
     envvar="DIALER_METRICS_PORT",
     help="Serve /healthz, /readyz, Prometheus /metrics and the dashboard on this port.",
 )
 @click.option(
     "--webhook-port",
-    type=int,
+    type=PORT,
     default=None,
     envvar="DIALER_WEBHOOK_PORT",
     help="Receive Retell's call events (POST, signed with the API key) on this port, and "

@@ -80,6 +80,8 @@ def print_problems(problems: Sequence[object], total: int | None = None) -> None
         click.echo(f"… and {total - len(problems)} more problems", err=True)
 
 
+PORT = click.IntRange(0, 65535)  # a TCP port (0: any free one)
+
 database_option = click.option(
     "--database-url",
     envvar="DATABASE_URL",

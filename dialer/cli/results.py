@@ -166,7 +166,7 @@ def export(
     "--output",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where to write the page (default: NAME-report.html).",
+    help="Where to write the page (default: NAME-report.html; - for standard output).",
 )
 def report(name: str, database_url: str | None, output: Path | None) -> None:
     """One self-contained HTML page of charts for a campaign (works offline)."""
@@ -187,10 +187,14 @@ def report(name: str, database_url: str | None, output: Path | None) -> None:
             page = render(row, await gather(store, row), datetime.now(UTC))
         finally:
             await store.close()
+        if str(target) == "-":  # the page itself, to a pipe
+            sys.stdout.write(page)
+            return True
         with replaced_when_complete(target) as handle:
             handle.write(page)
         return True
 
     if not run_async(go, database_url):
         no_campaign(name, database_url)
-    click.echo(f"{target}: the report of campaign {name!r}; open it in a browser")
+    if str(target) != "-":
+        click.echo(f"{target}: the report of campaign {name!r}; open it in a browser")

@@ -9,6 +9,7 @@ import sys
 import click
 
 from dialer.cli.main import (
+    PORT,
     clock_from_env,
     database_option,
     host_option,
@@ -121,7 +122,7 @@ def token_revoke(name: str, database_url: str | None) -> None:
 @database_option
 @click.option(
     "--port",
-    type=int,
+    type=PORT,
     default=8000,
     show_default=True,
     envvar="DIALER_API_PORT",

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dialer.cli.main import (
+    PORT,
     database_option,
     host_option,
     main,
@@ -33,7 +34,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=8089, show_default=True)
+@click.option("--port", type=PORT, default=8089, show_default=True)
 @host_option
 @click.option(
     "--api-key",

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from dialer.domain.spelling import closest
+
 NO_ZONE = ""  # the zone key of a lead whose time zone is unknown
 
 _EASTERN, _CENTRAL, _MOUNTAIN = "America/New_York", "America/Chicago", "America/Denver"
@@ -63,6 +65,24 @@ STATE_ZONES: dict[str, tuple[str, ...]] = {
 def known_zones() -> frozenset[str]:
     """The IANA time zones this machine knows."""
     return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower_name() -> dict[str, str]:
+    return {name.lower(): name for name in known_zones()}
+
+
+def canonical_zone(name: str) -> str | None:
+    """The IANA name `name` means, whatever its letters' case (`america/new_york`); None when
+    it is none."""
+    return name if name in known_zones() else _zones_by_lower_name().get(name.lower())
+
+
+@lru_cache(maxsize=256)
+def closest_zone(name: str) -> str | None:
+    """The IANA name `name` most likely means (a typo), if any is close (each distinct
+    misspelling is looked up once)."""
+    return closest(name, known_zones())
 
 
 def is_known_zone(name: str) -> bool:

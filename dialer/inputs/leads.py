@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings, stringify_variable
 from dialer.domain.state_rules import lead_states_key, state_code
-from dialer.domain.timezones import NO_ZONE, is_known_zone, lead_zone_key
+from dialer.domain.timezones import NO_ZONE, canonical_zone, closest_zone, lead_zone_key
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
 from dialer.inputs.intset import IntSet
 from dialer.inputs.problems import Problem
@@ -283,16 +283,12 @@ def _build_lead(
         ok = False
     zone: str | None = None
     if timezone not in (None, ""):
-        zone = str(timezone).strip()
-        if not is_known_zone(zone):
-            scan.add(
-                Problem(
-                    path,
-                    line,
-                    "timezone",
-                    f"unknown time zone {zone!r} (use an IANA name like America/Chicago)",
-                )
-            )
+        written = str(timezone).strip()
+        zone = canonical_zone(written)
+        if zone is None:
+            guess = closest_zone(written)
+            hint = f"did you mean {guess}?" if guess else "use an IANA name like America/Chicago"
+            scan.add(Problem(path, line, "timezone", f"unknown time zone {written!r} ({hint})"))
             ok = False
     key: str | None = None
     if lead_id not in (None, ""):

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from dialer.cli import main
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.leads import Lead, LeadScan, iter_leads
 
@@ -134,4 +136,22 @@ def test_a_file_without_line_breaks_is_refused_without_reading_it_whole(tmp_path
     _, scan = scan_leads(tmp_path, "to_number,note\n+14155550101," + "x" * 200_000 + "\n")
     assert [(p.line, p.message) for p in scan.problems] == [
         (2, "malformed CSV: field larger than field limit (131072)")
+    ]
+
+
+def test_a_timezone_column_is_read_whatever_its_case_and_a_typo_gets_a_guess(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "leads.csv").write_text(
+        "to_number,timezone\n+12125550101,america/new_york\n+12125550102,America/New_Yrok\n"
+    )
+    (tmp_path / "c.yaml").write_text(
+        'name: z\nfrom_number: "+14155550100"\nleads: leads.csv\nstate_rules: false\n'
+    )
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2
+    problems = [line for line in result.output.splitlines() if "timezone" in line]
+    assert problems == [
+        f"{tmp_path / 'leads.csv'}:3: timezone: unknown time zone 'America/New_Yrok' "
+        "(did you mean America/New_York?)"
     ]
