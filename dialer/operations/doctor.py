@@ -63,6 +63,11 @@ class _KeyRefusedError(Exception):
     """Retell refused the key or the account: every later check would say the same."""
 
 
+class _NoRetellHereError(Exception):
+    """Neither get-api-key-info nor get-concurrency exists at the base URL: it is not Retell's
+    API (a path too many, a proxy that routes elsewhere); every later check would fail alike."""
+
+
 @dataclass
 class DoctorOutcome:
     """Every finding, the exit code, and one line for stderr when the doctor stopped early."""
@@ -106,6 +111,14 @@ class _Doctor:
         except RetellTransportError as exc:
             self.outcome.exit_code = ExitCode.RUNTIME
             self.outcome.message = f"cannot reach Retell at {self.client.base_url}: {exc}"
+            return self.outcome
+        except _NoRetellHereError:
+            self.outcome.exit_code = ExitCode.RUNTIME
+            self.outcome.message = (
+                f"no Retell API at {self.client.base_url} (404 to get-api-key-info and "
+                "get-concurrency): is RETELL_BASE_URL right? Retell's is "
+                "https://api.retellai.com, with no path"
+            )
             return self.outcome
         except _KeyRefusedError:
             self.outcome.exit_code = ExitCode.ACCOUNT
@@ -154,6 +167,11 @@ class _Doctor:
 
     async def _key(self) -> None:
         info = await self._read("key", self.client.get_api_key_info())
+        if (
+            info is NOT_FOUND
+            and await self._read("key", self.client.get_concurrency()) is NOT_FOUND
+        ):
+            raise _NoRetellHereError
         if info is NOT_FOUND:
             self.note(
                 Finding(

@@ -248,3 +248,16 @@ def test_a_base_url_that_is_not_a_url_exits_2(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         "RETELL_BASE_URL 'http://[::1' is not a URL: Invalid port: ':1'"
     ]
+
+
+def test_a_base_url_that_is_not_retell_is_said_once_not_blamed_on_the_number(
+    tmp_path: Path,
+) -> None:
+    """RETELL_BASE_URL with a path (…/v2): every read answers 404. Doctor says the address is
+    wrong, in one line, rather than that the from-number is not the workspace's."""
+    with simulator() as url:
+        result = doctor(campaign(tmp_path, LEADS), f"{url}/v2")
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"no Retell API at {url}/v2") and "RETELL_BASE_URL" in line
+    assert "not a number of this workspace" not in result.stdout
