@@ -193,7 +193,7 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
 
         async def logged(event: str, count: int) -> None:
             """Until the workers' log holds `count` lines of `event` (each is one worker's)."""
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # a bound on a loaded machine, not a wait
             while log.read_text().count(f'"{event}"') < count:
                 assert time.monotonic() < deadline, f"{event}: {log.read_text()[-3000:]}"
                 await anyio.sleep(0.1)
@@ -207,6 +207,7 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
         await logged("campaign_released", released + 2)  # each worker let the campaign go
         assert await creates_after(paused_at + 1.0) == 0  # no new dial a second after pausing
 
+        serving = log.read_text().count('"campaign_serving"')
         resumed = _dialer(store_url, server.url, "resume", "steer")
         assert resumed.returncode == 0, resumed.stderr
         assert "served by 2 `dialer worker`" in resumed.stdout, resumed.stdout
@@ -215,6 +216,7 @@ async def test_pause_resume_cancel_reach_running_workers(store_url: str, tmp_pat
         while await creates_after(resumed_at) == 0 and time.monotonic() < deadline:
             await anyio.sleep(0.1)
         assert await creates_after(resumed_at) > 0  # dialing again within seconds
+        await logged("campaign_serving", serving + 2)  # both workers serve it again
 
         released = log.read_text().count('"campaign_released"')
         cancelled = _dialer(store_url, server.url, "cancel", "steer")
