@@ -125,7 +125,7 @@ def test_oversized_campaign_lead_and_suppression_files_are_refused(
     (tmp_path / "leads.yaml").write_text('- to_number: "+14155550101"\n' * 1 + "# pad\n" * 100)
     (tmp_path / "dnc.txt").write_text("+14155550199\n" * 100)
     monkeypatch.setattr(
-        "dialer.inputs.leads.LEAD_LIST_LIMITS", YamlLimits("YAML lead lists", max_bytes=300)
+        "dialer.inputs.yaml_leads.LEAD_LIST_LIMITS", YamlLimits("YAML lead lists", max_bytes=300)
     )
     monkeypatch.setattr("dialer.inputs.suppress.SUPPRESS_FILE_BYTES", 1000)
     code, output = _validate(campaign)
