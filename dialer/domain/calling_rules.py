@@ -101,17 +101,42 @@ def closed_reason(rules: CallingRules, place: Place, at: datetime) -> str | None
     return None
 
 
-def _opening_clocks(rules: CallingRules, place: Place) -> set[time]:
-    """Local clock times at which some rule opens: an intersection of windows can only open
-    at one of them (midnight ends a banned day)."""
+def _edge_clocks(rules: CallingRules, place: Place, edge: str) -> set[time]:
+    """Local clock times at which some rule opens (`edge` "start") or closes ("end"): an
+    intersection of windows can only change at one of them; midnight starts and ends a banned
+    day, a skip date, a holiday."""
     clocks = {time(0, 0)}
     if rules.hours is not None:
-        clocks.add(rules.hours.start)
+        clocks.add(getattr(rules.hours, edge))
     for rule in rules.rules_for(place):
         for window in (rule.weekdays, rule.saturday, rule.sunday, rule.holidays):
             if window is not None:
-                clocks.add(window.start)
+                clocks.add(getattr(window, edge))
     return clocks
+
+
+def _first_change(
+    rules: CallingRules, place: Place, at: datetime, *, edge: str, days: range, opens: bool
+) -> datetime | None:
+    """The first edge instant after `at`, within `days` of `at`'s date, at which a lead of
+    `place` may be called (`opens`) or may not."""
+    zones = set(rules.callee_zones(place))
+    if rules.hours is not None:
+        zones.update(effective_zones(rules.hours, place.zones))
+    clocks = _edge_clocks(rules, place, edge)
+    candidates: set[datetime] = set()
+    for zone_name in zones or {"UTC"}:
+        today = at.astimezone(zone(zone_name)).date()
+        for offset in days:
+            day = today + timedelta(days=offset)
+            for clock in clocks:
+                instant = local_instant(day, clock, zone_name)
+                if instant > at:
+                    candidates.add(instant)
+    for candidate in sorted(candidates):
+        if (closed_reason(rules, place, candidate) is None) is opens:
+            return candidate
+    return None
 
 
 def next_opening(rules: CallingRules, place: Place, at: datetime) -> datetime | None:
@@ -122,36 +147,8 @@ def next_opening(rules: CallingRules, place: Place, at: datetime) -> datetime | 
         return at
     if reason == SkipReason.NO_TIME_ZONE:
         return None
-    zones = set(rules.callee_zones(place))
-    if rules.hours is not None:
-        zones.update(effective_zones(rules.hours, place.zones))
-    clocks = _opening_clocks(rules, place)
-    candidates: set[datetime] = set()
-    for zone_name in zones or {"UTC"}:
-        today = at.astimezone(zone(zone_name)).date()
-        for offset in range(-1, HORIZON.days + 1):
-            day = today + timedelta(days=offset)
-            for clock in clocks:
-                instant = local_instant(day, clock, zone_name)
-                if instant > at:
-                    candidates.add(instant)
-    for candidate in sorted(candidates):
-        if closed_reason(rules, place, candidate) is None:
-            return candidate
-    return None
-
-
-def _closing_clocks(rules: CallingRules, place: Place) -> set[time]:
-    """Local clock times at which some rule closes: a window's end, and midnight (a day that
-    is banned, a skip date, a holiday)."""
-    clocks = {time(0, 0)}
-    if rules.hours is not None:
-        clocks.add(rules.hours.end)
-    for rule in rules.rules_for(place):
-        for window in (rule.weekdays, rule.saturday, rule.sunday, rule.holidays):
-            if window is not None:
-                clocks.add(window.end)
-    return clocks
+    days = range(-1, HORIZON.days + 1)
+    return _first_change(rules, place, at, edge="start", days=days, opens=True)
 
 
 def next_closing(rules: CallingRules, place: Place, at: datetime) -> datetime | None:
@@ -159,23 +156,7 @@ def next_closing(rules: CallingRules, place: Place, at: datetime) -> datetime | 
     called; None when no rule restricts it (or it stays open past the horizon)."""
     if not rules.restricts(place):
         return None
-    zones = set(rules.callee_zones(place))
-    if rules.hours is not None:
-        zones.update(effective_zones(rules.hours, place.zones))
-    clocks = _closing_clocks(rules, place)
-    candidates: set[datetime] = set()
-    for zone_name in zones or {"UTC"}:
-        today = at.astimezone(zone(zone_name)).date()
-        for offset in range(3):
-            day = today + timedelta(days=offset)
-            for clock in clocks:
-                instant = local_instant(day, clock, zone_name)
-                if instant > at:
-                    candidates.add(instant)
-    for candidate in sorted(candidates):
-        if closed_reason(rules, place, candidate) is not None:
-            return candidate
-    return None
+    return _first_change(rules, place, at, edge="end", days=range(3), opens=False)
 
 
 def never_reason(rules: CallingRules, place: Place) -> str:

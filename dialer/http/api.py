@@ -17,21 +17,18 @@ to HTTP and nothing more."""
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from http import HTTPStatus
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import structlog
 from fastapi import Depends, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount, Route
 
 from dialer import __version__
 from dialer.domain.states import LeadState
+from dialer.http.api_document import openapi_document
 from dialer.http.api_models import (
     CampaignList,
     CampaignView,
@@ -42,16 +39,23 @@ from dialer.http.api_models import (
     DoNotCallEntryView,
     DoNotCallPage,
     DoNotCallRemoved,
-    InputProblem,
-    LeadItem,
     LoadOutcome,
-    ProblemDetails,
     ResultsPage,
+)
+from dialer.http.api_problems import (
+    BODY,
+    COMMON,
+    CONFLICT,
+    FOUND,
+    PROBLEM,
+    WRITES,
+    ApiProblemError,
+    body_kind,
+    install_error_answers,
+    openapi_body,
 )
 from dialer.http.server import Allowance
 from dialer.inputs.bodies import campaign_body, lead_body
-from dialer.inputs.campaign_file import CampaignFile
-from dialer.inputs.problems import InputError, Problem
 from dialer.operations import steering
 from dialer.operations.intake import (
     CampaignNotFoundError,
@@ -63,126 +67,21 @@ from dialer.operations.intake import (
 from dialer.reporting.export import LEAD_FIELDS, export_chunks, shaped
 from dialer.reporting.report import gather, render
 from dialer.reporting.status import read_status
-from dialer.store import ApiToken, DoNotCallEntry, Store, StoreOutageError
+from dialer.store import ApiToken, DoNotCallEntry, Store
 
 log = structlog.get_logger("dialer.api")
 
-PROBLEM_JSON = "application/problem+json"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # a campaign's name (its file's rule)
-LEADS_BODY_BYTES = 64 << 20  # CSV: about 1.5 million leads of a few columns
+LEADSBODY_BYTES = 64 << 20  # CSV: about 1.5 million leads of a few columns
 JSON_LEADS_BYTES = 8 << 20  # a JSON array is parsed whole: a larger list belongs in CSV
 # A lead list sent, and an export or a report read, may take longer than a plain request.
 ALLOWANCES = (
-    Allowance(re.compile(r"/v1/campaigns/[^/]+/leads"), LEADS_BODY_BYTES, 600.0),
+    Allowance(re.compile(r"/v1/campaigns/[^/]+/leads"), LEADSBODY_BYTES, 600.0),
     Allowance(re.compile(r"/v1/campaigns/[^/]+/(export|report)"), 1 << 20, 1800.0),
 )
 _YAML = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-_PROBLEM = {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}}
-_COMMON: dict[int | str, dict[str, Any]] = {
-    401: {**_PROBLEM, "description": "No token, or one unknown or revoked"},
-    422: {**_PROBLEM, "description": "The request's problems, every one"},
-    503: {**_PROBLEM, "description": "The store is not answering"},
-}
-_WRITES: dict[int | str, dict[str, Any]] = {403: {**_PROBLEM, "description": "A read-only token"}}
-_FOUND: dict[int | str, dict[str, Any]] = {404: {**_PROBLEM, "description": "No such campaign"}}
-_BODY: dict[int | str, dict[str, Any]] = {
-    413: {**_PROBLEM, "description": "The body is too large"},
-    415: {**_PROBLEM, "description": "A body of another media type"},
-}
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {**_PROBLEM, "description": "Not as the campaign stands (it was cancelled, …)"}
-}
-
 CampaignName = Annotated[str, Path(pattern=NAME_PATTERN, description="The campaign's name")]
 Number = Annotated[str, Path(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")]
-
-
-class ApiProblemError(Exception):
-    """An answer other than success, as problem details."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str | None = None,
-        problems: list[Problem] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.problems = problems
-        self.headers = headers
-
-
-def problem_response(
-    status: int,
-    detail: str | None = None,
-    problems: list[InputProblem] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = ProblemDetails(
-        title=HTTPStatus(status).phrase, status=status, detail=detail, problems=problems
-    )
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status, headers=headers, media_type=PROBLEM_JSON
-    )
-
-
-def _input_problems(problems: list[Problem]) -> list[InputProblem]:
-    return [InputProblem(row=p.line, field=p.field, message=p.message) for p in problems]
-
-
-def _install_error_answers(api: FastAPI) -> None:
-    async def api_problem(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiProblemError)
-        shown = _input_problems(exc.problems) if exc.problems is not None else None
-        return problem_response(exc.status, exc.detail, shown, exc.headers)
-
-    async def input_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, InputError)
-        count = len(exc.problems)
-        detail = f"{count} problem(s) in the request; nothing was stored"
-        return problem_response(422, detail, _input_problems(exc.problems))
-
-    async def invalid_request(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        problems = [
-            InputProblem(
-                row=0,
-                field=".".join(str(p) for p in error["loc"][1:]) or str(error["loc"][0]),
-                message=str(error["msg"]),
-            )
-            for error in exc.errors()
-        ]
-        return problem_response(422, "the request is not as the API expects", problems)
-
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        headers = dict(exc.headers) if exc.headers else None
-        return problem_response(exc.status_code, exc.detail, headers=headers)
-
-    async def outage(_: Request, exc: Exception) -> Response:
-        return problem_response(503, str(exc))
-
-    api.add_exception_handler(ApiProblemError, api_problem)
-    api.add_exception_handler(InputError, input_error)
-    api.add_exception_handler(RequestValidationError, invalid_request)
-    api.add_exception_handler(HTTPException, http_error)
-    api.add_exception_handler(StoreOutageError, outage)
-
-
-def _media(request: Request, allowed: dict[str, tuple[str, ...]]) -> str:
-    """Which of `allowed` (kind → media types) the body is, or 415."""
-    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    for kind, types in allowed.items():
-        if given in types:
-            return kind
-    accepted = ", ".join(t for types in allowed.values() for t in types)
-    raise ApiProblemError(415, f"send the body as one of: {accepted} (not {given or 'nothing'})")
-
-
-def _openapi_body(content: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": content}}
 
 
 def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
@@ -193,9 +92,9 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        responses=_COMMON,
+        responses=COMMON,
     )
-    _install_error_answers(api)
+    install_error_answers(api)
     bearer = HTTPBearer(auto_error=False, description="`dialer token create NAME`")
 
     async def holder(
@@ -266,7 +165,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         return CampaignList(campaigns=await views(None))
 
     @api.get(
-        "/campaigns/{name}", response_model=CampaignView, responses=_FOUND, summary="A campaign"
+        "/campaigns/{name}", response_model=CampaignView, responses=FOUND, summary="A campaign"
     )
     async def read_campaign(name: CampaignName, _: Reader) -> CampaignView:
         return await one_view(name)
@@ -274,12 +173,12 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.put(
         "/campaigns/{name}",
         response_model=CampaignWritten,
-        responses={201: {"model": CampaignWritten}, **_WRITES, **_BODY, **_CONFLICT},
+        responses={201: {"model": CampaignWritten}, **WRITES, **BODY, **CONFLICT},
         summary="Create a campaign, or replace its settings",
         description="The campaign file's settings, as JSON or as the file's YAML text. Leads "
         "listed inline are added as POST …/leads adds them; `leads` naming a file, "
         "`suppress` files and a `from_numbers` file are refused (the API reads no files).",
-        openapi_extra=_openapi_body(
+        openapi_extra=openapi_body(
             {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Campaign"}},
                 "application/yaml": {"schema": {"type": "string"}},
@@ -287,7 +186,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         ),
     )
     async def write_campaign(name: CampaignName, request: Request, _: Writer) -> Response:
-        kind = _media(request, {"json": ("application/json",), "yaml": _YAML})
+        kind = body_kind(request, {"json": ("application/json",), "yaml": _YAML})
         data, lines = campaign_body(await request.body(), yaml_text=kind == "yaml")
         try:
             done = await put_campaign(store, name, data, lines)
@@ -307,45 +206,36 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         assert row is not None
         return ControlOutcome(campaign=name, status=row.status.value, message=message)
 
-    steered = {**_FOUND, **_WRITES, **_CONFLICT}
+    steered = {**FOUND, **WRITES, **CONFLICT}
 
-    @api.post(
-        "/campaigns/{name}/pause",
-        response_model=ControlOutcome,
-        responses=steered,
-        summary="No new calls (live ones end)",
-    )
-    async def pause(name: CampaignName, _: Writer) -> ControlOutcome:
-        return await steer(name, steering.pause)
+    def steering_route(verb: Callable[[Store, str], Awaitable[str]], summary: str) -> None:
+        async def steer_campaign(name: CampaignName, _: Writer) -> ControlOutcome:
+            return await steer(name, verb)
 
-    @api.post(
-        "/campaigns/{name}/resume",
-        response_model=ControlOutcome,
-        responses=steered,
-        summary="Dial again",
-    )
-    async def resume(name: CampaignName, _: Writer) -> ControlOutcome:
-        return await steer(name, steering.resume)
+        api.add_api_route(
+            f"/campaigns/{{name}}/{verb.__name__}",
+            steer_campaign,
+            methods=["POST"],
+            response_model=ControlOutcome,
+            responses=steered,
+            summary=summary,
+            name=verb.__name__,
+        )
 
-    @api.post(
-        "/campaigns/{name}/cancel",
-        response_model=ControlOutcome,
-        responses=steered,
-        summary="Give up the waiting leads",
-    )
-    async def cancel(name: CampaignName, _: Writer) -> ControlOutcome:
-        return await steer(name, steering.cancel)
+    steering_route(steering.pause, "No new calls (live ones end)")
+    steering_route(steering.resume, "Dial again")
+    steering_route(steering.cancel, "Give up the waiting leads")
 
     @api.post(
         "/campaigns/{name}/leads",
         response_model=LoadOutcome,
-        responses={**_FOUND, **_WRITES, **_BODY, **_CONFLICT},
+        responses={**FOUND, **WRITES, **BODY, **CONFLICT},
         summary="Add leads (CSV, or a JSON array)",
         description="Validated as a lead file is: on any problem, every problem (422) and "
         "nothing stored. Keyed by lead_id (else the number): sending a lead again changes "
         "nothing, an edited one follows the list-edit rules of a reloaded file. Leads not in "
         "the body stay as they are.",
-        openapi_extra=_openapi_body(
+        openapi_extra=openapi_body(
             {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/json": {
@@ -358,7 +248,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         ),
     )
     async def add(name: CampaignName, request: Request, token: Writer) -> LoadOutcome:
-        kind = _media(request, {"csv": ("text/csv",), "json": ("application/json",)})
+        kind = body_kind(request, {"csv": ("text/csv",), "json": ("application/json",)})
         body = await request.body()
         if kind == "json" and len(body) > JSON_LEADS_BYTES:
             raise ApiProblemError(
@@ -376,7 +266,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.get(
         "/campaigns/{name}/results",
         response_model=ResultsPage,
-        responses=_FOUND,
+        responses=FOUND,
         summary="Lead results, a page at a time",
     )
     async def results(
@@ -399,7 +289,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         response_class=StreamingResponse,
         responses={
             200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
-            **_FOUND,
+            **FOUND,
         },
         summary="The export, streamed (as `dialer export`)",
     )
@@ -420,7 +310,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.get(
         "/campaigns/{name}/report",
         response_class=HTMLResponse,
-        responses=_FOUND,
+        responses=FOUND,
         summary="The HTML report (as `dialer report`)",
     )
     async def report(name: CampaignName, _: Reader) -> HTMLResponse:
@@ -453,7 +343,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.post(
         "/do-not-call",
         response_model=DoNotCallAdded,
-        responses=_WRITES,
+        responses=WRITES,
         summary="Put numbers on it (no campaign calls them from the next claim on)",
     )
     async def add_do_not_call(body: DoNotCallAdd, token: Writer) -> DoNotCallAdded:
@@ -465,7 +355,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.get(
         "/do-not-call/{number}",
         response_model=DoNotCallEntryView,
-        responses={404: {**_PROBLEM, "description": "Not on the list"}},
+        responses={404: {**PROBLEM, "description": "Not on the list"}},
         summary="Whether a number is on it",
     )
     async def do_not_call_number(number: Number, _: Reader) -> DoNotCallEntryView:
@@ -477,7 +367,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
     @api.delete(
         "/do-not-call/{number}",
         response_model=DoNotCallRemoved,
-        responses=_WRITES,
+        responses=WRITES,
         summary="Take a number off it (leads skipped for it stay skipped)",
     )
     async def remove_do_not_call(number: Number, token: Writer) -> DoNotCallRemoved:
@@ -487,33 +377,6 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         return DoNotCallRemoved(to_number=normalized, removed=removed)
 
     return api
-
-
-def openapi_document(api: FastAPI) -> dict[str, Any]:
-    """The API's OpenAPI document, its paths under /v1 (where it is mounted), with the
-    campaign file's schema and a JSON lead's."""
-    doc = get_openapi(
-        title="dialer",
-        version=__version__,
-        description="Campaigns, lead intake, control and results of dialer. Every /v1 route "
-        "needs `Authorization: Bearer <token>` (`dialer token create NAME [--read-only]`).",
-        routes=api.routes,
-    )
-    doc["paths"] = {f"/v1{path}": item for path, item in doc.get("paths", {}).items()}
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    template = "#/components/schemas/{model}"
-    campaign = CampaignFile.model_json_schema(ref_template=template)
-    schemas.update(campaign.pop("$defs", {}))
-    campaign["required"] = [k for k in campaign.get("required", []) if k not in ("leads", "name")]
-    campaign["properties"]["leads"] = {
-        "type": "array",
-        "items": {"$ref": "#/components/schemas/LeadItem"},
-        "description": "Leads added with the campaign (optional)",
-    }
-    campaign["title"] = "Campaign"
-    schemas["Campaign"] = campaign
-    schemas["LeadItem"] = LeadItem.model_json_schema(ref_template=template)
-    return doc
 
 
 def api_routes(store: Store, now: Callable[[], datetime]) -> list[BaseRoute]:
