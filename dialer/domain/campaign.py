@@ -24,6 +24,8 @@ from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
 from dialer.domain.timezones import is_known_zone, known_zones
+from dialer.domain.variables import StringVariables
+from dialer.domain.variants import Variant
 from dialer.phones import InvalidNumberError, normalize_number
 
 Duration = Annotated[
@@ -75,41 +77,6 @@ def _reason_name(value: str, info: ValidationInfo) -> str:
 OutcomeName = Annotated[str, AfterValidator(_outcome_name)]
 # `number_health.failures`: reasons as a from-number's calls ended
 ReasonName = Annotated[str, AfterValidator(_reason_name)]
-
-
-def stringify_variable(value: object) -> str:
-    """Retell's dynamic variables are strings; scalars are written the way YAML spells them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, str | int | float):
-        return str(value)
-    kind = (
-        "a mapping"
-        if isinstance(value, dict)
-        else "a list"
-        if isinstance(value, list)
-        else type(value).__name__
-    )
-    raise ValueError(f"must be a string, number or boolean, not {kind}")
-
-
-def _string_variables(value: object) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError("must be a mapping of name: value")
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        try:
-            out[str(key)] = stringify_variable(item)
-        except ValueError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-    return out
-
-
-StringVariables = Annotated[dict[str, str], BeforeValidator(_string_variables)]
 
 
 def _caller_id(value: object) -> str:
@@ -301,6 +268,8 @@ class CampaignSettings(_Strict):
     breaker: Annotated[FailureBreaker | None, BeforeValidator(_off_or_defaults)] = Field(
         default_factory=FailureBreaker
     )
+    # An experiment: each lead gets one variant (dialer.domain.variants.assign_variant)
+    variants: list[Variant] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -331,6 +300,17 @@ class CampaignSettings(_Strict):
             twice = next(n for n in numbers if numbers.count(n) > 1)
             raise ValueError(f"{twice} is listed twice")
         return numbers
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names(cls, value: list[Variant]) -> list[Variant]:
+        names = [v.name for v in value]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise ValueError(f"variant {twice!r} is named twice")
+        if len(value) == 1:
+            raise ValueError("an experiment needs at least two variants")
+        return value
 
     @property
     def has_caller_id_pool(self) -> bool:

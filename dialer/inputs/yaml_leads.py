@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dialer.domain.campaign import CampaignSettings, stringify_variable
+from dialer.domain.campaign import CampaignSettings
+from dialer.domain.variables import stringify_variable
 from dialer.inputs.campaign_file import CampaignSource, did_you_mean
 from dialer.inputs.lead_rows import (
     ALTERNATE_COLUMN,

@@ -166,6 +166,8 @@ attempts = Table(
     Column("from_number", String(20)),
     # The voicemail action the create asked for (hangup, static_text, prompt), if any.
     Column("voicemail_action", String(16)),
+    # The experiment's variant the call was placed for (dialer.domain.variants), if any.
+    Column("variant", String(64)),
     Column("state", String(16), nullable=False),
     Column("call_id", String(128)),
     Column("call_status", String(32)),

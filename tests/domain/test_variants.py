@@ -1,0 +1,53 @@
+"""Which variant a lead gets: deterministic, sticky, in proportion to the weights."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from pydantic import ValidationError
+
+from dialer.domain.campaign import CampaignSettings
+from dialer.domain.variants import Variant, assign_variant, variant_bucket
+
+A = Variant(name="A", weight=50)
+B = Variant(name="B", agent_id="agent_b", agent_version=7, weight=50)
+
+
+def test_no_experiment_no_variant() -> None:
+    assert assign_variant("spring", "lead-1", []) is None
+
+
+def test_the_same_lead_gets_the_same_variant_every_time() -> None:
+    first = [assign_variant("spring", f"lead-{i}", [A, B]) for i in range(200)]
+    again = [assign_variant("spring", f"lead-{i}", [A, B]) for i in range(200)]
+    assert first == again
+
+
+@pytest.mark.parametrize(("weights", "expected"), [((50, 50), 0.5), ((90, 10), 0.9)])
+def test_weights_split_the_leads(weights: tuple[int, int], expected: float) -> None:
+    arms = [Variant(name="A", weight=weights[0]), Variant(name="B", weight=weights[1])]
+    counts = Counter(assign_variant("c", f"lead-{i}", arms).name for i in range(20_000))  # type: ignore[union-attr]
+    assert counts["A"] / 20_000 == pytest.approx(expected, abs=0.02)
+
+
+def test_another_campaign_splits_independently() -> None:
+    here = [variant_bucket("spring", f"l{i}") < 0.5 for i in range(2_000)]
+    there = [variant_bucket("autumn", f"l{i}") < 0.5 for i in range(2_000)]
+    agree = sum(a == b for a, b in zip(here, there, strict=True)) / 2_000
+    assert agree == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ([{"name": "A"}, {"name": "A"}], "named twice"),
+        ([{"name": "A"}], "at least two"),
+        ([{"name": "A", "weight": 0}, {"name": "B"}], "greater than 0"),
+        ([{"name": "A", "agent": "x"}, {"name": "B"}], "Extra inputs"),
+        ([{"name": "has space"}, {"name": "B"}], "pattern"),
+    ],
+)
+def test_bad_variants_are_refused(variants: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        CampaignSettings(name="x", from_number="+14155550100", variants=variants)  # type: ignore[arg-type]
