@@ -23,12 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
 from common import KEY, Simulator, database, write_campaign, write_leads
 
 from dialer.domain.campaign import Pacing
+from dialer.domain.policy import after_not_placed
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
 from dialer.store import ClaimRequest, open_store
@@ -45,12 +47,20 @@ async def load_and_time_claims(url: str, campaign: Path, claims: int = 30) -> tu
         loaded = time.perf_counter() - started
         timings = []
         request = ClaimRequest(OFF, 50, 30)
+        claimed = []
         for _ in range(claims):
             started = time.perf_counter()
             claim = await store.claim(campaign_id, "bench", request)
             timings.append((time.perf_counter() - started) * 1000)
             assert len(claim.attempts) == 50
-        await store.release_leases("bench")  # the workers below take these over first
+            claimed.extend(claim.attempts)
+        # Never sent: handed back as a stopping runner hands back what it did not send (left
+        # to lapse instead, they would be in doubt, and the workers below would spend their
+        # first minute reconciling 1,500 attempts at the read budget's pace).
+        now = await store.now()
+        for attempt in claimed:
+            back = after_not_placed(attempt.number, now, retry_in=timedelta(0), error=None)
+            await store.record_not_placed(attempt, "bench", back, error=None, sent=False)
         return loaded, statistics.median(timings)
     finally:
         await store.close()
