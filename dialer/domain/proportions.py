@@ -31,7 +31,10 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> Interval | None:
     z2 = z * z
     centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
     half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # at 0 and at n the bounds are exactly 0 and 1 (the formula's rounding may miss by 1e-19)
+    low = 0.0 if successes == 0 else min(max(0.0, centre - half), p)
+    high = 1.0 if successes == trials else max(min(1.0, centre + half), p)
+    return Interval(low, high)
 
 
 def two_sided_p(z: float) -> float:

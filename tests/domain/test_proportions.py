@@ -5,6 +5,8 @@ Newcombe (1998a, 1998b; Statistics in Medicine 17) for the intervals, the 2x2 ch
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dialer.domain.proportions import (
     Interval,
@@ -106,3 +108,27 @@ def test_sample_size_at_the_ceiling_looks_down() -> None:
     assert per_arm_to_detect(1.0, 0.1) == per_arm_to_detect(0.9, 0.1)
     with pytest.raises(ValueError, match="positive"):
         per_arm_to_detect(0.5, 0)
+
+
+@given(st.integers(1, 100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_a_wilson_interval_holds_its_proportion_within_0_and_1(counts: tuple[int, int]) -> None:
+    successes, trials = counts
+    found = wilson(successes, trials)
+    assert found is not None
+    assert 0.0 <= found.low <= successes / trials <= found.high <= 1.0
+
+
+@given(
+    st.integers(1, 5_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.integers(1, 5_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+)
+def test_swapping_the_arms_flips_the_difference_not_the_test(
+    first: tuple[int, int], second: tuple[int, int]
+) -> None:
+    ab = two_proportions(*first, *second)
+    ba = two_proportions(*second, *first)
+    assert ab is not None and ba is not None
+    assert ab.estimate == pytest.approx(-ba.estimate, abs=1e-12)
+    assert ab.p_value == pytest.approx(ba.p_value)
+    assert 0.0 <= ab.p_value <= 1.0
+    assert ab.interval.low <= ab.estimate <= ab.interval.high
