@@ -121,5 +121,10 @@ async def test_status_prints_the_variant_table_and_its_json_carries_it(
     leads = sum(v["funnel"]["leads"]["count"] for v in experiment["variants"])
     assert leads == 90
     assert experiment["verdict"] in " ".join(shown.split())  # the sentence, under the table
+    # what the API's campaign read answers with: its OpenAPI document's shape
+    from dialer.http.api_models import ExperimentView
+
+    shaped = ExperimentView.model_validate(experiment)
+    assert shaped.comparisons[0].variant == "B" and len(shaped.comparisons[0].ci95) == 2
     cells = experiment["connect_heatmap"]
     assert sum(c["calls"] for c in cells) == 90 and {c["state"] for c in cells} == {"NY", "FL"}
