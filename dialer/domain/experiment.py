@@ -231,14 +231,15 @@ def verdict(funnels: Mapping[str, Funnel], measure: str, comparisons: Sequence[C
         low, high = sorted((abs(d.interval.low), abs(d.interval.high)))
         return (
             f"{winner} {what} more often: {_pct(rates[winner])} vs {_pct(rates[loser])} "
-            f"of dialed leads (difference {_points(abs(d.estimate))} points, 95 % CI "
+            f"of dialed leads (difference {_points(abs(d.estimate))} points, "
+            f"{100 * (1 - best.alpha):g} % CI "
             f"{_points(low)}–{_points(high)}, {_p(d.p_value)}; dialed: {sizes})."
         )
     first = names[0]
     spread = max(abs(c.difference.estimate) for c in comparisons) if comparisons else 0.0
     shown = max(spread, 0.02)
     need = per_arm_to_detect(rates[first], shown)
-    more = max(need - min(funnels[n].dialed for n in names), 0)
+    more = max(need - min(funnels[n].dialed for n in names), 1)
     listed = " vs ".join(f"{n} {_pct(rates[n])}" for n in names)
     return (
         f"No variant is ahead yet: {listed} of dialed leads (dialed: {sizes}); about "

@@ -265,8 +265,8 @@ def experiment_charts(experiment: Experiment) -> list[tuple[str, go.Figure, str]
                 f"Difference from {next(iter(result.funnels))} "
                 f"(n = {sum(f.dialed for f in result.funnels.values()):,} dialed leads)",
                 difference_figure(result),
-                "Each variant minus the first, in points, with its 95 % interval: an "
-                "interval that crosses zero shows no difference yet.",
+                "Each variant minus the first, in points, with its interval (95 %; with k "
+                "variants, 1 - 5 %/(k - 1)): one that crosses zero shows no difference yet.",
             )
         )
     for state in experiment.heatmap.states()[:MAX_HEATMAPS]:

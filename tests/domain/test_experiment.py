@@ -153,6 +153,10 @@ def test_three_variants_each_against_the_first_at_a_stricter_level() -> None:
     # p = 0.043: below 5 %, not below 2.5 %: not a winner among three
     assert 0.025 < result.comparisons[0].difference.p_value < 0.05
     assert result.verdict.startswith("No variant is ahead yet")
+    # a winner among three is named with the interval of its level: 97.5 %
+    clear = compare({"A": _arm(1000, 250), "B": _arm(1000, 250), "C": _arm(1000, 330)}, GOAL)
+    assert clear.verdict.startswith("C reaches the goal more often: 33.0 % vs 25.0 %")
+    assert "97.5 % CI" in clear.verdict
 
 
 def test_the_json_carries_rates_intervals_and_costs() -> None:
