@@ -30,6 +30,7 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
 
     from rich.console import Console
 
+    from dialer.reporting.experiment import variant_table
     from dialer.reporting.status import CampaignStatusView, read_status
     from dialer.reporting.terminal import summary_table, window_note
     from dialer.store import open_store
@@ -39,7 +40,7 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
     async def go() -> list[CampaignStatusView]:
         store = await open_store(database_url, create=False)
         try:
-            return await read_status(store, name, now)
+            return await read_status(store, name, now, experiments=True)
         finally:
             await store.close()
 
@@ -67,6 +68,9 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
                 f"  from {number.number}: {number.calls} calls, {rate} connected, "
                 f"{stats['state']}{why}"
             )
+        if view.experiment is not None:
+            console.print(variant_table(view.experiment))
+            console.print(view.experiment.result.verdict, markup=False)
 
 
 @main.command()

@@ -86,6 +86,13 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     help="A JSON file of the workspace's agents, retell_llms, conversation_flows and "
     "phone_numbers, in Retell's shapes (what dialer doctor reads).",
 )
+@click.option(
+    "--profiles",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A JSON file of outcome and analysis probabilities per agent id (or agent_id@version), "
+    "to plant a difference between an experiment's variants (README: The simulator).",
+)
 def simulator(
     port: int,
     host: str,
@@ -98,6 +105,7 @@ def simulator(
     analysis_seconds: float,
     spam_after: tuple[str, ...],
     accounts: Path | None,
+    profiles: Path | None,
 ) -> None:
     """Serve the built-in Retell API simulator over HTTP."""
     flagged: dict[str, int] = {}
@@ -115,12 +123,16 @@ def simulator(
             raise click.BadParameter(
                 f"{call_seconds!r} is not LOW-HIGH", param_hint="--call-seconds"
             ) from None
-    from dialer.simulator import SimulatedRetell, SimulatorServer, Workspace
+    from dialer.simulator import AgentProfiles, SimulatedRetell, SimulatorServer, Workspace
 
     try:
         workspace = Workspace.from_file(accounts) if accounts is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--accounts") from None
+    try:
+        planted = AgentProfiles.from_file(profiles) if profiles is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--profiles") from None
 
     async def go() -> None:
         engine = SimulatedRetell(
@@ -133,6 +145,7 @@ def simulator(
             spam_after=flagged,
             late_analysis_seconds=analysis_seconds,
             workspace=workspace,
+            profiles=planted,
         )
         async with SimulatorServer(engine, host=host, port=port) as server:
             shown = "the key from RETELL_API_KEY" if api_key != "sim-key" else "sim-key"

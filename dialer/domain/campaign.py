@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from dialer.domain.durations import format_duration, parse_duration
+from dialer.domain.goal import GoalSetting
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
@@ -270,6 +271,8 @@ class CampaignSettings(_Strict):
     )
     # An experiment: each lead gets one variant (dialer.domain.variants.assign_variant)
     variants: list[Variant] = Field(default_factory=list)
+    # What an experiment's report counts as success (dialer.domain.goal)
+    goal: GoalSetting | None = None
 
     @field_validator("name")
     @classmethod

@@ -145,7 +145,7 @@ def build_api(store: Store, now: Callable[[], datetime]) -> FastAPI:
         configs = {row.name: row.config for row in await store.campaigns()}
         return [
             CampaignView(**view.as_json(), settings=configs.get(view.name, {}))
-            for view in await read_status(store, name, now())
+            for view in await read_status(store, name, now(), experiments=True)
         ]
 
     async def one_view(name: str) -> CampaignView:

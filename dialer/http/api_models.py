@@ -46,6 +46,57 @@ class FromNumberView(BaseModel):
     retired_reason: str | None
 
 
+class StageView(BaseModel):
+    count: int = Field(description="Leads that reached the stage")
+    rate: float | None = Field(
+        description="Share of the variant's leads (dialed) or of its dialed leads (later)"
+    )
+    ci95: list[float] | None = Field(description="Its 95 % Wilson interval [low, high]")
+
+
+class VariantView(BaseModel):
+    name: str
+    funnel: dict[str, StageView] = Field(
+        description="leads, dialed, connected, talked_30s, call_successful, goal"
+    )
+    cost_usd: float
+    cost_per_goal_usd: float | None = Field(
+        description="Spend per lead that reached the compared stage (the goal, else "
+        "call_successful)"
+    )
+
+
+class ComparisonView(BaseModel):
+    variant: str
+    against: str = Field(description="The first variant")
+    difference: float = Field(description="variant - against, as a proportion")
+    ci95: list[float]
+    p_value: float = Field(description="Two-proportion z-test")
+    alpha: float = Field(description="The level it is judged at (5 % / (variants - 1))")
+    significant: bool
+
+
+class HeatmapCell(BaseModel):
+    state: str
+    weekday: str
+    hour: int
+    calls: int
+    connected: int
+
+
+class ExperimentView(BaseModel):
+    """A campaign's experiment: per variant its funnel, each against the first, the verdict."""
+
+    measure: str = Field(description="goal, or call_successful when no goal is set")
+    goal: str | None
+    variants: list[VariantView]
+    comparisons: list[ComparisonView]
+    verdict: str
+    connect_heatmap: list[HeatmapCell] = Field(
+        description="Calls and connected calls by state, the callee's local weekday and hour"
+    )
+
+
 class CampaignView(BaseModel):
     """A campaign as `dialer status --json` shows it, with its settings."""
 
@@ -72,6 +123,7 @@ class CampaignView(BaseModel):
     waiting_by_reason: dict[str, int]
     next_window_opens_at: str | None
     from_numbers: list[FromNumberView]
+    experiment: ExperimentView | None = Field(None, description="When it has variants")
     settings: dict[str, Any]
 
 

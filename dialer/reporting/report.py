@@ -22,6 +22,12 @@ from plotly.offline import get_plotlyjs
 from dialer.domain.calls import CallStatus
 from dialer.domain.pacing import spend_words
 from dialer.domain.timezones import zone
+from dialer.reporting.experiment import (
+    Experiment,
+    experiment_charts,
+    funnel_html,
+    read_experiment,
+)
 from dialer.store import CampaignRow, CampaignSummary, Store
 
 CONNECTED = CallStatus.ENDED  # Retell's status of a call that reached someone
@@ -37,6 +43,7 @@ class ReportData:
     by_zone: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     call_seconds: list[float] = field(default_factory=list)
     spend: list[tuple[datetime, float]] = field(default_factory=list)  # (when, cents)
+    experiment: Experiment | None = None  # when the campaign has variants
 
     def add(self, fact: dict[str, Any]) -> None:
         if fact["call_status"] is None:
@@ -58,6 +65,7 @@ async def gather(store: Store, campaign: CampaignRow) -> ReportData:
     data = ReportData(await store.summary(campaign.id), await store.attempts_per_lead(campaign.id))
     async for fact in store.report_attempt_facts(campaign.id):
         data.add(fact)
+    data.experiment = await read_experiment(store, campaign)
     return data
 
 
@@ -256,19 +264,24 @@ def render(campaign: CampaignRow, data: ReportData, generated: datetime) -> str:
         for k, v in facts
     )
     charts, scripts = [], []
-    for index, chart in enumerate(figures(data)):
-        figure = chart.figure
+    shown = [(c.title, c.figure, c.note) for c in figures(data)]
+    if data.experiment is not None:
+        shown = experiment_charts(data.experiment) + shown
+    for index, (title, figure, note) in enumerate(shown):
         figure.update_layout(margin={"l": 60, "r": 20, "t": 20, "b": 70}, height=340)
-        note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
+        noted = f'<p class="note">{html.escape(note)}</p>' if note else ""
         charts.append(
-            f"<section><h2>{html.escape(chart.title)}</h2>"
-            f'<div class="chart" id="chart{index}"></div>{note}</section>'
+            f"<section><h2>{html.escape(title)}</h2>"
+            f'<div class="chart" id="chart{index}"></div>{noted}</section>'
         )
         spec = _script_json(figure.to_json())
         scripts.append(
             f"(function () {{ var f = {spec}; Plotly.newPlot('chart{index}', f.data, f.layout, "
             "{displaylogo: false, responsive: true}); })();"
         )
+    section = ""
+    if data.experiment is not None:
+        section = f'<h2 class="experiment">Experiment</h2>{funnel_html(data.experiment.result)}'
     name = html.escape(campaign.name)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -281,12 +294,17 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
 main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: 1rem; }}
 h2 {{ font-size: 1rem; margin: 1rem 0 .3rem; }}
 .note {{ color: #666; font-size: .8rem; margin: .2rem 0; }}
+.verdict {{ font-size: 1.1rem; font-weight: 600; }}
+table.funnel {{ border-collapse: collapse; margin: .5rem 0 1rem; }}
+table.funnel th, table.funnel td {{ border: 1px solid #ddd; padding: .3rem .6rem; }}
+table.funnel td {{ text-align: right; }}
 </style>
 <script>{get_plotlyjs()}</script>
 </head><body>
 <h1>Campaign {name}</h1>
 <p>Generated {html.escape(generated.strftime("%Y-%m-%d %H:%M UTC"))} by dialer.</p>
 <div class="facts">{cards}</div>
+{section}
 <main>{"".join(charts)}</main>
 <script>{"".join(scripts)}</script>
 </body></html>

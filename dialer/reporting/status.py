@@ -10,6 +10,7 @@ from typing import Any
 from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
 from dialer.inputs.rule_book import calling_rules
+from dialer.reporting.experiment import Experiment, read_experiment
 from dialer.store import CampaignSummary, FromNumberStats, Store
 
 
@@ -33,6 +34,7 @@ class CampaignStatusView:
     waiting_for_rules: dict[str, int] = field(default_factory=dict)  # by calling rule
     from_numbers: list[FromNumberStats] = field(default_factory=list)  # with a pool only
     budget_usd: float | None = None
+    experiment: Experiment | None = None  # when asked for and the campaign has variants
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -60,11 +62,16 @@ class CampaignStatusView:
             "waiting_by_reason": {**self.waiting_for_rules, **summary.waiting_by_reason},
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
             "from_numbers": [n.as_json() for n in self.from_numbers],
+            "experiment": self.experiment.as_json() if self.experiment else None,
         }
 
 
-async def read_status(store: Store, name: str | None, now: datetime) -> list[CampaignStatusView]:
-    """Every campaign (or the one named), with calling hours judged at `now`."""
+async def read_status(
+    store: Store, name: str | None, now: datetime, *, experiments: bool = False
+) -> list[CampaignStatusView]:
+    """Every campaign (or the one named), with calling hours judged at `now`; with
+    `experiments`, each experiment's funnels and verdict too (a pass over the campaign's
+    attempts: `dialer status` and the API ask, the live dashboards do not)."""
     views = []
     for row in await store.campaigns():
         if name is not None and row.name != name:
@@ -86,6 +93,7 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 by_rule,
                 await store.from_number_report(row.id) if settings.has_caller_id_pool else [],
                 settings.budget_usd,
+                await read_experiment(store, row) if experiments else None,
             )
         )
     return views

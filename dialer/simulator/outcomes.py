@@ -86,15 +86,18 @@ class OutcomeScript:
         """Whether a rule speaks for this number."""
         return any(rule.matches(to_number) for rule in self.rules)
 
-    def next_reason(self, to_number: str, rng: random.Random) -> str:
-        """The reason for the next call to `to_number` (counts it)."""
+    def next_reason(
+        self, to_number: str, rng: random.Random, mix: tuple[tuple[str, float], ...] | None = None
+    ) -> str:
+        """The reason for the next call to `to_number` (counts it): its rule's, else drawn
+        from `mix` (default: the script's)."""
         index = self.calls_per_number.get(to_number, 0)
         self.calls_per_number[to_number] = index + 1
         for rule in self.rules:
             if rule.matches(to_number):
                 return rule.outcomes[min(index, len(rule.outcomes) - 1)]
-        reasons = [r for r, _ in self.mix]
-        weights = [w for _, w in self.mix]
+        reasons = [r for r, _ in mix or self.mix]
+        weights = [w for _, w in mix or self.mix]
         return rng.choices(reasons, weights)[0]
 
     def peek_rejection(self, to_number: str) -> str | None:

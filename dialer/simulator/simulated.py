@@ -12,13 +12,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from dialer.domain.calls import ALIVE_CALL_STATUSES, CallStatus
 from dialer.simulator.faults import Faults, in_429_burst, malformed, read_fault
 from dialer.simulator.listing import CallListing
 from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outcome_for
+from dialer.simulator.profiles import AgentProfiles
+from dialer.simulator.records import concurrency_of, records_of
 from dialer.simulator.talk import call_analysis, call_cost, callee_answers
 from dialer.simulator.wire import (
     GET_CALL,
@@ -54,6 +57,8 @@ class SimCall:
     analysis_after: float = 0.0  # simulated seconds after the end its analysis and cost appear
     agent_override: Any = None
     answers: dict[str, Any] = field(default_factory=dict)  # what the callee told the agent
+    successful: bool | None = None  # Retell's call_successful, when a profile decides it
+    agent_version: int = 1
 
     def status_at(self, sim_elapsed: float) -> str:
         if sim_elapsed < self.outcome.ring_seconds:
@@ -94,6 +99,7 @@ class SimulatedRetell:
         late_analysis_seconds: float = ANALYSIS_SECONDS,
         spam_after: dict[str, int] | None = None,
         workspace: Workspace | None = None,
+        profiles: AgentProfiles | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -107,6 +113,7 @@ class SimulatedRetell:
         self.default_agent_id = default_agent_id
         # the account's key info, agents, LLMs, flows and numbers (get-agent, …)
         self.workspace = workspace or Workspace(default_agent_id=default_agent_id)
+        self.profiles = profiles or AgentProfiles()  # outcomes per agent (version)
         self._start = clock()
         self._epoch_ms = int(time.time() * 1000)
         self.calls: dict[str, SimCall] = {}
@@ -179,7 +186,7 @@ class SimulatedRetell:
         if path == "/v2/list-calls" and method == "GET":
             return read_fault(self.faults, self.rng) or self.listing.v2(query)
         if path == "/get-concurrency" and method == "GET":
-            return Reply(200, self._concurrency())
+            return Reply(200, concurrency_of(self))
         if method == "GET" and (found := self.workspace.answer(path)) is not None:
             return Reply(*found)
         return error_reply(404, f"Cannot {method} {path}")
@@ -255,7 +262,13 @@ class SimulatedRetell:
         from_number = str(body["from_number"])
         made = self._calls_from.get(from_number, 0)
         self._calls_from[from_number] = made + 1
-        reason = self.script.next_reason(to_number, self.rng)
+        agent_id = str(body.get("override_agent_id") or self.default_agent_id)
+        version = body.get("override_agent_version")
+        profile = self.profiles.find(agent_id, version)
+        reason = self.script.next_reason(to_number, self.rng, profile.mix if profile else None)
+        at = datetime.fromtimestamp(self.sim_ms(now) / 1000, UTC)
+        if profile and not self.script.scripted(to_number):
+            reason = reason if profile.answered(self.rng, to_number, at) else "dial_no_answer"
         if from_number in self.spam_after and made >= self.spam_after[from_number]:
             reason = "marked_as_spam"
         outcome = outcome_for(reason, self.rng)
@@ -273,7 +286,8 @@ class SimulatedRetell:
             from_number=from_number,
             to_number=to_number,
             agent_override=body.get("agent_override"),
-            agent_id=str(body.get("override_agent_id") or self.default_agent_id),
+            agent_id=agent_id,
+            agent_version=version if isinstance(version, int) else 1,
             metadata=body.get("metadata"),
             variables=dict(body.get("retell_llm_dynamic_variables") or {}),
             outcome=outcome,
@@ -284,7 +298,10 @@ class SimulatedRetell:
             analysis_after=self.late_analysis_seconds
             if self.rng.random() < self.late_analysis_share
             else 0.0,
-            answers=callee_answers(self.rng),
+            answers=profile.answers(self.rng, callee_answers(self.rng))
+            if profile
+            else callee_answers(self.rng),
+            successful=profile.successful(self.rng) if profile else None,
         )
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)
@@ -307,7 +324,7 @@ class SimulatedRetell:
             "call_id": call.call_id,
             "call_type": "phone_call",
             "agent_id": call.agent_id,
-            "agent_version": 1,
+            "agent_version": call.agent_version,
             "call_status": status,
             "direction": "outbound",
             "from_number": call.from_number,
@@ -355,19 +372,6 @@ class SimulatedRetell:
             return error_reply(404, f"Call {call_id} not found")
         return Reply(200, self.call_json(call))
 
-    def _concurrency(self) -> dict[str, Any]:
-        return {
-            "concurrency_limit": self.concurrency_limit,
-            "current_concurrency": self.alive_count(),
-            "base_concurrency": self.concurrency_limit,
-            "purchased_concurrency": 0,
-            "concurrency_purchase_limit": 100,
-            "remaining_purchase_limit": 100,
-            "concurrency_burst_enabled": False,
-            "concurrency_burst_limit": self.concurrency_limit,
-            "reserved_inbound_concurrency": 0,
-        }
-
     def _admin(self, method: str, path: str, headers: dict[str, str]) -> Reply:
         """Records for tests and benchmarks that run the simulator in another process."""
         if headers.get("authorization") != f"Bearer {self.api_key}":
@@ -378,22 +382,4 @@ class SimulatedRetell:
 
     def records(self) -> dict[str, Any]:
         """Every call and every create request, with real (monotonic) times."""
-        return {
-            "calls": [
-                {
-                    "call_id": c.call_id,
-                    "to_number": c.to_number,
-                    "from_number": c.from_number,
-                    "agent_override": c.agent_override,
-                    "created": c.created,
-                    "terminal_at": c.terminal_at,
-                    "reason": c.outcome.reason,
-                    "metadata": c.metadata,
-                }
-                for c in self.calls.values()
-            ],
-            "creates": [asdict(r) for r in self.creates],  # at, to_number, key, call, answer
-            "webhooks": list(self.webhooks),
-            "requests": dict(self.requests),
-            "read_times": list(self.read_times),
-        }
+        return records_of(self)

@@ -36,7 +36,9 @@ def call_analysis(call: SimCall, reason: str) -> dict[str, Any]:
     return {
         "call_summary": f"Simulated call ended by {reason}.",
         "user_sentiment": sentiment(call.answers),
-        "call_successful": reason in {"agent_hangup", "call_transfer"} or call.answers["renewed"],
+        "call_successful": call.successful
+        if call.successful is not None
+        else reason in {"agent_hangup", "call_transfer"} or call.answers["renewed"] is True,
         "in_voicemail": reason == "voicemail_reached",
         "custom_analysis_data": dict(call.answers),
     }

@@ -26,6 +26,7 @@ from dialer.store.errors import (
     is_transient_conflict,
     shown_url,
 )
+from dialer.store.experiments import ExperimentCounts, ExperimentQueries
 from dialer.store.leases import LeaseQueries
 from dialer.store.list_writer import (
     CampaignNotFoundError,
@@ -61,14 +62,15 @@ class Store(
     SettlingQueries,
     LeaseQueries,
     ReportQueries,
+    ExperimentQueries,
     NotificationQueries,
     ProcessQueries,
     TokenQueries,
     DoNotCallQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports, notifications, API tokens, the do-not-call list). Create with
-    `open_store`."""
+    settling, leases, reports, experiments, notifications, API tokens, the do-not-call
+    list). Create with `open_store`."""
 
 
 async def open_store(
@@ -103,6 +105,7 @@ __all__ = [
     "Claim",
     "ClaimRequest",
     "DoNotCallEntry",
+    "ExperimentCounts",
     "FromNumberStats",
     "LeadRecord",
     "ListTotals",

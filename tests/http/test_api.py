@@ -309,3 +309,32 @@ async def test_a_finished_campaign_given_leads_is_active_again(
     )
     assert added.json()["added"] == 1
     assert (await api.get("/v1/campaigns/spring", headers=auth)).json()["status"] == "active"
+
+
+async def test_the_campaign_read_carries_its_experiment(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    auth = _bearer(await store.create_token("crm", read_only=True))
+    writer = _bearer(await store.create_token("ops", read_only=False))
+    body = {
+        **CAMPAIGN,
+        "variants": [{"name": "A", "weight": 1}, {"name": "B", "agent_id": "agent_b"}],
+        "goal": "analysis.plan in [plus, premium]",
+    }
+    assert (await api.put("/v1/campaigns/trial", json=body, headers=writer)).status_code == 201
+    rows = [(f"k{i}", n) for i, n in enumerate(numbers(8))]
+    await api.post(
+        "/v1/campaigns/trial/leads",
+        content=_csv(rows),
+        headers={**writer, "content-type": "text/csv"},
+    )
+    read = (await api.get("/v1/campaigns/trial", headers=auth)).json()
+    experiment = read["experiment"]
+    assert experiment["goal"] == 'analysis.plan in ["plus", "premium"]'
+    assert [v["name"] for v in experiment["variants"]] == ["A", "B"]
+    assert sum(v["funnel"]["leads"]["count"] for v in experiment["variants"]) == 8
+    assert experiment["verdict"].startswith("Too few data to compare yet")
+    assert experiment["comparisons"] == []  # nothing dialed: nothing to compare
+    plain = {**CAMPAIGN}
+    assert (await api.put("/v1/campaigns/plain", json=plain, headers=writer)).status_code == 201
+    assert (await api.get("/v1/campaigns/plain", headers=auth)).json()["experiment"] is None

@@ -72,7 +72,12 @@ def _schema(base: str) -> Any:
 
 def _seed(base: str, token: str) -> None:
     with httpx.Client(base_url=base, headers=_auth(token), timeout=30) as client:
-        put = client.put("/v1/campaigns/spring", json={"from_number": "+14155550100"})
+        experiment = {
+            "from_number": "+14155550100",
+            "variants": [{"name": "A"}, {"name": "B", "agent_id": "agent_b"}],
+            "goal": 'analysis.renewed == "yes"',
+        }
+        put = client.put("/v1/campaigns/spring", json=experiment)
         assert put.status_code in (200, 201), put.text
         added = client.post(
             "/v1/campaigns/spring/leads", content=LEADS, headers={"content-type": "text/csv"}
