@@ -21,6 +21,7 @@ from pydantic import (
 
 from dialer.domain.durations import format_duration, parse_duration
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
+from dialer.domain.results_push import ResultsWebhook
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
 from dialer.domain.timezones import is_known_zone, known_zones
@@ -270,6 +271,8 @@ class CampaignSettings(_Strict):
     )
     # An experiment: each lead gets one variant (dialer.domain.variants.assign_variant)
     variants: list[Variant] = Field(default_factory=list)
+    # Each lead's (and attempt's) result POSTed, signed (dialer.domain.results_push)
+    results_webhook: ResultsWebhook | None = None
 
     @field_validator("name")
     @classmethod

@@ -46,6 +46,16 @@ class FromNumberView(BaseModel):
     retired_reason: str | None
 
 
+class ResultsDeliveryView(BaseModel):
+    """How the campaign's results_webhook events stand."""
+
+    pending: int
+    delivered: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+    last_error: str | None
+
+
 class CampaignView(BaseModel):
     """A campaign as `dialer status --json` shows it, with its settings."""
 
@@ -72,6 +82,9 @@ class CampaignView(BaseModel):
     waiting_by_reason: dict[str, int]
     next_window_opens_at: str | None
     from_numbers: list[FromNumberView]
+    results_webhook: ResultsDeliveryView | None = Field(
+        description="Delivery of its results_webhook's events (null: it has none)"
+    )
     settings: dict[str, Any]
 
 

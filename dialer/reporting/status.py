@@ -10,7 +10,7 @@ from typing import Any
 from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
 from dialer.inputs.rule_book import calling_rules
-from dialer.store import CampaignSummary, FromNumberStats, Store
+from dialer.store import CampaignSummary, FromNumberStats, ResultsDelivery, Store
 
 
 def cost_per_connected_call(summary: CampaignSummary) -> float | None:
@@ -33,6 +33,21 @@ class CampaignStatusView:
     waiting_for_rules: dict[str, int] = field(default_factory=dict)  # by calling rule
     from_numbers: list[FromNumberStats] = field(default_factory=list)  # with a pool only
     budget_usd: float | None = None
+    # how its results_webhook's events stand, with the age of the oldest pending one (seconds)
+    results: ResultsDelivery | None = None
+    results_oldest_age: float | None = None
+
+    def results_json(self) -> dict[str, Any] | None:
+        """The results webhook's delivery counts; None for a campaign without one."""
+        if self.results is None:
+            return None
+        return {
+            "pending": self.results.pending,
+            "delivered": self.results.delivered,
+            "dead": self.results.dead,
+            "oldest_pending_age_seconds": self.results_oldest_age,
+            "last_error": self.results.last_error,
+        }
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -60,16 +75,21 @@ class CampaignStatusView:
             "waiting_by_reason": {**self.waiting_for_rules, **summary.waiting_by_reason},
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
             "from_numbers": [n.as_json() for n in self.from_numbers],
+            "results_webhook": self.results_json(),
         }
 
 
 async def read_status(store: Store, name: str | None, now: datetime) -> list[CampaignStatusView]:
     """Every campaign (or the one named), with calling hours judged at `now`."""
     views = []
-    for row in await store.campaigns():
-        if name is not None and row.name != name:
-            continue
+    rows = [row for row in await store.campaigns() if name is None or row.name == name]
+    delivery = await store.results_delivery([row.id for row in rows])
+    for row in rows:
         settings = row.settings()
+        results = delivery.get(row.id)
+        if results is None and settings.results_webhook is not None:
+            results = ResultsDelivery()
+        oldest = results.oldest_pending_at if results else None
         waiting, next_window, by_rule = waiting_for_window(
             calling_rules(settings), await store.waiting_by_place(row.id), now
         )
@@ -86,6 +106,8 @@ async def read_status(store: Store, name: str | None, now: datetime) -> list[Cam
                 by_rule,
                 await store.from_number_report(row.id) if settings.has_caller_id_pool else [],
                 settings.budget_usd,
+                results,
+                round((now - oldest).total_seconds(), 3) if oldest else None,
             )
         )
     return views

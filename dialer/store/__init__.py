@@ -26,6 +26,7 @@ from dialer.store.errors import (
     is_transient_conflict,
     shown_url,
 )
+from dialer.store.export_rows import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS
 from dialer.store.leases import LeaseQueries
 from dialer.store.list_writer import (
     CampaignNotFoundError,
@@ -35,6 +36,7 @@ from dialer.store.list_writer import (
 )
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
+from dialer.store.outbox import OutboxEvent, OutboxQueries, ResultsDelivery
 from dialer.store.processes import RUN, WORKER, ProcessQueries, ServingProcess
 from dialer.store.records import (
     Attempt,
@@ -47,7 +49,7 @@ from dialer.store.records import (
     NumberBusyError,
 )
 from dialer.store.reloading import ReloadQueries
-from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
+from dialer.store.reports import ReportQueries
 from dialer.store.settling import CallEndRecord, SettlingQueries
 from dialer.store.tokens import ApiToken, TokenExistsError, TokenQueries
 
@@ -65,9 +67,11 @@ class Store(
     ProcessQueries,
     TokenQueries,
     DoNotCallQueries,
+    OutboxQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports, notifications, API tokens, the do-not-call list). Create with
+    settling, leases, reports, notifications, API tokens, the do-not-call list, the results
+    outbox). Create with
     `open_store`."""
 
 
@@ -108,6 +112,8 @@ __all__ = [
     "ListTotals",
     "ListWriter",
     "NumberBusyError",
+    "OutboxEvent",
+    "ResultsDelivery",
     "SchemaOutOfDateError",
     "SchemaTooNewError",
     "ServingProcess",

@@ -23,6 +23,7 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, Availability
 from dialer.store.errors import shown_url
+from dialer.store.outbox_writes import write_leads_finished
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 
 _CAMPAIGN_LOCK = 0x6469  # advisory lock class for per-campaign claim serialization
@@ -176,5 +177,8 @@ class StoreBase:
                 skip_reason=SkipReason.CAMPAIGN_CANCELLED,
                 updated_at=now,
             )
+            .returning(leads.c.campaign_id, leads.c.id)
         )
-        return int(result.rowcount)
+        skipped = [(int(c), int(lead)) for c, lead in result]
+        await write_leads_finished(conn, skipped, now)
+        return len(skipped)

@@ -17,6 +17,7 @@ from dialer.domain.lifecycle import Cause, Transition, paused
 from dialer.domain.policy import Decision
 from dialer.domain.states import (
     LIVE_ATTEMPT_STATES,
+    TERMINAL_LEAD_STATES,
     UNSETTLED_ATTEMPT_STATES,
     AttemptState,
     LeadState,
@@ -25,6 +26,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
 from dialer.store.campaigns import write_transition
 from dialer.store.notifications import NotificationQueries
+from dialer.store.outbox_writes import write_attempt_ended, write_leads_finished
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
 
@@ -125,6 +127,8 @@ class SettlingQueries(NotificationQueries):
                 result = await conn.execute(attempts.delete().where(*fence))
             if not result.rowcount:
                 return False
+            if sent:
+                await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
             return True
@@ -167,6 +171,7 @@ class SettlingQueries(NotificationQueries):
             )
             if not ok:
                 return CallEndRecord(written=False)
+            await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
             if call.cost_cents is not None:
@@ -259,6 +264,8 @@ class SettlingQueries(NotificationQueries):
         if decision.next_number:
             values.update(await self._next_number(conn, attempt.lead_id))
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
+        if decision.state in TERMINAL_LEAD_STATES:
+            await write_leads_finished(conn, [(attempt.campaign_id, attempt.lead_id)], now)
         if decision.due_again:  # only a lead due again can be caught by a cancel
             await self._skip_if_cancelled(conn, attempt.lead_id, now)
 
