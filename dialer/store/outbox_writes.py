@@ -40,6 +40,11 @@ async def _webhook_events(
     }
 
 
+async def wants_lead_finished(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Whether the campaign's results_webhook asks for lead_finished."""
+    return LEAD_FINISHED in (await _webhook_events(conn, [campaign_id])).get(campaign_id, ())
+
+
 async def _insert_events(
     conn: AsyncConnection, kind: str, rows: Sequence[dict[str, Any]], now: datetime
 ) -> None:

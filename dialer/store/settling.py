@@ -17,7 +17,6 @@ from dialer.domain.lifecycle import Cause, Transition, paused
 from dialer.domain.policy import Decision
 from dialer.domain.states import (
     LIVE_ATTEMPT_STATES,
-    TERMINAL_LEAD_STATES,
     UNSETTLED_ATTEMPT_STATES,
     AttemptState,
     LeadState,
@@ -127,10 +126,9 @@ class SettlingQueries(NotificationQueries):
                 result = await conn.execute(attempts.delete().where(*fence))
             if not result.rowcount:
                 return False
-            if sent:
-                await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
+            await _write_events(conn, attempt, now, ended=sent)
             return True
 
     @rides_out_outages
@@ -171,7 +169,6 @@ class SettlingQueries(NotificationQueries):
             )
             if not ok:
                 return CallEndRecord(written=False)
-            await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
             if call.cost_cents is not None:
@@ -188,7 +185,9 @@ class SettlingQueries(NotificationQueries):
                     .on_conflict_do_nothing()
                 )
             verdict = await self._judge_health(conn, attempt, decision, call, health)
-            return await self._apply_verdict(conn, attempt, decision, verdict, now)
+            record = await self._apply_verdict(conn, attempt, decision, verdict, now)
+            await _write_events(conn, attempt, now, ended=True)  # with its cost, as written
+            return record
 
     async def _judge_health(
         self,
@@ -264,10 +263,8 @@ class SettlingQueries(NotificationQueries):
         if decision.next_number:
             values.update(await self._next_number(conn, attempt.lead_id))
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
-        if decision.state in TERMINAL_LEAD_STATES:
-            await write_leads_finished(conn, [(attempt.campaign_id, attempt.lead_id)], now)
         if decision.due_again:  # only a lead due again can be caught by a cancel
-            await self._skip_if_cancelled(conn, attempt.lead_id, now)
+            await self._skip_if_cancelled(conn, attempt.lead_id, now, events=False)
 
     async def _next_number(self, conn: AsyncConnection, lead_id: int) -> dict[str, Any]:
         """The lead's columns once it moves on to its next alternate number: that number, its
@@ -341,6 +338,16 @@ class CallEndRecord:
     written: bool
     retired: str | None = None  # the reason the from-number was retired
     paused: Transition | None = None
+
+
+async def _write_events(
+    conn: AsyncConnection, attempt: Attempt, now: datetime, *, ended: bool
+) -> None:
+    """Last in a settle, so the events carry what it wrote: `attempt_ended` (when the attempt
+    was sent), then `lead_finished` if the lead is in a final state now."""
+    if ended:
+        await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
+    await write_leads_finished(conn, [(attempt.campaign_id, attempt.lead_id)], now)
 
 
 async def _latest_call_outcomes(

@@ -249,3 +249,30 @@ async def test_a_process_killed_mid_delivery_loses_nothing(store_url: str, tmp_p
                 worker.wait(30)
     assert cut_off in {e["event_id"] for e in receiver.taken}  # delivered again, after the lease
     _check_deliveries(receiver, finished)
+
+
+def test_a_missing_secret_is_named_by_validate_and_refused_by_run(tmp_path: Path) -> None:
+    path = _campaign(tmp_path, 1, "https://crm.example/results")
+    env = {k: v for k, v in os.environ.items() if k != "CRM_SECRET"}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    checked = subprocess.run(
+        [*DIALER, "validate", str(path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0
+    assert (
+        "warning: results_webhook.secret_env: the environment variable CRM_SECRET is not set"
+        in (checked.stderr)
+    )
+    ran = subprocess.run(
+        [*DIALER, "run", str(path), "--simulate", *QUIET],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 2
+    (line,) = ran.stderr.strip().splitlines()
+    assert line.endswith(
+        "the environment variable CRM_SECRET is not set (the secret results are signed with)"
+    )
+    assert not (tmp_path / "store.db").exists()  # refused before anything was stored

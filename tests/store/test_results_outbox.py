@@ -18,7 +18,7 @@ from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
-from dialer.store import Attempt, ClaimRequest, Store
+from dialer.store import Attempt, ClaimRequest, Store, settling
 from dialer.store.schema import results_outbox
 
 from ..helpers import numbers, write_campaign
@@ -95,14 +95,20 @@ async def test_a_rolled_back_settle_writes_no_event(store: Store, tmp_path: Path
     (attempt,) = (await store.claim(campaign_id, "w", REQUEST)).attempts
     assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
 
-    async def fail(*_args: Any) -> None:
+    real = settling.write_leads_finished
+    wrote: list[int] = []
+
+    async def write_then_fail(conn: Any, *args: Any) -> None:
+        await real(conn, *args)
+        wrote.append(len((await conn.execute(select(results_outbox))).all()))
         raise _BoomError
 
-    with pytest.MonkeyPatch.context() as patch:  # fails after the events were written
-        patch.setattr(type(store), "_slot_freed", fail)
+    with pytest.MonkeyPatch.context() as patch:  # the settle fails once its events are written
+        patch.setattr(settling, "write_leads_finished", write_then_fail)
         with pytest.raises(_BoomError):
             end = CallEnd("call-1", "ended", "user_hangup")
             await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+    assert wrote == [2]
     assert await _events(store) == []
     end = CallEnd("call-1", "ended", "user_hangup")
     assert (await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)).written
@@ -173,3 +179,17 @@ async def test_an_event_past_its_24_hours_is_dead(store: Store, tmp_path: Path) 
     assert following.kind == "lead_finished"
     delivery = (await store.results_delivery([campaign_id]))[campaign_id]
     assert (delivery.pending, delivery.dead) == (1, 1)
+
+
+async def test_a_lead_due_again_in_a_cancelled_campaign_finishes_after_its_attempt(
+    store: Store, tmp_path: Path
+) -> None:
+    campaign_id = await _campaign(store, tmp_path, 1, **HOOK)
+    (attempt,) = (await store.claim(campaign_id, "w", REQUEST)).attempts
+    assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
+    assert await store.cancel(campaign_id) == 0  # its one lead is in a call
+    end = CallEnd("call-1", "ended", "dial_no_answer")
+    assert (await store.record_call_end(attempt, "w", Decision(LeadState.RETRY_WAIT), end)).written
+    events = await _events(store)
+    assert [e["kind"] for e in events] == ["attempt_ended", "lead_finished"]
+    assert events[1]["payload"]["skip_reason"] == "campaign cancelled"
