@@ -18,7 +18,7 @@ from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
-from dialer.store import Attempt, ClaimRequest, Store, settling
+from dialer.store import Attempt, ClaimRequest, Store, open_store, settling
 from dialer.store.schema import results_outbox
 
 from ..helpers import numbers, write_campaign
@@ -193,3 +193,27 @@ async def test_a_lead_due_again_in_a_cancelled_campaign_finishes_after_its_attem
     events = await _events(store)
     assert [e["kind"] for e in events] == ["attempt_ended", "lead_finished"]
     assert events[1]["payload"]["skip_reason"] == "campaign cancelled"
+
+
+async def test_concurrent_claimers_never_share_an_event(store_url: str, tmp_path: Path) -> None:
+    first, second = await open_store(store_url), await open_store(store_url)
+    try:
+        campaign_id = await _campaign(first, tmp_path, 10, **HOOK)
+        for attempt in (await first.claim(campaign_id, "w", REQUEST)).attempts:
+            await _end(first, attempt)
+        got: dict[str, list[str]] = {"a": [], "b": []}
+
+        async def claimer(store: Store, name: str) -> None:
+            for _ in range(10):
+                for event in await store.claim_results(name, 2, 30):
+                    got[name].append(event.event_id)
+                    await store.record_result_delivered(event)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(claimer, first, "a")
+            group.start_soon(claimer, second, "b")
+        every = got["a"] + got["b"]
+        assert len(every) == len(set(every)) == 20  # each of the 20 events, once
+    finally:
+        await first.close()
+        await second.close()
