@@ -198,6 +198,7 @@ async def _run_worker(
                 _serve_worker_listeners(config, listeners, monitoring, webhooks, api, group)
                 await worker.serve()
                 group.cancel_scope.cancel()
+            await store.release_results(worker_name)  # events cut off mid-POST: anyone's now
             return worker.fatal, (received[0] if received else None)
     finally:
         await store.close()

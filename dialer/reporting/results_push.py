@@ -37,6 +37,7 @@ log = structlog.get_logger("dialer.results")
 IN_FLIGHT = 4  # POSTs at once per process
 LEASE_SECONDS = 30.0  # well past one POST's timeout
 IDLE_SECONDS = 1.0  # between looks at the outbox while nothing is due
+RECORD_SECONDS = 10.0  # the most a stopping process waits to record an answer it got
 
 
 def event_body(event: OutboxEvent) -> dict[str, Any]:
@@ -122,6 +123,12 @@ class ResultsPusher:
 
     async def _deliver(self, client: httpx.AsyncClient, event: OutboxEvent) -> None:
         error = await self._post(client, event)
+        # an answer received is recorded even when the process stops meanwhile (else the
+        # event would be sent again), for a few seconds at most
+        with anyio.move_on_after(RECORD_SECONDS, shield=True):
+            await self._record(event, error)
+
+    async def _record(self, event: OutboxEvent, error: str | None) -> None:
         if error is None:
             await self.store.record_result_delivered(event)
             METRICS.results_pushed.labels(campaign=event.campaign, outcome="delivered").inc()

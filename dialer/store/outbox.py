@@ -166,7 +166,7 @@ class OutboxQueries(StoreBase):
     @rides_out_outages
     async def results_delivery(self, campaign_ids: Sequence[int]) -> dict[int, ResultsDelivery]:
         """Each campaign's pushed results by delivery state, its oldest pending event's time
-        and its latest delivery error (campaigns with no event: absent)."""
+        and the latest error of an event not delivered (campaigns with no event: absent)."""
         if not campaign_ids:
             return {}
         out: dict[int, dict[str, Any]] = {}
@@ -187,9 +187,10 @@ class OutboxQueries(StoreBase):
                 if state == PENDING:
                     entry["oldest_pending_at"] = aware(oldest)
             for cid, entry in out.items():
-                latest = select(func.max(results_outbox.c.id)).where(
+                latest = select(func.max(results_outbox.c.id)).where(  # of one undelivered
                     and_(
                         results_outbox.c.campaign_id == cid,
+                        results_outbox.c.state.in_((PENDING, DEAD)),
                         results_outbox.c.last_error.is_not(None),
                     )
                 )

@@ -68,15 +68,21 @@ async def _insert_events(
         )
 
 
-async def write_attempt_ended(
-    conn: AsyncConnection, campaign_id: int, attempt_id: str, now: datetime
+async def write_settle_events(
+    conn: AsyncConnection, campaign_id: int, lead_id: int, attempt_id: str | None, now: datetime
 ) -> None:
-    """`attempt_ended` for an attempt whose end was just written (if its campaign asks)."""
-    if ATTEMPT_ENDED not in (await _webhook_events(conn, [campaign_id])).get(campaign_id, ()):
+    """What a settle reports, once it wrote everything else: `attempt_ended` for the attempt
+    (None: it was never sent), then `lead_finished` if the lead is in a final state now — each
+    if the campaign asks (one look at its settings)."""
+    asked = (await _webhook_events(conn, [campaign_id])).get(campaign_id)
+    if not asked:
         return
-    stmt = _with_keys(ATTEMPT_EXPORT, attempts.c.campaign_id, attempts.c.lead_id)
-    rows = await conn.execute(stmt.where(attempts.c.id == attempt_id))
-    await _insert_events(conn, ATTEMPT_ENDED, [dict(r._mapping) for r in rows], now)
+    if attempt_id is not None and ATTEMPT_ENDED in asked:
+        stmt = _with_keys(ATTEMPT_EXPORT, attempts.c.campaign_id, attempts.c.lead_id)
+        rows = await conn.execute(stmt.where(attempts.c.id == attempt_id))
+        await _insert_events(conn, ATTEMPT_ENDED, [dict(r._mapping) for r in rows], now)
+    if LEAD_FINISHED in asked:
+        await _insert_finished(conn, [lead_id], now)
 
 
 async def write_leads_finished(
@@ -88,6 +94,10 @@ async def write_leads_finished(
         return
     asking = await _webhook_events(conn, (c for c, _ in finished))
     lead_ids = [lead for campaign, lead in finished if LEAD_FINISHED in asking.get(campaign, ())]
+    await _insert_finished(conn, lead_ids, now)
+
+
+async def _insert_finished(conn: AsyncConnection, lead_ids: Sequence[int], now: datetime) -> None:
     stmt = _with_keys(LEAD_EXPORT, leads.c.campaign_id, leads.c.id)
     for start in range(0, len(lead_ids), _CHUNK):
         chunk = lead_ids[start : start + _CHUNK]

@@ -25,7 +25,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
 from dialer.store.campaigns import write_transition
 from dialer.store.notifications import NotificationQueries
-from dialer.store.outbox_writes import write_attempt_ended, write_leads_finished
+from dialer.store.outbox_writes import write_settle_events
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
 
@@ -345,9 +345,8 @@ async def _write_events(
 ) -> None:
     """Last in a settle, so the events carry what it wrote: `attempt_ended` (when the attempt
     was sent), then `lead_finished` if the lead is in a final state now."""
-    if ended:
-        await write_attempt_ended(conn, attempt.campaign_id, attempt.attempt_id, now)
-    await write_leads_finished(conn, [(attempt.campaign_id, attempt.lead_id)], now)
+    attempt_id = attempt.attempt_id if ended else None
+    await write_settle_events(conn, attempt.campaign_id, attempt.lead_id, attempt_id, now)
 
 
 async def _latest_call_outcomes(

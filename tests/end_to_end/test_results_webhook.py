@@ -185,7 +185,10 @@ async def test_a_failing_then_hanging_receiver_gets_everything_and_never_slows_d
         finally:
             if run.poll() is None:
                 run.kill()
-    assert await _outbox_states(store_url) == ["delivered"] * len(receiver.taken)
+    states = await _outbox_states(store_url)
+    assert set(states) == {"delivered"}
+    taken = [e["event_id"] for e in receiver.taken]
+    assert len(states) == len(set(taken)), (len(states), len(taken), receiver.timeline)
     assert len(receiver.seen) > len(receiver.taken)  # failed and hung ones were tried again
     _check_deliveries(receiver, finished)
     shown = subprocess.run(
@@ -202,7 +205,7 @@ async def test_a_failing_then_hanging_receiver_gets_everything_and_never_slows_d
         0,
         None,
     )
-    assert delivery["last_error"] in ("HTTP 500", "ReadTimeout: timed out")
+    assert delivery["last_error"] is None  # all delivered: no error stands
 
 
 async def test_a_process_killed_mid_delivery_loses_nothing(store_url: str, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ async def test_a_rolled_back_settle_writes_no_event(store: Store, tmp_path: Path
     (attempt,) = (await store.claim(campaign_id, "w", REQUEST)).attempts
     assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
 
-    real = settling.write_leads_finished
+    real = settling.write_settle_events
     wrote: list[int] = []
 
     async def write_then_fail(conn: Any, *args: Any) -> None:
@@ -104,7 +104,7 @@ async def test_a_rolled_back_settle_writes_no_event(store: Store, tmp_path: Path
         raise _BoomError
 
     with pytest.MonkeyPatch.context() as patch:  # the settle fails once its events are written
-        patch.setattr(settling, "write_leads_finished", write_then_fail)
+        patch.setattr(settling, "write_settle_events", write_then_fail)
         with pytest.raises(_BoomError):
             end = CallEnd("call-1", "ended", "user_hangup")
             await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
