@@ -26,8 +26,10 @@ from dialer.domain.results_push import (
     DELIVERY_TIMEOUT,
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
+    missing_secret,
     sign,
 )
+from dialer.domain.states import CampaignStatus
 from dialer.observability.metrics import METRICS
 from dialer.reporting.export import ATTEMPT_FIELDS, LEAD_FIELDS, shaped
 from dialer.store import OutboxEvent, Store
@@ -83,7 +85,16 @@ class ResultsPusher:
         )
 
     async def run(self) -> None:
-        """Deliver whatever is due, forever (a store outage or a bad receiver is waited out)."""
+        """Deliver whatever is due, forever (a store outage or a bad receiver is waited out).
+        First, say which active campaigns' secrets this process lacks."""
+        try:
+            for row in await self.store.campaigns():
+                hook = row.settings().results_webhook
+                if row.status is CampaignStatus.ACTIVE and missing_secret(hook, self.environ):
+                    assert hook is not None
+                    self._tell_unset(row.name, hook.secret_env)
+        except Exception as exc:  # the deliveries tell it again, event by event
+            log.warning("results_check_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         async with self._client() as client:
             while True:
                 if not await self._round(client, None):
@@ -147,14 +158,23 @@ class ResultsPusher:
                 hint="not delivered within 24 hours; it stays in `dialer export`",
             )
 
+    def _tell_unset(self, campaign: str, variable: str) -> None:
+        """One line per variable and process: its events wait for a process that has it."""
+        if variable not in self._unset_told:
+            self._unset_told.add(variable)
+            log.error(
+                "results_secret_unset",
+                campaign=campaign,
+                variable=variable,
+                hint="its results wait (pending) for a process where it is set",
+            )
+
     async def _post(self, client: httpx.AsyncClient, event: OutboxEvent) -> str | None:
         """POST the event once: None when the receiver took it (2xx), else why not."""
         name = str(event.webhook.get("secret_env", ""))
         secret = self.environ.get(name) if name else None
         if not secret:
-            if name not in self._unset_told:
-                self._unset_told.add(name)
-                log.error("results_secret_unset", campaign=event.campaign, variable=name)
+            self._tell_unset(event.campaign, name)
             return f"{name} is not set in the delivering process"
         body = json.dumps(event_body(event), separators=(",", ":")).encode()
         headers = {

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 import structlog
@@ -107,3 +108,14 @@ async def test_a_missing_secret_sends_nothing_and_names_the_variable(
     assert delivery.last_error == "CRM_SECRET is not set in the delivering process"
     told = [e for e in logged if e["event"] == "results_secret_unset"]
     assert len(told) == 1 and told[0]["variable"] == "CRM_SECRET"
+
+
+async def test_a_process_without_the_secret_says_so_when_it_starts(
+    store: Store, tmp_path: Path
+) -> None:
+    await _one_finished_lead(store, tmp_path)  # its campaign is still active
+    pusher = ResultsPusher(store, "p", environ={}, idle_seconds=0.05)
+    with structlog.testing.capture_logs() as logged, anyio.move_on_after(0.5):
+        await pusher.run()
+    told = [e for e in logged if e["event"] == "results_secret_unset"]
+    assert [(e["campaign"], e["variable"]) for e in told] == [("pushed", "CRM_SECRET")]
