@@ -171,6 +171,8 @@ class ResultsPusher:
 
     async def _post(self, client: httpx.AsyncClient, event: OutboxEvent) -> str | None:
         """POST the event once: None when the receiver took it (2xx), else why not."""
+        if not event.webhook.get("url"):  # reloaded without one: dead after its 24 hours
+            return "the campaign has no results_webhook any more"
         name = str(event.webhook.get("secret_env", ""))
         secret = self.environ.get(name) if name else None
         if not secret:

@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 import structlog
+from sqlalchemy import update
 
 from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
@@ -24,6 +25,7 @@ from dialer.operations.loading import import_campaign
 from dialer.reporting.export import ATTEMPT_FIELDS
 from dialer.reporting.results_push import ResultsPusher
 from dialer.store import ClaimRequest, Store
+from dialer.store.schema import campaigns
 
 from ..helpers import numbers, write_campaign
 
@@ -119,3 +121,25 @@ async def test_a_process_without_the_secret_says_so_when_it_starts(
         await pusher.run()
     told = [e for e in logged if e["event"] == "results_secret_unset"]
     assert [(e["campaign"], e["variable"]) for e in told] == [("pushed", "CRM_SECRET")]
+
+
+async def test_events_of_a_campaign_that_dropped_its_webhook_are_not_sent(
+    store: Store, tmp_path: Path
+) -> None:
+    campaign_id = await _one_finished_lead(store, tmp_path)
+    row = await store.campaign(campaign_id)
+    assert row is not None
+    async with store.transaction() as conn:
+        config = {k: v for k, v in row.config.items() if k != "results_webhook"}
+        await conn.execute(update(campaigns).values(config=config))
+    sent: list[httpx.Request] = []
+    pusher = ResultsPusher(
+        store,
+        "p",
+        environ={"CRM_SECRET": SECRET},
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200)),
+    )
+    assert await pusher.drain(campaign_id, 0.5) == 2
+    assert sent == []
+    delivery = (await store.results_delivery([campaign_id]))[campaign_id]
+    assert delivery.last_error == "the campaign has no results_webhook any more"
