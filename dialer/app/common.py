@@ -76,3 +76,8 @@ async def watch_signals(stop: Callable[[], None], received: list[int]) -> None:
 
 def reveal(secret: ApiKey | None) -> str | None:
     return secret.reveal() if secret else None
+
+
+def pusher_lease(lease_seconds: float) -> float:
+    """The lease on events being delivered: the process's, but never shorter than one POST."""
+    return max(lease_seconds, 7.0)

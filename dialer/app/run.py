@@ -3,6 +3,7 @@ campaign to the end with a progress display and, on request, its dashboard."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -15,12 +16,20 @@ import anyio.abc
 import structlog
 from rich.console import Console
 
-from dialer.app.common import UsageError, retell_client, reveal, watch_signals, worker_id
+from dialer.app.common import (
+    UsageError,
+    pusher_lease,
+    retell_client,
+    reveal,
+    watch_signals,
+    worker_id,
+)
 from dialer.dialing.clock import Clock
 from dialer.dialing.options import FollowMode, RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
 from dialer.domain.list_edits import LoadReport
 from dialer.domain.pacing import prior_warning
+from dialer.domain.results_push import missing_secret
 from dialer.http.app import Monitoring, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
 from dialer.http.server import Limits, serve
@@ -28,6 +37,7 @@ from dialer.inputs.campaign_file import CampaignSource, read_campaign_file
 from dialer.observability.metrics import METRICS
 from dialer.operations.loading import import_campaign
 from dialer.operations.steering import open_for_run, reopen_if_new_leads
+from dialer.reporting.results_push import ResultsPusher
 from dialer.reporting.status import read_status
 from dialer.reporting.terminal import RunProgress, print_summary
 from dialer.retell import DEFAULT_READS_PER_SECOND, RetellClient
@@ -35,6 +45,10 @@ from dialer.retell.settings import ApiKey, RetellSettings
 from dialer.store import DEFAULT_OUTAGE_SECONDS, Store, open_store
 
 log = structlog.get_logger("dialer")
+# How long `dialer run` goes on delivering its campaign's results once the campaign is done
+# (what is still pending then, any later worker or run delivers).
+DRAIN_VARIABLE = "DIALER_RESULTS_DRAIN_SECONDS"
+DEFAULT_DRAIN_SECONDS = 15.0
 
 
 @dataclass
@@ -174,6 +188,18 @@ async def _serve_run_dashboard(
     await serve(app, sock, Limits().for_process(listeners=1))
 
 
+async def _drain_results(pusher: ResultsPusher, campaign_id: int) -> None:
+    """The campaign's results not delivered yet, for a few more seconds before exiting."""
+    seconds = float(os.environ.get(DRAIN_VARIABLE) or DEFAULT_DRAIN_SECONDS)
+    left = await pusher.drain(campaign_id, seconds)
+    if left:
+        log.warning(
+            "results_pending",
+            events=left,
+            hint="not delivered yet; any `dialer worker` or `dialer run` delivers them",
+        )
+
+
 def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int], None]:
     def freed(freed_campaign: int) -> None:
         if freed_campaign == campaign_id:
@@ -185,6 +211,9 @@ def _for_campaign(campaign_id: int, wake: Callable[[], None]) -> Callable[[int],
 async def run_campaign(config: RunConfig) -> tuple[RunResult, int | None]:
     """`dialer run`: validate, load, run to the end. Returns the result and a signal, if any."""
     source = read_campaign_file(Path(config.campaign_file))
+    unset = missing_secret(source.campaign.results_webhook, os.environ)
+    if unset is not None:
+        raise UsageError(f"{config.campaign_file}: {unset}")
     with ExitStack() as sockets:  # bound first: a port in use stops the run before it starts
         sock = None
         if config.http_port is not None:
@@ -227,7 +256,11 @@ async def _run_campaign(
             config.retell, config.simulate, config.speed, config.api_reads_per_second
         ) as client:
             runner = CampaignRunner(store, client, row, options)
+            pusher = ResultsPusher(
+                store, options.worker_id, lease_seconds=pusher_lease(config.lease_seconds)
+            )
             async with anyio.create_task_group() as group:
+                group.start_soon(pusher.run)  # beside the dialing, never in its way
                 group.start_soon(watch_signals, runner.stop, received)
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
@@ -238,6 +271,8 @@ async def _run_campaign(
                 group.cancel_scope.cancel()
         if result.outcome is RunOutcome.FINISHED:
             await store.finish_if_done(row.id)
+        if source.campaign.results_webhook is not None and not received:
+            await _drain_results(pusher, row.id)
         print_summary(Console(), row.name, await store.summary(row.id))
         return replace(result, campaign=row.name), (received[0] if received else None)
     finally:

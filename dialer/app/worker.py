@@ -14,7 +14,7 @@ import anyio.abc
 import structlog
 from starlette.routing import BaseRoute
 
-from dialer.app.common import retell_client, reveal, watch_signals, worker_id
+from dialer.app.common import pusher_lease, retell_client, reveal, watch_signals, worker_id
 from dialer.app.health import WorkerHealth
 from dialer.dialing.clock import Clock
 from dialer.dialing.options import FollowMode, RunOptions, RunResult
@@ -24,6 +24,7 @@ from dialer.http.app import Monitoring, Webhooks, create_app
 from dialer.http.binding import DEFAULT_HOST, bound_port, host_port, listening_socket
 from dialer.http.server import Limits, serve
 from dialer.observability.metrics import METRICS
+from dialer.reporting.results_push import ResultsPusher
 from dialer.reporting.status import read_status
 from dialer.retell import DEFAULT_READS_PER_SECOND
 from dialer.retell.settings import ApiKey, RetellSettings
@@ -188,11 +189,16 @@ async def _run_worker(
                 if any(p.serves_api for p, _ in listeners)
                 else []
             )
+            pusher = ResultsPusher(
+                store, worker_name, lease_seconds=pusher_lease(config.lease_seconds)
+            )
             async with anyio.create_task_group() as group:
                 group.start_soon(watch_signals, worker.stop, received)
+                group.start_soon(pusher.run)  # beside the dialing, never in its way
                 _serve_worker_listeners(config, listeners, monitoring, webhooks, api, group)
                 await worker.serve()
                 group.cancel_scope.cancel()
+            await store.release_results(worker_name)  # events cut off mid-POST: anyone's now
             return worker.fatal, (received[0] if received else None)
     finally:
         await store.close()

@@ -26,6 +26,7 @@ from dialer.dialing.options import FollowMode
 from dialer.domain.exit_codes import ExitCode, for_signal
 from dialer.domain.pacing import prior_warning
 from dialer.domain.preflight import Finding, Status
+from dialer.domain.results_push import missing_secret
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.problems import InputError
 from dialer.inputs.review import review_campaign, sorted_problems
@@ -52,6 +53,9 @@ def validate(campaign_file: Path) -> None:
     prior = prior_warning(source.campaign.budget_usd, source.campaign.cost_per_minute)
     if prior is not None:
         click.echo(f"{campaign_file}: warning: {prior}", err=True)
+    unset = missing_secret(source.campaign.results_webhook, os.environ)
+    if unset is not None:  # a run here would refuse to start; a worker elsewhere may have it
+        click.echo(f"{campaign_file}: warning: {unset}", err=True)
     for never in review.never_callable:
         click.echo(
             f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "

@@ -60,6 +60,17 @@ def status(name: str | None, database_url: str | None, as_json: bool) -> None:
         console.print(summary_table(view.name, view.summary, view.budget_usd))
         if view.waiting_for_window:
             console.print(window_note(view.waiting_for_window, view.next_window))
+        results = view.results_json()
+        if results is not None:
+            age = results["oldest_pending_age_seconds"]
+            oldest = f", oldest pending {age:.0f}s old" if age is not None else ""
+            error = f", last error: {results['last_error']}" if results["last_error"] else ""
+            console.print(
+                f"  results webhook: {results['delivered']} delivered, {results['pending']} "
+                f"pending, {results['dead']} dead{oldest}{error}",
+                markup=False,
+                highlight=False,
+            )
         for number in view.from_numbers:
             stats = number.as_json()
             rate = "—" if stats["connect_rate"] is None else f"{stats['connect_rate']:.0%}"

@@ -22,6 +22,7 @@ from pydantic import (
 from dialer.domain.durations import format_duration, parse_duration
 from dialer.domain.goal import GoalSetting
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
+from dialer.domain.results_push import ResultsWebhook
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
 from dialer.domain.timezones import is_known_zone, known_zones
@@ -273,6 +274,8 @@ class CampaignSettings(_Strict):
     variants: list[Variant] = Field(default_factory=list)
     # What an experiment's report counts as success (dialer.domain.goal)
     goal: GoalSetting | None = None
+    # Each lead's (and attempt's) result POSTed, signed (dialer.domain.results_push)
+    results_webhook: ResultsWebhook | None = None
 
     @field_validator("name")
     @classmethod

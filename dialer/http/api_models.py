@@ -97,6 +97,16 @@ class ExperimentView(BaseModel):
     )
 
 
+class ResultsDeliveryView(BaseModel):
+    """How the campaign's results_webhook events stand."""
+
+    pending: int
+    delivered: int
+    dead: int
+    oldest_pending_age_seconds: float | None
+    last_error: str | None
+
+
 class CampaignView(BaseModel):
     """A campaign as `dialer status --json` shows it, with its settings."""
 
@@ -124,6 +134,10 @@ class CampaignView(BaseModel):
     next_window_opens_at: str | None
     from_numbers: list[FromNumberView]
     experiment: ExperimentView | None = Field(None, description="When it has variants")
+
+    results_webhook: ResultsDeliveryView | None = Field(
+        description="Delivery of its results_webhook's events (null: it has none)"
+    )
     settings: dict[str, Any]
 
 

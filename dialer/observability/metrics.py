@@ -86,6 +86,12 @@ class Metrics:
             ["campaign"],
             registry=registry,
         )
+        self.results_pushed = Counter(
+            "dialer_results_pushed",
+            "results_webhook deliveries by outcome: delivered, failed (tried again later), dead",
+            ["campaign", "outcome"],
+            registry=registry,
+        )
         self.store_up.set(1)
 
     def render(self) -> str:

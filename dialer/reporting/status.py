@@ -11,7 +11,7 @@ from dialer.domain.calling_rules import waiting_for_window
 from dialer.domain.states import CampaignStatus
 from dialer.inputs.rule_book import calling_rules
 from dialer.reporting.experiment import Experiment, read_experiment
-from dialer.store import CampaignSummary, FromNumberStats, Store
+from dialer.store import CampaignSummary, FromNumberStats, ResultsDelivery, Store
 
 
 def cost_per_connected_call(summary: CampaignSummary) -> float | None:
@@ -35,6 +35,21 @@ class CampaignStatusView:
     from_numbers: list[FromNumberStats] = field(default_factory=list)  # with a pool only
     budget_usd: float | None = None
     experiment: Experiment | None = None  # when asked for and the campaign has variants
+    # how its results_webhook's events stand, with the age of the oldest pending one (seconds)
+    results: ResultsDelivery | None = None
+    results_oldest_age: float | None = None
+
+    def results_json(self) -> dict[str, Any] | None:
+        """The results webhook's delivery counts; None for a campaign without one."""
+        if self.results is None:
+            return None
+        return {
+            "pending": self.results.pending,
+            "delivered": self.results.delivered,
+            "dead": self.results.dead,
+            "oldest_pending_age_seconds": self.results_oldest_age,
+            "last_error": self.results.last_error,
+        }
 
     def as_json(self) -> dict[str, Any]:
         summary = self.summary
@@ -63,6 +78,7 @@ class CampaignStatusView:
             "next_window_opens_at": self.next_window.isoformat() if self.next_window else None,
             "from_numbers": [n.as_json() for n in self.from_numbers],
             "experiment": self.experiment.as_json() if self.experiment else None,
+            "results_webhook": self.results_json(),
         }
 
 
@@ -73,10 +89,14 @@ async def read_status(
     `experiments`, each experiment's funnels and verdict too (a pass over the campaign's
     attempts: `dialer status` and the API ask, the live dashboards do not)."""
     views = []
-    for row in await store.campaigns():
-        if name is not None and row.name != name:
-            continue
+    rows = [row for row in await store.campaigns() if name is None or row.name == name]
+    delivery = await store.results_delivery([row.id for row in rows])
+    for row in rows:
         settings = row.settings()
+        results = delivery.get(row.id)
+        if results is None and settings.results_webhook is not None:
+            results = ResultsDelivery()
+        oldest = results.oldest_pending_at if results else None
         waiting, next_window, by_rule = waiting_for_window(
             calling_rules(settings), await store.waiting_by_place(row.id), now
         )
@@ -94,6 +114,8 @@ async def read_status(
                 await store.from_number_report(row.id) if settings.has_caller_id_pool else [],
                 settings.budget_usd,
                 await read_experiment(store, row) if experiments else None,
+                results,
+                round((now - oldest).total_seconds(), 3) if oldest else None,
             )
         )
     return views

@@ -27,6 +27,7 @@ from dialer.store.errors import (
     shown_url,
 )
 from dialer.store.experiments import ExperimentCounts, ExperimentQueries
+from dialer.store.export_rows import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS
 from dialer.store.leases import LeaseQueries
 from dialer.store.list_writer import (
     CampaignNotFoundError,
@@ -36,6 +37,7 @@ from dialer.store.list_writer import (
 )
 from dialer.store.loading import LeadRecord, LoadingQueries, lead_record
 from dialer.store.notifications import NotificationQueries
+from dialer.store.outbox import OutboxEvent, OutboxQueries, ResultsDelivery
 from dialer.store.processes import RUN, WORKER, ProcessQueries, ServingProcess
 from dialer.store.records import (
     Attempt,
@@ -48,7 +50,7 @@ from dialer.store.records import (
     NumberBusyError,
 )
 from dialer.store.reloading import ReloadQueries
-from dialer.store.reports import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS, ReportQueries
+from dialer.store.reports import ReportQueries
 from dialer.store.settling import CallEndRecord, SettlingQueries
 from dialer.store.tokens import ApiToken, TokenExistsError, TokenQueries
 
@@ -67,10 +69,11 @@ class Store(
     ProcessQueries,
     TokenQueries,
     DoNotCallQueries,
+    OutboxQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
     settling, leases, reports, experiments, notifications, API tokens, the do-not-call
-    list). Create with `open_store`."""
+    list, the results outbox). Create with `open_store`."""
 
 
 async def open_store(
@@ -111,6 +114,8 @@ __all__ = [
     "ListTotals",
     "ListWriter",
     "NumberBusyError",
+    "OutboxEvent",
+    "ResultsDelivery",
     "SchemaOutOfDateError",
     "SchemaTooNewError",
     "ServingProcess",

@@ -23,6 +23,7 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import DEFAULT_OUTAGE_SECONDS, Availability
 from dialer.store.errors import shown_url
+from dialer.store.outbox_writes import wants_lead_finished, write_leads_finished
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 
 _CAMPAIGN_LOCK = 0x6469  # advisory lock class for per-campaign claim serialization
@@ -151,7 +152,9 @@ class StoreBase:
             attempts.c.state.in_(LIVE_ATTEMPT_STATES),
         )
 
-    async def _skip_if_cancelled(self, conn: AsyncConnection, lead_id: int, now: datetime) -> None:
+    async def _skip_if_cancelled(
+        self, conn: AsyncConnection, lead_id: int, now: datetime, *, events: bool = True
+    ) -> None:
         """A lead due again whose campaign was cancelled is not dialed again.
 
         Read under the campaign's lock, which `cancel` holds too: a cancel committing at the
@@ -163,12 +166,25 @@ class StoreBase:
         await self.lock_campaign(conn, campaign_id)
         status = await conn.scalar(select(campaigns.c.status).where(campaigns.c.id == campaign_id))
         if status == CampaignStatus.CANCELLED:
-            await self._skip_as_cancelled(conn, leads.c.id == lead_id, now)
+            await self._skip_as_cancelled(
+                conn, campaign_id, leads.c.id == lead_id, now, events=events
+            )
 
-    async def _skip_as_cancelled(self, conn: AsyncConnection, which: Any, now: datetime) -> int:
-        """Leads matching `which` that still wait end `skipped`: their campaign was cancelled."""
-        result = await conn.execute(
+    async def _skip_as_cancelled(
+        self,
+        conn: AsyncConnection,
+        campaign_id: int,
+        which: Any,
+        now: datetime,
+        *,
+        events: bool = True,
+    ) -> int:
+        """Leads of the campaign matching `which` that still wait end `skipped`: it was
+        cancelled. Each gets its lead_finished event if the campaign's results_webhook asks
+        (unless `events` is False: a settle writes its lead's own, after its attempt's)."""
+        skip = (
             leads.update()
+            .where(leads.c.campaign_id == campaign_id)
             .where(which)
             .where(leads.c.state.in_(DUE_LEAD_STATES))
             .values(
@@ -177,4 +193,9 @@ class StoreBase:
                 updated_at=now,
             )
         )
-        return int(result.rowcount)
+        if not events or not await wants_lead_finished(conn, campaign_id):  # no ids back
+            return int((await conn.execute(skip)).rowcount)
+        result = await conn.execute(skip.returning(leads.c.campaign_id, leads.c.id))
+        skipped = [(int(c), int(lead)) for c, lead in result]
+        await write_leads_finished(conn, skipped, now)
+        return len(skipped)

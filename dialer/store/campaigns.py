@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.calling_rules import Place
@@ -203,7 +203,7 @@ class CampaignQueries(StoreBase):
             await self.lock_campaign(conn, campaign_id)  # no claim interleaves with this
             now = await self.now(conn)
             await write_transition(conn, campaign_id, cancelled(), now)
-            return await self._skip_as_cancelled(conn, leads.c.campaign_id == campaign_id, now)
+            return await self._skip_as_cancelled(conn, campaign_id, true(), now)
 
     @rides_out_outages
     async def hold(self, campaign_id: int, seconds: float) -> None:

@@ -38,6 +38,7 @@ from dialer.domain.states import (
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
 from dialer.store.campaigns import write_transition
+from dialer.store.outbox_writes import write_leads_finished
 from dialer.store.records import (
     Attempt,
     CallerIdPlan,
@@ -298,11 +299,13 @@ class ClaimingQueries(StoreBase):
         self, conn: AsyncConnection, skipped: dict[str, list[int]], now: datetime
     ) -> None:
         for reason, ids in skipped.items():
-            await conn.execute(
+            result = await conn.execute(
                 leads.update()
                 .where(leads.c.id.in_(ids))
                 .values(state=LeadState.SKIPPED, skip_reason=reason, updated_at=now)
+                .returning(leads.c.campaign_id, leads.c.id)
             )
+            await write_leads_finished(conn, [(int(c), int(i)) for c, i in result], now)
 
     async def _write_deferrals(
         self, conn: AsyncConnection, deferred: list[tuple[int, datetime, str]], now: datetime

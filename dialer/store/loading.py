@@ -18,6 +18,7 @@ from dialer.domain.states import DUE_LEAD_STATES, LeadState, suppressed_by
 from dialer.inputs.leads import Lead
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, count_rows
+from dialer.store.outbox_writes import write_leads_finished
 from dialer.store.schema import leads
 
 _LEAD_COLUMNS = (
@@ -193,6 +194,9 @@ class LoadingQueries(StoreBase):
                     .values(
                         state=LeadState.SKIPPED, skip_reason=suppressed_by(source), updated_at=now
                     )
+                    .returning(leads.c.campaign_id, leads.c.id)
                 )
-                skipped += result.rowcount
+                finished = [(int(c), int(i)) for c, i in result]
+                await write_leads_finished(conn, finished, now)
+                skipped += len(finished)
         return skipped

@@ -29,6 +29,7 @@ from dialer.domain.list_edits import (
 from dialer.domain.states import DUE_LEAD_STATES, AttemptState, LeadState
 from dialer.store.base import StoreBase
 from dialer.store.loading import LeadRecord
+from dialer.store.outbox_writes import write_leads_finished
 from dialer.store.schema import attempts, campaigns, leads
 
 DIALED_ELSEWHERE_WINDOW = timedelta(days=30)
@@ -119,14 +120,16 @@ class ReloadQueries(StoreBase):
     ) -> None:
         """Rows just inserted whose number was dialed under another lead_id end skipped."""
         for key, other in duplicates:
-            await conn.execute(
+            skipped = await conn.execute(
                 leads.update()
                 .where(leads.c.campaign_id == campaign_id)
                 .where(leads.c.lead_key == key)
                 .where(leads.c.state == LeadState.PENDING)
                 .where(leads.c.attempts == 0)
                 .values(state=LeadState.SKIPPED, skip_reason=duplicate_of(other), updated_at=now)
+                .returning(leads.c.campaign_id, leads.c.id)
             )
+            await write_leads_finished(conn, [(int(c), int(i)) for c, i in skipped], now)
 
     async def finish_reload(
         self,
@@ -144,13 +147,15 @@ class ReloadQueries(StoreBase):
             text(_NOT_IN_FILE),
         )
         removed = await conn.execute(leads.update().where(gone).values(removed_at=now))
-        await conn.execute(
+        skipped = await conn.execute(
             leads.update()
             .where(leads.c.campaign_id == campaign_id)
             .where(leads.c.removed_at == now)
             .where(leads.c.state.in_(DUE_LEAD_STATES))
             .values(state=LeadState.SKIPPED, skip_reason=REMOVED_FROM_LIST, updated_at=now)
+            .returning(leads.c.campaign_id, leads.c.id)
         )
+        await write_leads_finished(conn, [(int(c), int(i)) for c, i in skipped], now)
         others = sorted({other for _, other in duplicates})
         present: set[str] = set()
         for start in range(0, len(others), 1000):

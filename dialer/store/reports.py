@@ -23,82 +23,10 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
+from dialer.store.export_rows import ATTEMPT_EXPORT, LEAD_EXPORT
 from dialer.store.records import CampaignSummary, FromNumberStats
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 from dialer.store.spending import read_spend
-
-_last = attempts.alias("last")
-_connected = attempts.alias("connected")
-_spent = attempts.alias("spent")
-# The lead's last connected call (Retell's status `ended`: not `not_connected` or `error`):
-# where its outcome comes from.
-_LAST_CONNECTED = (
-    select(_connected.c.id)
-    .where(_connected.c.lead_id == leads.c.id)
-    .where(_connected.c.call_status == CallStatus.ENDED)
-    .order_by(_connected.c.created_at.desc())
-    .limit(1)
-    .correlate(leads)
-    .scalar_subquery()
-)
-_outcome = attempts.alias("outcome")
-# One row per lead with its latest attempt, its last connected call's outcome, its spend.
-_LEAD_EXPORT: Select[Any] = select(
-    leads.c.lead_key.label("lead_id"),
-    leads.c.to_number,
-    leads.c.state,
-    leads.c.attempts,
-    _last.c.call_id.label("last_call_id"),
-    _last.c.call_status.label("last_call_status"),
-    _last.c.disconnection_reason.label("last_disconnection_reason"),
-    _last.c.created_at.label("last_attempt_at"),
-    leads.c.next_attempt_at,
-    _last.c.duration_ms,
-    leads.c.dynamic_variables,
-    leads.c.skip_reason,
-    leads.c.wait_reason,
-    _outcome.c.analysis,
-    _outcome.c.recording_url,
-    _outcome.c.call_id.label("outcome_call_id"),
-    select(func.sum(_spent.c.cost_cents))
-    .where(_spent.c.lead_id == leads.c.id)
-    .correlate(leads)
-    .scalar_subquery()
-    .label("cost_cents"),
-    _last.c.cost_cents.label("last_cost_cents"),
-    leads.c.from_number,
-).select_from(
-    leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
-        _outcome, _outcome.c.id == _LAST_CONNECTED
-    )
-)
-# One row per attempt.
-_ATTEMPT_EXPORT: Select[Any] = select(
-    attempts.c.id.label("attempt_id"),
-    leads.c.lead_key.label("lead_id"),
-    attempts.c.number.label("attempt"),
-    attempts.c.to_number,
-    attempts.c.state,
-    attempts.c.call_id,
-    attempts.c.call_status,
-    attempts.c.disconnection_reason,
-    attempts.c.api_error,
-    attempts.c.created_at,
-    attempts.c.started_at,
-    attempts.c.ended_at,
-    attempts.c.duration_ms,
-    attempts.c.analysis,
-    attempts.c.recording_url,
-    attempts.c.cost_cents,
-    attempts.c.from_number,
-    attempts.c.voicemail_action,
-).join(leads, leads.c.id == attempts.c.lead_id)
-
-# The rows' keys (the export turns analysis and cents into its own columns:
-# dialer.reporting.export).
-LEAD_ROW_KEYS = tuple(c.name for c in _LEAD_EXPORT.selected_columns)
-ATTEMPT_ROW_KEYS = tuple(c.name for c in _ATTEMPT_EXPORT.selected_columns)
-
 
 UNKNOWN_OUTCOME = "unknown"
 # What a create request proved, by the attempt states that record it (a placed call stays
@@ -283,7 +211,7 @@ class ReportQueries(StoreBase):
 
     async def export_lead_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
         """One row per lead with its latest attempt (streamed), keyed by LEAD_ROW_KEYS."""
-        stmt = _LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
+        stmt = LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
         async for data in self._stream(stmt):
             if data["state"] in TERMINAL_LEAD_STATES:
                 data["next_attempt_at"] = data["wait_reason"] = None
@@ -297,7 +225,7 @@ class ReportQueries(StoreBase):
         lead `after`, and the cursor of the next page (None on the last one). Keyset
         pagination: a page costs the same at the millionth lead as at the first."""
         stmt = (
-            _LEAD_EXPORT.add_columns(leads.c.id.label("page_key"))
+            LEAD_EXPORT.add_columns(leads.c.id.label("page_key"))
             .where(leads.c.campaign_id == campaign_id)
             .order_by(leads.c.id)
             .limit(limit + 1)
@@ -318,7 +246,7 @@ class ReportQueries(StoreBase):
 
     async def export_attempt_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
         """One row per attempt (streamed), keyed by ATTEMPT_ROW_KEYS."""
-        stmt = _ATTEMPT_EXPORT.where(attempts.c.campaign_id == campaign_id).order_by(
+        stmt = ATTEMPT_EXPORT.where(attempts.c.campaign_id == campaign_id).order_by(
             attempts.c.created_at, attempts.c.id
         )
         async for data in self._stream(stmt):

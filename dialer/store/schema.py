@@ -263,3 +263,37 @@ api_tokens = Table(
     Column("read_only", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Results to push to a campaign's results_webhook (dialer.domain.results_push), each written in
+# the transaction of the change it reports and delivered at least once, in id order per lead.
+results_outbox = Table(
+    "results_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # The event's stable id: sent as `event_id` and `x-dialer-event-id` (receivers dedupe on it)
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("lead_id", ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_id", String(36)),
+    Column("kind", String(16), nullable=False),  # lead_finished | attempt_ended
+    # The lead's (or attempt's) row of `dialer export` as the change left it, before shaping
+    Column("payload", JSONType, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    Column("leased_by", String(64)),
+    Column("lease_expires_at", UTCDateTime),
+)
+_undelivered = results_outbox.c.state == "pending"
+# Events due for delivery, oldest first; a lead's earlier undelivered events.
+Index(
+    "ix_results_outbox_pending",
+    results_outbox.c.next_try_at,
+    postgresql_where=_undelivered,
+    sqlite_where=_undelivered,
+)
+Index("ix_results_outbox_lead_id_id", results_outbox.c.lead_id, results_outbox.c.id)
+Index("ix_results_outbox_campaign_id_state", results_outbox.c.campaign_id, results_outbox.c.state)

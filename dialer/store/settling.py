@@ -25,6 +25,7 @@ from dialer.store.availability import rides_out_outages
 from dialer.store.base import claim_fence
 from dialer.store.campaigns import write_transition
 from dialer.store.notifications import NotificationQueries
+from dialer.store.outbox_writes import write_settle_events
 from dialer.store.records import Attempt
 from dialer.store.schema import attempts, campaigns, leads, suppressions
 
@@ -127,6 +128,7 @@ class SettlingQueries(NotificationQueries):
                 return False
             await self._write_lead_decision(conn, attempt, decision, now)
             await self._slot_freed(conn, attempt.campaign_id)
+            await _write_events(conn, attempt, now, ended=sent)
             return True
 
     @rides_out_outages
@@ -183,7 +185,9 @@ class SettlingQueries(NotificationQueries):
                     .on_conflict_do_nothing()
                 )
             verdict = await self._judge_health(conn, attempt, decision, call, health)
-            return await self._apply_verdict(conn, attempt, decision, verdict, now)
+            record = await self._apply_verdict(conn, attempt, decision, verdict, now)
+            await _write_events(conn, attempt, now, ended=True)  # with its cost, as written
+            return record
 
     async def _judge_health(
         self,
@@ -260,7 +264,7 @@ class SettlingQueries(NotificationQueries):
             values.update(await self._next_number(conn, attempt.lead_id))
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
         if decision.due_again:  # only a lead due again can be caught by a cancel
-            await self._skip_if_cancelled(conn, attempt.lead_id, now)
+            await self._skip_if_cancelled(conn, attempt.lead_id, now, events=False)
 
     async def _next_number(self, conn: AsyncConnection, lead_id: int) -> dict[str, Any]:
         """The lead's columns once it moves on to its next alternate number: that number, its
@@ -334,6 +338,15 @@ class CallEndRecord:
     written: bool
     retired: str | None = None  # the reason the from-number was retired
     paused: Transition | None = None
+
+
+async def _write_events(
+    conn: AsyncConnection, attempt: Attempt, now: datetime, *, ended: bool
+) -> None:
+    """Last in a settle, so the events carry what it wrote: `attempt_ended` (when the attempt
+    was sent), then `lead_finished` if the lead is in a final state now."""
+    attempt_id = attempt.attempt_id if ended else None
+    await write_settle_events(conn, attempt.campaign_id, attempt.lead_id, attempt_id, now)
 
 
 async def _latest_call_outcomes(

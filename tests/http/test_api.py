@@ -338,3 +338,26 @@ async def test_the_campaign_read_carries_its_experiment(
     plain = {**CAMPAIGN}
     assert (await api.put("/v1/campaigns/plain", json=plain, headers=writer)).status_code == 201
     assert (await api.get("/v1/campaigns/plain", headers=auth)).json()["experiment"] is None
+
+
+async def test_a_campaign_with_a_results_webhook_reads_its_deliveries(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    writer = _bearer(await store.create_token("crm", read_only=False))
+    hook = {"url": "https://crm.example/results", "secret_env": "CRM_SECRET"}
+    bad = {**CAMPAIGN, "results_webhook": {**hook, "events": ["lead_called"]}}
+    problem = await _problem(await api.put("/v1/campaigns/hooked", json=bad, headers=writer), 422)
+    assert "results_webhook.events" in json.dumps(problem["problems"])
+    body = {**CAMPAIGN, "results_webhook": hook}
+    assert (await api.put("/v1/campaigns/hooked", json=body, headers=writer)).status_code == 201
+    assert (await api.put("/v1/campaigns/plain", json=CAMPAIGN, headers=writer)).status_code == 201
+    hooked = (await api.get("/v1/campaigns/hooked", headers=writer)).json()
+    assert hooked["results_webhook"] == {
+        "pending": 0,
+        "delivered": 0,
+        "dead": 0,
+        "oldest_pending_age_seconds": None,
+        "last_error": None,
+    }
+    assert hooked["settings"]["results_webhook"]["secret_env"] == "CRM_SECRET"
+    assert (await api.get("/v1/campaigns/plain", headers=writer)).json()["results_webhook"] is None

@@ -1,0 +1,145 @@
+"""The results pusher against a real store (both kinds) and a mock transport: a 2xx is
+delivered with a body `verify` accepts, anything else is tried again later with its error, a
+missing secret sends nothing and says which variable, and each outcome is counted."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import structlog
+from sqlalchemy import update
+
+from dialer.domain.calls import CallEnd
+from dialer.domain.campaign import Pacing
+from dialer.domain.policy import Decision
+from dialer.domain.results_push import verify
+from dialer.domain.states import LeadState
+from dialer.inputs.campaign_file import read_campaign_file
+from dialer.observability.metrics import METRICS
+from dialer.operations.loading import import_campaign
+from dialer.reporting.export import ATTEMPT_FIELDS
+from dialer.reporting.results_push import ResultsPusher
+from dialer.store import ClaimRequest, Store
+from dialer.store.schema import campaigns
+
+from ..helpers import numbers, write_campaign
+
+pytestmark = pytest.mark.anyio
+SECRET = "s3cret"
+
+
+async def _one_finished_lead(store: Store, tmp_path: Path) -> int:
+    hook = {"results_webhook": {"url": "http://receiver.test/r", "secret_env": "CRM_SECRET"}}
+    path = write_campaign(tmp_path, numbers(1), name="pushed", extra=hook)
+    campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=5), 5, 30)
+    (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
+    assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
+    end = CallEnd("call-1", "ended", "user_hangup")
+    await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
+    return campaign_id
+
+
+def _counted(outcome: str) -> float:
+    value = METRICS.results_pushed.labels(campaign="pushed", outcome=outcome)._value.get()
+    return float(value)
+
+
+async def test_a_2xx_delivers_a_signed_body_in_order(store: Store, tmp_path: Path) -> None:
+    campaign_id = await _one_finished_lead(store, tmp_path)
+    got: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        got.append(request)
+        return httpx.Response(204)
+
+    before = _counted("delivered")
+    pusher = ResultsPusher(
+        store, "p", environ={"CRM_SECRET": SECRET}, transport=httpx.MockTransport(answer)
+    )
+    assert await pusher.drain(campaign_id, 10) == 0
+    assert [json.loads(r.content)["event"] for r in got] == ["attempt_ended", "lead_finished"]
+    first = got[0]
+    body = json.loads(first.content)
+    assert first.headers["x-dialer-event-id"] == body["event_id"]
+    assert first.headers["content-type"] == "application/json"
+    assert verify(
+        first.content, SECRET, first.headers["x-dialer-signature"], int(time.time() * 1e3)
+    )
+    assert set(body) == {"event_id", "event", "campaign", "event_at", *ATTEMPT_FIELDS}
+    assert _counted("delivered") == before + 2
+    delivery = (await store.results_delivery([campaign_id]))[campaign_id]
+    assert (delivery.delivered, delivery.pending) == (2, 0)
+
+
+async def test_a_refusal_is_tried_again_later_with_its_error(store: Store, tmp_path: Path) -> None:
+    campaign_id = await _one_finished_lead(store, tmp_path)
+    before = _counted("failed")
+    pusher = ResultsPusher(
+        store,
+        "p",
+        environ={"CRM_SECRET": SECRET},
+        transport=httpx.MockTransport(lambda _: httpx.Response(500)),
+    )
+    assert await pusher.drain(campaign_id, 0.5) == 2  # the first waits its backoff, the second it
+    delivery = (await store.results_delivery([campaign_id]))[campaign_id]
+    assert (delivery.pending, delivery.last_error) == (2, "HTTP 500")
+    assert _counted("failed") >= before + 1
+
+
+async def test_a_missing_secret_sends_nothing_and_names_the_variable(
+    store: Store, tmp_path: Path
+) -> None:
+    campaign_id = await _one_finished_lead(store, tmp_path)
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    pusher = ResultsPusher(store, "p", environ={}, transport=httpx.MockTransport(answer))
+    with structlog.testing.capture_logs() as logged:
+        assert await pusher.drain(campaign_id, 0.5) == 2
+    assert sent == []
+    delivery = (await store.results_delivery([campaign_id]))[campaign_id]
+    assert delivery.last_error == "CRM_SECRET is not set in the delivering process"
+    told = [e for e in logged if e["event"] == "results_secret_unset"]
+    assert len(told) == 1 and told[0]["variable"] == "CRM_SECRET"
+
+
+async def test_a_process_without_the_secret_says_so_when_it_starts(
+    store: Store, tmp_path: Path
+) -> None:
+    await _one_finished_lead(store, tmp_path)  # its campaign is still active
+    pusher = ResultsPusher(store, "p", environ={}, idle_seconds=0.05)
+    with structlog.testing.capture_logs() as logged, anyio.move_on_after(0.5):
+        await pusher.run()
+    told = [e for e in logged if e["event"] == "results_secret_unset"]
+    assert [(e["campaign"], e["variable"]) for e in told] == [("pushed", "CRM_SECRET")]
+
+
+async def test_events_of_a_campaign_that_dropped_its_webhook_are_not_sent(
+    store: Store, tmp_path: Path
+) -> None:
+    campaign_id = await _one_finished_lead(store, tmp_path)
+    row = await store.campaign(campaign_id)
+    assert row is not None
+    async with store.transaction() as conn:
+        config = {k: v for k, v in row.config.items() if k != "results_webhook"}
+        await conn.execute(update(campaigns).values(config=config))
+    sent: list[httpx.Request] = []
+    pusher = ResultsPusher(
+        store,
+        "p",
+        environ={"CRM_SECRET": SECRET},
+        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200)),
+    )
+    assert await pusher.drain(campaign_id, 0.5) == 2
+    assert sent == []
+    delivery = (await store.results_delivery([campaign_id]))[campaign_id]
+    assert delivery.last_error == "the campaign has no results_webhook any more"
