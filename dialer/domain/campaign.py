@@ -23,6 +23,7 @@ from dialer.domain.durations import format_duration, parse_duration
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
+from dialer.domain.steps import LocalWindow, Step
 from dialer.domain.timezones import is_known_zone, known_zones
 from dialer.domain.variables import StringVariables
 from dialer.domain.variants import Variant
@@ -270,6 +271,9 @@ class CampaignSettings(_Strict):
     )
     # An experiment: each lead gets one variant (dialer.domain.variants.assign_variant)
     variants: list[Variant] = Field(default_factory=list)
+    # Outcome-routed steps (dialer.domain.routing), before the retry block's; named windows
+    steps: list[Step] = Field(default_factory=list)
+    windows: dict[str, LocalWindow] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

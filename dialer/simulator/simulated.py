@@ -34,6 +34,10 @@ IDEMPOTENCY_SECONDS = 3600.0
 # As Retell does, a call's analysis and cost come a while after it ended (with call_analyzed):
 # tens of seconds, on the simulated clock.
 ANALYSIS_SECONDS = 30.0
+_RECORDED = (  # what records() keeps of each call (and its outcome's reason)
+    *("call_id", "to_number", "from_number", "agent_override", "agent_id", "agent_version"),
+    *("variables", "created", "terminal_at", "metadata"),
+)
 
 
 @dataclass
@@ -54,6 +58,7 @@ class SimCall:
     analysis_after: float = 0.0  # simulated seconds after the end its analysis and cost appear
     agent_override: Any = None
     answers: dict[str, Any] = field(default_factory=dict)  # what the callee told the agent
+    agent_version: int | str = 1  # override_agent_version, else the agent's current (1)
 
     def status_at(self, sim_elapsed: float) -> str:
         if sim_elapsed < self.outcome.ring_seconds:
@@ -274,6 +279,7 @@ class SimulatedRetell:
             to_number=to_number,
             agent_override=body.get("agent_override"),
             agent_id=str(body.get("override_agent_id") or self.default_agent_id),
+            agent_version=body.get("override_agent_version", 1),
             metadata=body.get("metadata"),
             variables=dict(body.get("retell_llm_dynamic_variables") or {}),
             outcome=outcome,
@@ -284,7 +290,7 @@ class SimulatedRetell:
             analysis_after=self.late_analysis_seconds
             if self.rng.random() < self.late_analysis_share
             else 0.0,
-            answers=callee_answers(self.rng),
+            answers={**callee_answers(self.rng), **self.script.answers_for(to_number)},
         )
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)
@@ -307,7 +313,7 @@ class SimulatedRetell:
             "call_id": call.call_id,
             "call_type": "phone_call",
             "agent_id": call.agent_id,
-            "agent_version": 1,
+            "agent_version": call.agent_version,
             "call_status": status,
             "direction": "outbound",
             "from_number": call.from_number,
@@ -380,16 +386,7 @@ class SimulatedRetell:
         """Every call and every create request, with real (monotonic) times."""
         return {
             "calls": [
-                {
-                    "call_id": c.call_id,
-                    "to_number": c.to_number,
-                    "from_number": c.from_number,
-                    "agent_override": c.agent_override,
-                    "created": c.created,
-                    "terminal_at": c.terminal_at,
-                    "reason": c.outcome.reason,
-                    "metadata": c.metadata,
-                }
+                {"reason": c.outcome.reason, **{k: getattr(c, k) for k in _RECORDED}}
                 for c in self.calls.values()
             ],
             "creates": [asdict(r) for r in self.creates],  # at, to_number, key, call, answer
