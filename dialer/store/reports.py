@@ -67,6 +67,7 @@ _LEAD_EXPORT: Select[Any] = select(
     .label("cost_cents"),
     _last.c.cost_cents.label("last_cost_cents"),
     leads.c.from_number,
+    _last.c.variant,
 ).select_from(
     leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
         _outcome, _outcome.c.id == _LAST_CONNECTED
@@ -92,6 +93,7 @@ _ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.cost_cents,
     attempts.c.from_number,
     attempts.c.voicemail_action,
+    attempts.c.variant,
 ).join(leads, leads.c.id == attempts.c.lead_id)
 
 # The rows' keys (the export turns analysis and cents into its own columns:
