@@ -1,0 +1,58 @@
+"""A campaign whose steps read a call's analysis settles a connected call once its analysis is
+in (Retell gives it after the end), or without it once it is given up on; a campaign whose
+steps do not read it settles every call at its end, as before. On the fakes, virtual time."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialer.dialing.options import RunOutcome
+
+from ..fakes import Ending
+from ..helpers import numbers
+from .harness import Rig
+
+pytestmark = pytest.mark.anyio
+
+STEPS = {
+    "steps": [
+        {"when": {"analysis.interested": "yes"}, "then": "complete"},
+        {"when": {"reason": "user_hangup"}, "then": {"skip": "not interested"}},
+    ]
+}
+
+
+async def test_a_connected_call_waits_for_its_analysis_when_a_step_reads_it(rig: Rig) -> None:
+    late, never, unanswered = numbers(3)
+    rig.api.endings[late] = [
+        Ending(seconds=10.0, answers={"interested": "yes"}, analysis_after=45.0)
+    ]
+    rig.api.endings[never] = [
+        Ending(seconds=10.0, answers={"interested": "yes"}, analysis_after=1e6)
+    ]
+    rig.api.endings[unanswered] = [Ending("dial_no_answer", "not_connected", 20.0)]
+    campaign = rig.campaign(3, max_attempts=1, extra=STEPS)
+
+    assert (await rig.run(campaign)).outcome is RunOutcome.FINISHED
+
+    states = rig.lead_states(campaign)
+    assert states[late] == ("completed", 1)  # its analysis came 45 s after the end: waited for
+    assert states[unanswered] == ("failed", 1)  # not connected: no analysis to wait for
+    # never analyzed: settled without it once given up on, the analysis rule not matching
+    assert states[never] == ("skipped", 1)
+    skipped = next(lead for lead in rig.store.leads.values() if lead.to_number == never)
+    assert skipped.skip_reason == "not interested"
+
+
+async def test_without_an_analysis_step_a_call_is_settled_at_its_end(rig: Rig) -> None:
+    (late,) = numbers(1)
+    rig.api.endings[late] = [
+        Ending(seconds=10.0, answers={"interested": "yes"}, analysis_after=1e6)
+    ]
+    steps = {"steps": [{"when": {"reason": "user_hangup"}, "then": {"skip": "hung up"}}]}
+    campaign = rig.campaign(1, max_attempts=1, extra=steps)
+
+    assert (await rig.run(campaign)).outcome is RunOutcome.FINISHED
+    assert rig.lead_states(campaign)[late] == ("skipped", 1)
+    ended = rig.events("call_ended")
+    assert len(ended) == 1 and ended[0]["why"] == "hung up"
