@@ -8,6 +8,7 @@ from datetime import datetime
 
 from dialer.dialing.options import RunOptions
 from dialer.domain.caller_id import leaves_message
+from dialer.domain.calling_rules import CallingRules
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.policy import Decision, after_call
 from dialer.domain.routing import LastCall, campaign_steps, reads_analysis
@@ -27,8 +28,10 @@ def decide_call_end(
     attempt: Attempt,
     call: PhoneCall,
     now: datetime,
+    rules: CallingRules | None = None,
 ) -> Decision:
-    """The lead's next state; `now` is the store's clock."""
+    """The lead's next state; `now` is the store's clock, `rules` the campaign's calling
+    rules (a step's named window is placed inside them)."""
     variant = assign_variant(campaign.name, attempt.lead_key, campaign.variants)
     last = LastCall(
         call.call_status,
@@ -50,4 +53,6 @@ def decide_call_end(
         voicemail_left=leaves_message(attempt.voicemail),
         has_next_number=attempt.has_next_number,
         last=last,
+        rules=rules,
+        states_key=attempt.states,
     )

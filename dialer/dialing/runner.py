@@ -75,7 +75,7 @@ class CampaignRunner:
             on_analysis=self._analysis_came,
             hold_for_analysis=holds_for_analysis(self.campaign),
         )
-        rules = calling_rules(self.campaign)
+        self._rules = rules = calling_rules(self.campaign)
         self._gate = CallingGate(store, campaign.id, rules, options.clock)
         self._health = HealthRules.of(self.campaign)
         # what every claim of this campaign may take
@@ -299,7 +299,7 @@ class CampaignRunner:
         does to its from-number and to the campaign — written in one transaction."""
         attempt = followed.attempt
         now = await self.store.now()
-        decision = decide_call_end(self.campaign, self.options, attempt, call, now)
+        decision = decide_call_end(self.campaign, self.options, attempt, call, now, self._rules)
         with anyio.CancelScope(shield=True):
             done = await self.store.record_call_end(
                 attempt, self.options.worker_id, decision, call.call_end(), self._health

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialer.domain.calling_rules import CallingRules
 from dialer.domain.calls import CallStatus
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.hours import Window, effective_zones, next_day_opening
@@ -164,6 +165,8 @@ def after_call(
     voicemail_left: bool = False,
     has_next_number: bool = False,
     last: LastCall | None = None,
+    rules: CallingRules | None = None,
+    states_key: str = "",
 ) -> Decision:
     """The campaign's steps (its own, then its retry block's) on the call's end, with a
     callback's next-day window and a step's named window worked out: `now` is the store's
@@ -172,7 +175,9 @@ def after_call(
     of from-numbers, `marked_as_spam` retires the number that made the call instead of pausing
     the campaign; a voicemail message left completes the lead; a lead whose number is spent
     without reaching anyone moves on to its next number (`has_next_number`). `last` adds what
-    the steps may read beyond the status and reason (number used, variant, analysis)."""
+    the steps may read beyond the status and reason (number used, variant, analysis); `rules`
+    (the campaign's calling rules) and the lead's `states_key` place a step's named window
+    inside state rules, skip dates and holidays too (without them: inside calling hours)."""
     if reason == MARKED_AS_SPAM and settings.has_caller_id_pool:
         return Decision(
             LeadState.RETRY_WAIT, now, refund=True, retire_reason=reason, why="number retired"
@@ -191,7 +196,9 @@ def after_call(
     hours = settings.calling_hours
     if found is not None and found.window is not None and found.window in settings.windows:
         named = settings.windows[found.window]
-        opens = window_opening(named, hours, zone_key, wall_now + found.wait)
+        opens = window_opening(
+            named, hours, zone_key, wall_now + found.wait, rules=rules, states_key=states_key
+        )
         return replace(decision, next_attempt_at=now + (opens - wall_now) / speed)
     if not decision.next_day_window:
         return decision

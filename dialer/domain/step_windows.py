@@ -1,11 +1,14 @@
 """When a step's named window (`evening: 17:00-19:30`) next lets a lead be called: the first
-instant inside both that window and the campaign's calling hours, in the lead's local time."""
+instant inside both that window and the campaign's calling rules (hours, state rules, skip
+dates, holidays), in the lead's local time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from dialer.domain.calling_rules import CallingRules, Place
+from dialer.domain.calling_rules import next_opening as rules_opening
 from dialer.domain.campaign import WEEKDAYS, CallingHours
 from dialer.domain.hours import Window, effective_zones, is_open, next_opening
 from dialer.domain.steps import LocalWindow
@@ -26,22 +29,32 @@ def lead_zones(hours: CallingHours | None, zone_key: str) -> Sequence[str]:
 
 
 def window_opening(
-    named: LocalWindow, hours: CallingHours | None, zone_key: str, at: datetime
+    named: LocalWindow,
+    hours: CallingHours | None,
+    zone_key: str,
+    at: datetime,
+    *,
+    rules: CallingRules | None = None,
+    states_key: str = "",
 ) -> datetime:
-    """The first instant at or after `at` inside `named` and inside `hours` (if any) in every
-    zone of the lead; the named window's own opening when the two never overlap (calling hours
-    still gate the dial), `at` when the window never opens."""
+    """The first instant at or after `at` inside `named` in every zone of the lead and in
+    which the lead may be called: by `rules` (calling hours, state rules, skip dates and
+    holidays) when given, else by `hours` (if any). The named window's own opening when the
+    two never overlap (the rules still gate the dial), `at` when the window never opens."""
     zones = lead_zones(hours, zone_key)
     mine = named_window(named)
-    theirs = Window.of(hours) if hours else None
     first = next_opening(mine, zones, at)
     if first is None:
         return at
+    place = Place(zone_key, states_key)
     candidate = first
     for _ in range(_ROUNDS):
-        if theirs is None or is_open(theirs, zones, candidate):
-            return candidate
-        opened = next_opening(theirs, zones, candidate)
+        if rules is not None:
+            opened = rules_opening(rules, place, candidate)
+        elif hours is not None:
+            opened = next_opening(Window.of(hours), zones, candidate)
+        else:
+            opened = candidate
         if opened is None:
             return first
         if is_open(mine, zones, opened):

@@ -89,6 +89,7 @@ class LeaseQueries(StoreBase):
                     leads.c.lead_key,
                     leads.c.next_plan,
                     leads.c.zones,
+                    leads.c.states,
                     leads.c.dynamic_variables,
                     leads.c.call_metadata,
                 )

@@ -63,6 +63,7 @@ class Attempt:
     # the create's agent_override.agent.voicemail_option (None: the agent's own setting)
     voicemail: dict[str, Any] | None = None
     lead_key: str = ""  # the lead's id in its list (what its variant is assigned by)
+    states: str = ""  # the lead's states key (state rules)
     alternate: bool = False  # placed to one of the lead's alternate numbers
     plan: dict[str, Any] | None = None  # what a step said this attempt uses (leads.next_plan)
     variant: str | None = None  # the lead's variant, worked out when the attempt is taken
@@ -85,6 +86,7 @@ def attempt_for_lead(lead: Any, campaign_id: int, **attempt: Any) -> Attempt:
         call_metadata=lead.call_metadata,
         has_next_number=len(lead.alternates or []) > lead.number_index,
         lead_key=lead.lead_key,
+        states=lead.states,
         alternate=lead.number_index > 0,
         plan=lead.next_plan,
         **attempt,

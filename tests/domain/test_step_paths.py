@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialer.domain.calling_rules import CallingRules, Place, closed_reason
 from dialer.domain.calls import CallStatus
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.hours import Window, is_open
@@ -72,6 +73,7 @@ def campaigns(draw: st.DrawFn) -> CampaignSettings:
             st.builds(
                 lambda w, t: {"when": w, "then": t}, st.sampled_from(WHENS), st.sampled_from(THENS)
             ),
+            min_size=1,
             max_size=5,
         )
     )
@@ -80,6 +82,7 @@ def campaigns(draw: st.DrawFn) -> CampaignSettings:
             "name": "p",
             "from_number": "+14155550100",
             "calling_hours": {"start": "09:00", "end": "20:00", "timezone": ZONE},
+            "skip_dates": draw(st.sampled_from([[], ["2027-03-03"], ["2027-03-04", "2027-03-06"]])),
             "windows": WINDOWS,
             "steps": steps,
             "retry": {"max_attempts": draw(st.integers(1, 4)), "backoff": ["10m", "2h"]},
@@ -106,6 +109,7 @@ def test_every_path_ends_within_max_attempts_and_windows(
 ) -> None:
     max_attempts = campaign.retry.max_attempts
     hours = Window.of(campaign.calling_hours) if campaign.calling_hours else None
+    calling = CallingRules.of(campaign, {})  # hours and skip dates (no state rows here)
     rules = campaign_steps(campaign)
     now, spent, number_index, calls = NOW, 0, 0, 0
     for reason, analysis in outcomes:
@@ -123,6 +127,7 @@ def test_every_path_ends_within_max_attempts_and_windows(
             wall_now=now,
             has_next_number=number_index < alternates,
             last=last,
+            rules=calling,
         )
         if not decision.due_again:
             assert decision.state in (LeadState.COMPLETED, LeadState.FAILED, LeadState.SKIPPED)
@@ -134,6 +139,7 @@ def test_every_path_ends_within_max_attempts_and_windows(
             at = decision.next_attempt_at
             assert is_open(named, [ZONE], at), (found.window, at)
             assert hours is None or is_open(hours, [ZONE], at), at
+            assert closed_reason(calling, Place(ZONE, ""), at) is None, at  # nor a skip date
         if decision.next_number:
             number_index += 1
             spent = spent if decision.keep_attempts else 0

@@ -4,13 +4,14 @@ checks and every README example — pure, table-tested."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from dialer.domain.calling_rules import CallingRules
 from dialer.domain.campaign import CampaignSettings, RetryRules
 from dialer.domain.next_call import call_settings
 from dialer.domain.reasons import NEVER_CONNECTED
@@ -22,7 +23,9 @@ from dialer.domain.routing import (
     route,
     step_problems,
 )
+from dialer.domain.step_windows import window_opening
 from dialer.domain.steps import Step, retry_steps
+from dialer.domain.timezones import zone
 from dialer.domain.variants import Variant
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -284,3 +287,35 @@ def test_the_readme_sequence_routes_as_it_says() -> None:
     assert (evening.window, evening.plan and evening.plan["agent_id"]) == ("evening", "agent_short")
     saturday = route(rules, ended("dial_no_answer", attempt=2), 2, 3)
     assert (saturday.window, saturday.next_number) == ("saturday_morning", True)
+
+
+# -- a named window's next opening, inside the calling rules -------------------------------
+
+CHICAGO_WED_0900 = datetime(2027, 3, 3, 15, 0, tzinfo=UTC)  # 09:00 in Chicago, a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("window", "skip_dates", "expected_local"),
+    [
+        ("17:00-19:30", [], "2027-03-03 17:00"),
+        ("17:00-19:30", ["2027-03-03"], "2027-03-04 17:00"),  # not on a skip date
+        ({"start": "09:00", "end": "12:00", "days": ["sat"]}, [], "2027-03-06 09:00"),
+        ("19:00-21:00", [], "2027-03-03 19:00"),  # its part inside calling hours
+        ("08:00-10:00", [], "2027-03-03 09:00"),  # open now, inside calling hours from 09:00
+        ("20:30-22:00", [], "2027-03-03 20:30"),  # never inside them: its own opening
+    ],
+)
+def test_a_named_window_opens_inside_the_calling_rules(
+    window: Any, skip_dates: list[str], expected_local: str
+) -> None:
+    campaign = settings(
+        calling_hours={"start": "09:00", "end": "20:00", "timezone": "America/Chicago"},
+        skip_dates=skip_dates,
+        windows={"w": window},
+    )
+    rules = CallingRules.of(campaign, {})
+    assert campaign.calling_hours is not None
+    at = window_opening(
+        campaign.windows["w"], campaign.calling_hours, "", CHICAGO_WED_0900, rules=rules
+    )
+    assert f"{at.astimezone(zone('America/Chicago')):%Y-%m-%d %H:%M}" == expected_local
