@@ -97,5 +97,5 @@ def endpoint_name(method: str, path: str) -> str:
     return name or method.lower()
 
 
-_TAG = re.compile(r"latest|latest_published|[a-z][a-z0-9_-]{0,19}")
+_TAG = re.compile(r"latest|latest_published|(?!v\d+$)[a-z][a-z0-9_-]{0,19}")
 GET_CALL = re.compile(r"/v2/get-call/([^/]+)")
