@@ -4,9 +4,11 @@ steps do not read it settles every call at its end, as before. On the fakes, vir
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from dialer.dialing.options import RunOutcome
+from dialer.domain.states import AttemptState
 
 from ..fakes import Ending
 from ..helpers import numbers
@@ -56,3 +58,39 @@ async def test_without_an_analysis_step_a_call_is_settled_at_its_end(rig: Rig) -
     assert rig.lead_states(campaign)[late] == ("skipped", 1)
     ended = rig.events("call_ended")
     assert len(ended) == 1 and ended[0]["why"] == "hung up"
+
+
+async def test_a_call_held_for_its_analysis_is_settled_by_whoever_takes_it_over(rig: Rig) -> None:
+    """The runner dies while its call waits for the analysis (the attempt stays placed, its
+    lease stands); the next runner takes it over and settles it once the analysis is in. A
+    step's plan for the next attempt, written at a call's end, survives the death too."""
+    interested, voicemail = numbers(2)
+    rig.api.endings[interested] = [
+        Ending(seconds=10.0, answers={"interested": "yes"}, analysis_after=120.0)
+    ]
+    rig.api.endings[voicemail] = [
+        Ending("voicemail_reached", seconds=10.0, analysis_after=120.0),
+        Ending(seconds=10.0, answers={"interested": "yes"}),
+    ]
+    steps = {
+        "steps": [
+            {"when": {"analysis.interested": "yes"}, "then": "complete"},
+            {
+                "when": {"outcome": "voicemail"},
+                "then": {"call": {"after": "5m", "agent_id": "short"}},
+            },
+        ]
+    }
+    campaign = rig.campaign(2, max_attempts=2, extra=steps)
+
+    with anyio.move_on_after(60.0):  # it dies a minute in: both calls over, no analysis yet
+        await rig.run(campaign, rig.options("dead", lease_seconds=10.0))
+    placed = [a for a in rig.store.attempts.values() if a.state is AttemptState.PLACED]
+    assert {a.to_number for a in placed} == {interested, voicemail}  # held, not settled
+
+    result = await rig.run(campaign, rig.options("heir", lease_seconds=10.0))
+
+    assert result.outcome is RunOutcome.FINISHED
+    assert rig.lead_states(campaign) == {interested: ("completed", 1), voicemail: ("completed", 2)}
+    second = [c for c in rig.api.records()["calls"] if c["to_number"] == voicemail][1]
+    assert second["agent_id"] == "short"  # the voicemail step's agent, through the store

@@ -313,6 +313,8 @@ class MemoryCallApi:
                     "to_number": c.request.to_number,
                     "from_number": c.request.from_number,
                     "agent_override": c.request.agent_override,
+                    "agent_id": c.request.override_agent_id,
+                    "agent_version": c.request.override_agent_version,
                     "created": c.created,
                     "terminal_at": c.terminal_at,
                     "reason": c.ending.reason,
