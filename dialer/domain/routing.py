@@ -236,6 +236,9 @@ def step_problems(settings: CampaignSettings) -> list[StepProblem]:
     variants = {v.name for v in settings.variants}
     for index, step in enumerate(steps):
         why = _contradiction(step.when)
+        top = settings.retry.max_attempts
+        if why is None and step.when.attempt is not None and min(step.when.attempt) > top:
+            why = f"attempt {min(step.when.attempt)} is beyond max_attempts ({top})"
         if why is not None:
             problems.append(StepProblem(index, "when", f"never matches: {why}"))
         for earlier in range(index):

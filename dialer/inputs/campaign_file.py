@@ -187,7 +187,7 @@ def validate_campaign(
             [
                 Problem(
                     path,
-                    line_of(lines, ("steps", p.index, p.field)),
+                    line_of(lines, ("steps", p.index, p.field)) if lines else 0,
                     f"steps.{p.index}.{p.field}",
                     p.message,
                 )

@@ -196,6 +196,10 @@ def test_the_retry_block_compiles_to_a_callback_and_a_backoff_step() -> None:
             ),
         ),
         (
+            [{"when": {"outcome": "busy", "attempt": [4, 5]}, "then": "complete"}],
+            (0, "when", "never matches: attempt 4 is beyond max_attempts (3)"),
+        ),
+        (
             [{"when": {"variant": "C"}, "then": "complete"}],
             (0, "when", "no variant named 'C'"),
         ),
