@@ -9,9 +9,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from dialer.domain.calls import CallStatus
-from dialer.domain.campaign import CampaignSettings
+from dialer.domain.campaign import CallingHours, CampaignSettings
 from dialer.domain.reasons import ANY_ERROR, KNOWN_REASONS, NEVER_CONNECTED, REACHED
-from dialer.domain.steps import NEXT_DAY, Family, Step, When, canon, retry_steps
+from dialer.domain.steps import NEXT_DAY, Family, LocalWindow, Step, When, canon, retry_steps
 
 MACHINE_REASONS = frozenset({"voicemail_reached", "machine_detected", "ivr_reached"})
 NO_ANSWER = frozenset({"dial_no_answer", "registered_call_timeout"})
@@ -254,11 +254,25 @@ def step_problems(settings: CampaignSettings) -> list[StepProblem]:
             known = ", ".join(sorted(settings.windows)) or "none declared"
             message = f"no window named {call.at!r} in windows ({known})"
             problems.append(StepProblem(index, "then", message))
+        elif call is not None and call.at is not None and settings.calling_hours is not None:
+            named = settings.windows[call.at]
+            if not _overlaps(named, settings.calling_hours):
+                message = f"window {call.at!r} never falls inside calling_hours"
+                problems.append(StepProblem(index, "then", message))
         unbound = settings.agent_id is None and not settings.variants
         versioned = call is not None and call.agent_version is not None and not call.agent_id
         if versioned and unbound:
             problems.append(StepProblem(index, "then", "agent_version needs an agent_id"))
     return problems
+
+
+def _overlaps(named: LocalWindow, hours: CallingHours) -> bool:
+    """Whether a named window and the calling hours share a local minute on a common day (a
+    window across midnight is given the benefit of the doubt)."""
+    if named.end < named.start or hours.end < hours.start:
+        return True
+    days = set(named.days) & set(hours.days)
+    return bool(days) and max(named.start, hours.start) < min(named.end, hours.end)
 
 
 def describe_steps(settings: CampaignSettings) -> list[str]:

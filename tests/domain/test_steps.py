@@ -216,6 +216,31 @@ def test_validate_names_unreachable_and_contradictory_rules(
     assert [(p.index, p.field, p.message) for p in found] == [problem]
 
 
+@pytest.mark.parametrize(
+    ("window", "problem"),
+    [
+        ("20:30-22:00", ["window 'w' never falls inside calling_hours"]),
+        (
+            {"start": "10:00", "end": "12:00", "days": ["sun"]},
+            ["window 'w' never falls inside calling_hours"],
+        ),
+        ("19:00-21:00", []),  # its part before 20:00 will do
+        ("22:00-01:00", []),  # across midnight: not judged
+    ],
+)
+def test_a_window_outside_the_calling_hours_is_refused(window: Any, problem: list[str]) -> None:
+    campaign = settings(
+        calling_hours={
+            "start": "09:00",
+            "end": "20:00",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+        },
+        windows={"w": window},
+        steps=[{"when": {"outcome": "voicemail"}, "then": {"call": {"at": "w"}}}],
+    )
+    assert [p.message for p in step_problems(campaign)] == problem
+
+
 def test_rules_that_only_overlap_are_both_reachable() -> None:
     steps = [
         {"when": {"outcome": "voicemail", "attempt": 1}, "then": "complete"},
