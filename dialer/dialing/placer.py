@@ -30,8 +30,14 @@ from dialer.domain.breaker import REJECTION_SPIKE, rejection_spike
 from dialer.domain.caller_id import voicemail_option
 from dialer.domain.lifecycle import Cause, paused
 from dialer.domain.next_call import call_settings
-from dialer.domain.policy import after_hook_failed, after_hook_refused, after_not_placed
+from dialer.domain.policy import (
+    after_hook_failed,
+    after_hook_refused,
+    after_not_placed,
+    after_outside_window,
+)
 from dialer.domain.predial import Allow, Failed, HookVerdict, Refuse
+from dialer.domain.step_windows import window_wait
 from dialer.domain.variants import assign_variant
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
@@ -135,6 +141,11 @@ class CallPlacer:
             )
             self._busy.pop(attempt.attempt_id, None)
             return
+        wall_now = self.options.clock.now()
+        opening = window_wait(self.campaign, attempt.plan, attempt.zone_key, wall_now)
+        if opening is not None:
+            await self._outside_window(attempt, opening - wall_now)
+            return
         variables: dict[str, str] = {}
         if self._hook is not None:
             verdict = await self._ask_hook(attempt)
@@ -185,6 +196,17 @@ class CallPlacer:
                 "metadata": attempt.call_metadata,
             }
         )
+
+    async def _outside_window(self, attempt: Attempt, opens_in: timedelta) -> None:
+        """A step's call reached its dial after its named window closed: given back unsent,
+        due again when the window opens (in wall-clock time, as calling hours are)."""
+        window = str((attempt.plan or {}).get("window"))
+        decision = after_outside_window(attempt.number, await self.store.now(), opens_in, window)
+        self._log.info("outside_step_window", attempt=attempt.attempt_id, window=window)
+        await self.store.record_not_placed(
+            attempt, self.options.worker_id, decision, error=None, sent=False
+        )
+        self._busy.pop(attempt.attempt_id, None)
 
     async def _not_dialed(self, attempt: Attempt, verdict: Refuse | Failed) -> None:
         """The pre-dial hook said no (the lead ends skipped with its reason) or did not answer

@@ -31,6 +31,7 @@ MACHINES = LEFT_A_MESSAGE | {"ivr_reached"}
 DEFAULT_CALLBACK_DELAY = timedelta(days=1)
 VOICEMAIL_LEFT = "voicemail message left"  # why a lead a voicemail message reached completes
 OVER_CONCURRENCY_DELAY = timedelta(seconds=30)
+WINDOW_WAIT = "step window"  # why a lead waits: its step's named window is closed
 
 
 @dataclass(frozen=True)
@@ -234,3 +235,18 @@ def after_hook_failed(attempt_number: int, now: datetime, retry_in: timedelta) -
 def after_hook_refused(reason: str) -> Decision:
     """The pre-dial hook said no: the lead ends skipped with its reason, no attempt spent."""
     return Decision(LeadState.SKIPPED, refund=True, lead_reason=reason, why=reason)
+
+
+def after_outside_window(
+    attempt_number: int, now: datetime, retry_in: timedelta, window: str
+) -> Decision:
+    """A step's attempt reached its dial outside the step's named window: not dialed, the
+    attempt given back, due again when the window opens."""
+    state = LeadState.PENDING if attempt_number <= 1 else LeadState.RETRY_WAIT
+    return Decision(
+        state,
+        now + retry_in,
+        refund=True,
+        wait_reason=f"{WINDOW_WAIT} {window}",
+        why=f"outside window {window}",
+    )

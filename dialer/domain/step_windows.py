@@ -4,12 +4,13 @@ dates, holidays), in the lead's local time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from dialer.domain.calling_rules import CallingRules, Place
 from dialer.domain.calling_rules import next_opening as rules_opening
-from dialer.domain.campaign import WEEKDAYS, CallingHours
+from dialer.domain.campaign import WEEKDAYS, CallingHours, CampaignSettings
 from dialer.domain.hours import Window, effective_zones, is_open, next_opening
 from dialer.domain.steps import LocalWindow
 
@@ -64,3 +65,19 @@ def window_opening(
             return first
         candidate = following
     return first
+
+
+def window_wait(
+    settings: CampaignSettings, plan: Mapping[str, Any] | None, zone_key: str, at: datetime
+) -> datetime | None:
+    """When an attempt a step sent to a named window may be dialed, if not at `at`: a lead
+    due at the window's opening may still reach its dial after the window closed (pacing, a
+    backlog, a pause). None: no window, or open now."""
+    name = (plan or {}).get("window")
+    named = settings.windows.get(name) if isinstance(name, str) else None
+    if named is None:
+        return None
+    hours = settings.calling_hours
+    if is_open(named_window(named), lead_zones(hours, zone_key), at):
+        return None
+    return window_opening(named, hours, zone_key, at)

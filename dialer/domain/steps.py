@@ -167,6 +167,8 @@ class CallAgain(_Strict):
             plan["dynamic_variables"] = dict(self.dynamic_variables)
         if self.voicemail is not None:
             plan["voicemail"] = self.voicemail.option()
+        if self.at is not None:
+            plan["window"] = self.at  # the dial itself waits for it (dialer.dialing.placer)
         return plan or None
 
 
@@ -217,7 +219,7 @@ class Then(_Strict):
             parts.append(f"in window {call.at}")
         if call.number != "current":
             parts.append("on the next alternate number")
-        parts.extend(f"{k}={v}" for k, v in (call.plan() or {}).items())
+        parts.extend(f"{k}={v}" for k, v in (call.plan() or {}).items() if k != "window")
         return " ".join(parts)
 
 

@@ -94,3 +94,24 @@ async def test_a_call_held_for_its_analysis_is_settled_by_whoever_takes_it_over(
     assert rig.lead_states(campaign) == {interested: ("completed", 1), voicemail: ("completed", 2)}
     second = [c for c in rig.api.records()["calls"] if c["to_number"] == voicemail][1]
     assert second["agent_id"] == "short"  # the voicemail step's agent, through the store
+
+
+async def test_a_step_s_call_is_dialed_only_inside_its_window(rig: Rig) -> None:
+    """A lead a step sent to the evening window that reaches its dial outside it (here: at
+    14:30 in New York, its plan already on the lead) is given back unsent, its attempt
+    refunded, and dialed when the window opens."""
+    (number,) = numbers(1)
+    rig.api.default_ending = Ending(seconds=10.0)
+    extra = {"windows": {"evening": "17:00-19:30"}}
+    campaign = rig.campaign(1, max_attempts=1, extra=extra)
+    (lead,) = [lead for lead in rig.store.leads.values() if lead.campaign_id == campaign]
+    lead.next_plan = {"window": "evening", "agent_id": "agent_evening"}
+
+    assert (await rig.run(campaign)).outcome is RunOutcome.FINISHED
+
+    assert rig.lead_states(campaign) == {number: ("completed", 1)}  # the early claim refunded
+    assert len(rig.events("outside_step_window")) == 1
+    (call,) = rig.api.records()["calls"]
+    assert call["agent_id"] == "agent_evening"
+    # the run began at 14:30 in New York: the call waited for 17:00, two and a half hours
+    assert call["created"] >= 2.5 * 3600

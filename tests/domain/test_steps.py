@@ -70,7 +70,13 @@ THREE = steps_of(
         (
             ended("voicemail_reached", attempt=1),
             1,
-            Route("call", "voicemail_reached", 1, window="evening", plan={"agent_id": "short"}),
+            Route(
+                "call",
+                "voicemail_reached",
+                1,
+                window="evening",
+                plan={"agent_id": "short", "window": "evening"},
+            ),
         ),
         # the first no-answer: no step of ours, the retry block's backoff
         (

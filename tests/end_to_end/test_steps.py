@@ -98,8 +98,8 @@ async def test_every_lead_ends_as_its_steps_say(store: Store, tmp_path: Path) ->
         ],
     )
     path = _campaign(tmp_path, voicemail, unanswered, alternate, yes, no)
-    # 16:59:50 in New York (the leads' zone): the evening window opens ten seconds later
-    options = fast_options(clock=Clock.from_iso("2026-12-07T21:59:50Z"), speed=50.0)
+    # 16:59:57 in New York (the leads' zone): the evening window opens three seconds later
+    options = fast_options(clock=Clock.from_iso("2026-12-07T21:59:57Z"), speed=50.0)
     assert (
         await run_in_process(store, engine, path, options, limit_seconds=20)
     ).outcome is RunOutcome.FINISHED
