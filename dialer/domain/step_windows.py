@@ -80,4 +80,5 @@ def window_wait(
     hours = settings.calling_hours
     if is_open(named_window(named), lead_zones(hours, zone_key), at):
         return None
-    return window_opening(named, hours, zone_key, at)
+    opening = window_opening(named, hours, zone_key, at)
+    return opening if opening > at else None  # a window that never opens holds nothing up

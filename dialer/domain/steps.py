@@ -252,6 +252,8 @@ class LocalWindow(_Strict):
     def _not_empty(self) -> LocalWindow:
         if self.start == self.end:
             raise ValueError("start and end are equal: the window would be empty")
+        if not self.days:
+            raise ValueError("days is empty: the window would never open")
         return self
 
 

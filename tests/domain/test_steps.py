@@ -23,7 +23,7 @@ from dialer.domain.routing import (
     route,
     step_problems,
 )
-from dialer.domain.step_windows import window_opening
+from dialer.domain.step_windows import window_opening, window_wait
 from dialer.domain.steps import Step, retry_steps
 from dialer.domain.timezones import zone
 from dialer.domain.variants import Variant
@@ -354,3 +354,15 @@ def test_a_named_window_opens_inside_the_calling_rules(
         campaign.windows["w"], campaign.calling_hours, "", CHICAGO_WED_0900, rules=rules
     )
     assert f"{at.astimezone(zone('America/Chicago')):%Y-%m-%d %H:%M}" == expected_local
+
+
+def test_a_window_wait_is_none_inside_the_window_and_the_opening_outside_it() -> None:
+    campaign = settings(windows={"evening": "17:00-19:30"})
+    plan = {"window": "evening"}
+    at_five = datetime(2027, 3, 3, 23, 30, tzinfo=UTC)  # 17:30 in Chicago
+    assert window_wait(campaign, plan, "America/Chicago", at_five) is None
+    assert window_wait(campaign, None, "America/Chicago", CHICAGO_WED_0900) is None
+    opening = window_wait(campaign, plan, "America/Chicago", CHICAGO_WED_0900)
+    assert opening == datetime(2027, 3, 3, 23, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="days is empty"):
+        settings(windows={"never": {"start": "17:00", "end": "18:00", "days": []}})
