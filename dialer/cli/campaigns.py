@@ -27,6 +27,7 @@ from dialer.domain.exit_codes import ExitCode, for_signal
 from dialer.domain.pacing import prior_warning
 from dialer.domain.preflight import Finding, Status
 from dialer.domain.results_push import missing_secret
+from dialer.domain.routing import describe_steps
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.inputs.problems import InputError
 from dialer.inputs.review import review_campaign, sorted_problems
@@ -50,6 +51,9 @@ def validate(campaign_file: Path) -> None:
         sys.exit(ExitCode.INVALID)
     leads_path = source.leads_path or source.path
     click.echo(f"{campaign_file}: {rules_in_force_line(source.campaign)}", err=True)
+    click.echo(f"{campaign_file}: steps, first match decides:", err=True)
+    for line in describe_steps(source.campaign):
+        click.echo(f"  {line}", err=True)
     prior = prior_warning(source.campaign.budget_usd, source.campaign.cost_per_minute)
     if prior is not None:
         click.echo(f"{campaign_file}: warning: {prior}", err=True)

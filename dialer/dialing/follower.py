@@ -83,6 +83,8 @@ class CallFollower:
         on_end: EndCallback,
         log: structlog.typing.FilteringBoundLogger,
         on_analysis: AnalysisCallback | None = None,
+        *,
+        hold_for_analysis: bool = False,
     ) -> None:
         self._client = client
         self._options = options
@@ -95,6 +97,10 @@ class CallFollower:
         self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (anyio time)
         self._known_ends: list[tuple[FollowedCall, PhoneCall]] = []  # over when placed
         self._batched = options.follow == FollowMode.LIST
+        # A campaign whose steps read a call's analysis settles a connected call once its
+        # analysis is in (or once it is given up on): call id -> give up at (anyio time)
+        self._hold = hold_for_analysis
+        self._held: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -146,7 +152,11 @@ class CallFollower:
         return True
 
     async def _finish(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
-        """The call is terminal: hand it to the end callback, then stop following it."""
+        """The call is terminal: hand it to the end callback, then stop following it (unless
+        it waits for its analysis: then it stays followed, and the next read that has the
+        analysis settles it)."""
+        if self._held_for_analysis(followed, call):
+            return
         try:
             await self._on_end(followed, call, source)
         finally:
@@ -163,6 +173,18 @@ class CallFollower:
         seconds = (anyio.current_time() - followed.followed_since) * self._options.speed
         mean = self._mean_call_seconds
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
+
+    def _held_for_analysis(self, followed: FollowedCall, call: PhoneCall) -> bool:
+        if not self._hold or call.call_status != CallStatus.ENDED or call.call_analysis:
+            self._held.pop(call.call_id, None)
+            return False
+        now = anyio.current_time()
+        wait = max(ANALYSIS_WAIT_SECONDS / self._options.speed, DETAILS_WAIT_FLOOR_SECONDS)
+        if self._held.setdefault(call.call_id, now + wait) <= now:
+            self._held.pop(call.call_id, None)  # given up: settled without it
+            return False
+        followed.next_read = now + self._options.scaled(self._options.analysis_pass_seconds)
+        return True
 
     async def run(self) -> None:
         """Follow every call until cancelled."""

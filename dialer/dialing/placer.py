@@ -29,8 +29,16 @@ from dialer.dialing.stopping import unless_stopped
 from dialer.domain.breaker import REJECTION_SPIKE, rejection_spike
 from dialer.domain.caller_id import voicemail_option
 from dialer.domain.lifecycle import Cause, paused
-from dialer.domain.policy import after_hook_failed, after_hook_refused, after_not_placed
+from dialer.domain.next_call import call_settings
+from dialer.domain.policy import (
+    after_hook_failed,
+    after_hook_refused,
+    after_not_placed,
+    after_outside_window,
+)
 from dialer.domain.predial import Allow, Failed, HookVerdict, Refuse
+from dialer.domain.step_windows import window_wait
+from dialer.domain.variants import assign_variant
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
 from dialer.retell import (
@@ -104,10 +112,11 @@ class CallPlacer:
         """Hold `attempt` as this process's to place (or reconcile); returns it with the
         voicemail option its create sends, worked out once (at its claim, or when it is taken
         over) and recorded when it is placed."""
-        option = voicemail_option(
-            self.campaign.voicemail, attempt.number, self.campaign.retry.max_attempts
-        )
-        attempt = replace(attempt, voicemail=option)
+        campaign = self.campaign
+        option = voicemail_option(campaign.voicemail, attempt.number, campaign.retry.max_attempts)
+        variant = assign_variant(campaign.name, attempt.lead_key, campaign.variants)
+        option = call_settings(campaign, variant, attempt.plan, option).voicemail
+        attempt = replace(attempt, voicemail=option, variant=variant.name if variant else None)
         self._busy[attempt.attempt_id] = attempt
         return attempt
 
@@ -132,6 +141,11 @@ class CallPlacer:
             )
             self._busy.pop(attempt.attempt_id, None)
             return
+        wall_now = self.options.clock.now()
+        opening = window_wait(self.campaign, attempt.plan, attempt.zone_key, wall_now)
+        if opening is not None:
+            await self._outside_window(attempt, opening - wall_now)
+            return
         variables: dict[str, str] = {}
         if self._hook is not None:
             verdict = await self._ask_hook(attempt)
@@ -153,12 +167,19 @@ class CallPlacer:
             "attempt_id": attempt.attempt_id,
         }
         option = attempt.voicemail
+        variant = next((v for v in self.campaign.variants if v.name == attempt.variant), None)
+        uses = call_settings(self.campaign, variant, attempt.plan, option)
         return CreateCallRequest(
             from_number=attempt.from_number or self.campaign.caller_ids[0],
             to_number=attempt.to_number,
-            override_agent_id=self.campaign.agent_id,
+            override_agent_id=uses.agent_id,
+            override_agent_version=uses.agent_version,
             metadata=metadata,
-            retell_llm_dynamic_variables={**attempt.dynamic_variables, **(variables or {})},
+            retell_llm_dynamic_variables={
+                **attempt.dynamic_variables,
+                **uses.dynamic_variables,
+                **(variables or {}),
+            },
             idempotency_key=attempt.attempt_id,
             agent_override={"agent": {"voicemail_option": option}} if option else None,
         )
@@ -175,6 +196,17 @@ class CallPlacer:
                 "metadata": attempt.call_metadata,
             }
         )
+
+    async def _outside_window(self, attempt: Attempt, opens_in: timedelta) -> None:
+        """A step's call reached its dial after its named window closed: given back unsent,
+        due again when the window opens (in wall-clock time, as calling hours are)."""
+        window = str((attempt.plan or {}).get("window"))
+        decision = after_outside_window(attempt.number, await self.store.now(), opens_in, window)
+        self._log.info("outside_step_window", attempt=attempt.attempt_id, window=window)
+        await self.store.record_not_placed(
+            attempt, self.options.worker_id, decision, error=None, sent=False
+        )
+        self._busy.pop(attempt.attempt_id, None)
 
     async def _not_dialed(self, attempt: Attempt, verdict: Refuse | Failed) -> None:
         """The pre-dial hook said no (the lead ends skipped with its reason) or did not answer

@@ -19,6 +19,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from dialer.dialing.call_end import decide_call_end, holds_for_analysis
 from dialer.dialing.calling_gate import CallingGate
 from dialer.dialing.claim_plan import claim_request
 from dialer.dialing.follower import CallFollower, FollowedCall
@@ -27,10 +28,8 @@ from dialer.dialing.placer import CallPlacer
 from dialer.dialing.ports import CallApi, DialingStore
 from dialer.dialing.stopping import unless_stopped
 from dialer.domain.call_end import HealthRules
-from dialer.domain.caller_id import leaves_message
 from dialer.domain.calling_rules import PlaceFilter
 from dialer.domain.lifecycle import Cause
-from dialer.domain.policy import after_call
 from dialer.domain.states import AttemptState, CampaignStatus
 from dialer.inputs.rule_book import calling_rules
 from dialer.observability.logs import loggable_number
@@ -69,9 +68,14 @@ class CampaignRunner:
         self._dial_group: anyio.abc.TaskGroup | None = None
         self._log = log.bind(campaign=campaign.name, worker=options.worker_id)
         self._follower = CallFollower(
-            client, options, self._call_ended, self._log, on_analysis=self._analysis_came
+            client,
+            options,
+            self._call_ended,
+            self._log,
+            on_analysis=self._analysis_came,
+            hold_for_analysis=holds_for_analysis(self.campaign),
         )
-        rules = calling_rules(self.campaign)
+        self._rules = rules = calling_rules(self.campaign)
         self._gate = CallingGate(store, campaign.id, rules, options.clock)
         self._health = HealthRules.of(self.campaign)
         # what every claim of this campaign may take
@@ -294,18 +298,8 @@ class CampaignRunner:
         """The follower saw the call's end: one decision — the lead's next state, what the call
         does to its from-number and to the campaign — written in one transaction."""
         attempt = followed.attempt
-        decision = after_call(
-            self.campaign,
-            attempt.number,
-            attempt.zone_key,
-            call.call_status,
-            call.disconnection_reason,
-            now=await self.store.now(),
-            wall_now=self.options.clock.now(),
-            speed=self.options.speed,
-            voicemail_left=leaves_message(attempt.voicemail),
-            has_next_number=attempt.has_next_number,
-        )
+        now = await self.store.now()
+        decision = decide_call_end(self.campaign, self.options, attempt, call, now, self._rules)
         with anyio.CancelScope(shield=True):
             done = await self.store.record_call_end(
                 attempt, self.options.worker_id, decision, call.call_end(), self._health

@@ -25,6 +25,7 @@ from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.results_push import ResultsWebhook
 from dialer.domain.spelling import closest
 from dialer.domain.state_rules import ClockTime, StateRuleRow, us_state_codes
+from dialer.domain.steps import LocalWindow, Step
 from dialer.domain.timezones import is_known_zone, known_zones
 from dialer.domain.variables import StringVariables
 from dialer.domain.variants import Variant
@@ -276,6 +277,9 @@ class CampaignSettings(_Strict):
     goal: GoalSetting | None = None
     # Each lead's (and attempt's) result POSTed, signed (dialer.domain.results_push)
     results_webhook: ResultsWebhook | None = None
+    # Outcome-routed steps (dialer.domain.routing), before the retry block's; named windows
+    steps: list[Step] = Field(default_factory=list)
+    windows: dict[str, LocalWindow] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

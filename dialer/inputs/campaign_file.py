@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
+from dialer.domain.routing import step_problems
 from dialer.domain.spelling import closest
 from dialer.inputs.problems import InputError, Problem
 from dialer.inputs.yamlsource import (
@@ -174,12 +175,26 @@ def validate_campaign(
     """`data` as a campaign file's settings, or InputError with every problem, located by
     `lines` (empty: line 0, the field alone locates it) and named by `path`."""
     try:
-        return CampaignFile.model_validate(data)
+        campaign = CampaignFile.model_validate(data)
     except ValidationError as exc:
         problems = _problems_from(exc, path, lines)
         if not lines:
             problems = [Problem(p.file, 0, p.field, p.message) for p in problems]
         raise InputError(problems) from None
+    found = step_problems(campaign)
+    if found:
+        raise InputError(
+            [
+                Problem(
+                    path,
+                    line_of(lines, ("steps", p.index, p.field)) if lines else 0,
+                    f"steps.{p.index}.{p.field}",
+                    p.message,
+                )
+                for p in found
+            ]
+        )
+    return campaign
 
 
 def _read_number_file(path: Path, name: str, lines: dict[tuple[str | int, ...], int]) -> list[str]:

@@ -44,6 +44,7 @@ LEAD_FIELDS = (
     "cost_usd",
     "last_cost_usd",
     "from_number",
+    "variant",
     "analysis",
 )
 ATTEMPT_FIELDS = (
@@ -65,6 +66,7 @@ ATTEMPT_FIELDS = (
     "cost_usd",
     "from_number",
     "voicemail_action",
+    "variant",
     "analysis",
 )
 # What makes a spreadsheet read a cell as a formula (or a DDE command): the ASCII signs, `|`,

@@ -68,6 +68,7 @@ class CreateCallRequest(BaseModel):
     from_number: str
     to_number: str
     override_agent_id: str | None = None
+    override_agent_version: int | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     retell_llm_dynamic_variables: dict[str, str] = Field(default_factory=dict)
     idempotency_key: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from dialer.domain.calls import CallStatus
 from dialer.domain.reasons import ENDS_UNCONNECTED
@@ -67,6 +68,8 @@ class OutcomeRule:
     outcomes: list[str]
     number: str | None = None
     suffix: str | None = None
+    # what the callee tells the agent (the analysis' custom_analysis_data), over random answers
+    answers: dict[str, Any] = field(default_factory=dict)
 
     def matches(self, to_number: str) -> bool:
         if self.number is not None:
@@ -99,6 +102,10 @@ class OutcomeScript:
         reasons = [r for r, _ in mix or self.mix]
         weights = [w for _, w in mix or self.mix]
         return rng.choices(reasons, weights)[0]
+
+    def answers_for(self, to_number: str) -> dict[str, Any]:
+        """The scripted answers of the first rule for this number (none: random ones)."""
+        return next((dict(r.answers) for r in self.rules if r.matches(to_number)), {})
 
     def peek_rejection(self, to_number: str) -> str | None:
         """`reject_400`/`reject_422` when the next create for this number must be refused."""

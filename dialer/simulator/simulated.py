@@ -58,7 +58,7 @@ class SimCall:
     agent_override: Any = None
     answers: dict[str, Any] = field(default_factory=dict)  # what the callee told the agent
     successful: bool | None = None  # Retell's call_successful, when a profile decides it
-    agent_version: int = 1
+    agent_version: int | str = 1  # override_agent_version, else the agent's current (1)
 
     def status_at(self, sim_elapsed: float) -> str:
         if sim_elapsed < self.outcome.ring_seconds:
@@ -257,6 +257,10 @@ class SimulatedRetell:
         record.answer = "201"
         return Reply(201, self.call_json(call, now))
 
+    def _answers(self, to_number: str) -> dict[str, Any]:
+        """What the callee says, as the analysis reports it: random, or scripted per number."""
+        return {**callee_answers(self.rng), **self.script.answers_for(to_number)}
+
     def _make_call(self, body: dict[str, Any], now: float) -> SimCall:
         to_number = str(body["to_number"])
         from_number = str(body["from_number"])
@@ -287,7 +291,7 @@ class SimulatedRetell:
             to_number=to_number,
             agent_override=body.get("agent_override"),
             agent_id=agent_id,
-            agent_version=version if isinstance(version, int) else 1,
+            agent_version=version if version is not None else 1,
             metadata=body.get("metadata"),
             variables=dict(body.get("retell_llm_dynamic_variables") or {}),
             outcome=outcome,
@@ -298,9 +302,9 @@ class SimulatedRetell:
             analysis_after=self.late_analysis_seconds
             if self.rng.random() < self.late_analysis_share
             else 0.0,
-            answers=profile.answers(self.rng, callee_answers(self.rng))
+            answers=profile.answers(self.rng, self._answers(to_number))
             if profile
-            else callee_answers(self.rng),
+            else self._answers(to_number),
             successful=profile.successful(self.rng) if profile else None,
         )
         self.calls[call.call_id] = call

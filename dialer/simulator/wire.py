@@ -77,6 +77,11 @@ def create_body_problem(body: dict[str, Any]) -> Reply | None:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return error_reply(422, "metadata must be an object")
+    version = body.get("override_agent_version")
+    if version is not None and not (
+        (is_int(version) and version >= 0) or _TAG.fullmatch(str(version))
+    ):
+        return error_reply(400, "override_agent_version must be a version number or a tag")
     return None
 
 
@@ -92,4 +97,5 @@ def endpoint_name(method: str, path: str) -> str:
     return name or method.lower()
 
 
+_TAG = re.compile(r"latest|latest_published|(?!v\d+$)[a-z][a-z0-9_-]{0,19}")
 GET_CALL = re.compile(r"/v2/get-call/([^/]+)")

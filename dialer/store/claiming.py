@@ -209,6 +209,8 @@ class ClaimingQueries(StoreBase):
                 leads.c.from_number,
                 leads.c.alternates,
                 leads.c.number_index,
+                leads.c.lead_key,
+                leads.c.next_plan,
                 leads.c.removed_at,
                 suppressed.label("suppressed"),
             )

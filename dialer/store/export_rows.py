@@ -51,6 +51,7 @@ LEAD_EXPORT: Select[Any] = select(
     .label("cost_cents"),
     _last.c.cost_cents.label("last_cost_cents"),
     leads.c.from_number,
+    _last.c.variant,
 ).select_from(
     leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
         _outcome, _outcome.c.id == _LAST_CONNECTED
@@ -76,6 +77,7 @@ ATTEMPT_EXPORT: Select[Any] = select(
     attempts.c.cost_cents,
     attempts.c.from_number,
     attempts.c.voicemail_action,
+    attempts.c.variant,
 ).join(leads, leads.c.id == attempts.c.lead_id)
 
 # The rows' keys (the export turns analysis and cents into its own columns:

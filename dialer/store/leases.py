@@ -86,7 +86,10 @@ class LeaseQueries(StoreBase):
                     attempts.c.created_at,
                     leads.c.alternates,
                     leads.c.number_index,
+                    leads.c.lead_key,
+                    leads.c.next_plan,
                     leads.c.zones,
+                    leads.c.states,
                     leads.c.dynamic_variables,
                     leads.c.call_metadata,
                 )

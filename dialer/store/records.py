@@ -62,6 +62,11 @@ class Attempt:
     has_next_number: bool = False  # the lead has an alternate number left to try
     # the create's agent_override.agent.voicemail_option (None: the agent's own setting)
     voicemail: dict[str, Any] | None = None
+    lead_key: str = ""  # the lead's id in its list (what its variant is assigned by)
+    states: str = ""  # the lead's states key (state rules)
+    alternate: bool = False  # placed to one of the lead's alternate numbers
+    plan: dict[str, Any] | None = None  # what a step said this attempt uses (leads.next_plan)
+    variant: str | None = None  # the lead's variant, worked out when the attempt is taken
 
     @property
     def voicemail_action(self) -> str | None:
@@ -80,6 +85,10 @@ def attempt_for_lead(lead: Any, campaign_id: int, **attempt: Any) -> Attempt:
         dynamic_variables=lead.dynamic_variables,
         call_metadata=lead.call_metadata,
         has_next_number=len(lead.alternates or []) > lead.number_index,
+        lead_key=lead.lead_key,
+        states=lead.states,
+        alternate=lead.number_index > 0,
+        plan=lead.next_plan,
         **attempt,
     )
 

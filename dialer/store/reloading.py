@@ -356,5 +356,6 @@ class ReloadQueries(StoreBase):
                     next_attempt_at=now,
                     skip_reason=None,
                     wait_reason=None,
+                    next_plan=None,  # a step's plan was for the old number's next call
                 )
         await conn.execute(leads.update().where(leads.c.id == lead_id).values(**values))

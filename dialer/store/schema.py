@@ -137,6 +137,9 @@ leads = Table(
     Column("removed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # What the lead's next attempt uses, as the step that scheduled it says (agent_id,
+    # agent_version, dynamic_variables, voicemail); None: the campaign's (or variant's) own.
+    Column("next_plan", JSONType),
     UniqueConstraint("campaign_id", "lead_key"),
 )
 _due = leads.c.state.in_(DUE_LEAD_STATES)

@@ -71,6 +71,7 @@ class SettlingQueries(NotificationQueries):
                     "sent_at": now,
                     "api_error": None,
                     "voicemail_action": attempt.voicemail_action,
+                    "variant": attempt.variant,
                     "lease_expires_at": now + timedelta(seconds=lease_seconds),
                 },
             )
@@ -169,7 +170,7 @@ class SettlingQueries(NotificationQueries):
             )
             if not ok:
                 return CallEndRecord(written=False)
-            await self._write_lead_decision(conn, attempt, decision, now)
+            await self._write_lead_decision(conn, attempt, decision, now, plan=True)
             await self._slot_freed(conn, attempt.campaign_id)
             if call.cost_cents is not None:
                 await self._bill(conn, attempts.c.id == attempt.attempt_id, call.cost_cents)
@@ -248,8 +249,16 @@ class SettlingQueries(NotificationQueries):
             await self.lock_campaign(conn, attempt.campaign_id)
 
     async def _write_lead_decision(
-        self, conn: AsyncConnection, attempt: Attempt, decision: Decision, now: datetime
+        self,
+        conn: AsyncConnection,
+        attempt: Attempt,
+        decision: Decision,
+        now: datetime,
+        *,
+        plan: bool = False,
     ) -> None:
+        """The lead's next state; `plan`: a call ended, so what its next attempt uses is the
+        decision's (an attempt given back keeps its plan)."""
         values: dict[str, Any] = {
             "state": decision.state,
             "next_attempt_at": decision.next_attempt_at or now,
@@ -260,8 +269,12 @@ class SettlingQueries(NotificationQueries):
         if decision.lead_reason is not None:
             values["skip_reason"] = decision.lead_reason
         values["wait_reason"] = decision.wait_reason
+        if plan:
+            values["next_plan"] = decision.next_plan
         if decision.next_number:
             values.update(await self._next_number(conn, attempt.lead_id))
+            if decision.keep_attempts:  # a step's move: the lead's max_attempts still holds
+                del values["attempts"]
         await conn.execute(leads.update().where(leads.c.id == attempt.lead_id).values(**values))
         if decision.due_again:  # only a lead due again can be caught by a cancel
             await self._skip_if_cancelled(conn, attempt.lead_id, now, events=False)

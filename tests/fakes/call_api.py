@@ -44,6 +44,9 @@ class Ending:
     reason: str = "user_hangup"
     status: str = "ended"  # `ended` connected; `not_connected`, `error` did not
     seconds: float = 30.0
+    # a connected call's custom analysis data, and how long after its end the analysis comes
+    answers: dict[str, Any] | None = None
+    analysis_after: float = 0.0
 
     @property
     def connected(self) -> bool:
@@ -290,8 +293,10 @@ class MemoryCallApi:
             data["duration_ms"] = duration_ms
             data["disconnection_reason"] = ending.reason
             data["call_cost"] = {"combined_cost": round(ending.seconds / 6, 2)}
-            if ending.connected:
+            if ending.connected and now >= call.terminal_at + ending.analysis_after:
                 data["call_analysis"] = {"call_successful": True, "in_voicemail": False}
+                if ending.answers is not None:
+                    data["call_analysis"]["custom_analysis_data"] = dict(ending.answers)
                 if not listing:
                     data["recording_url"] = f"https://recordings.example/{call.call_id}.wav"
         return PhoneCall.model_validate(data)
@@ -308,6 +313,8 @@ class MemoryCallApi:
                     "to_number": c.request.to_number,
                     "from_number": c.request.from_number,
                     "agent_override": c.request.agent_override,
+                    "agent_id": c.request.override_agent_id,
+                    "agent_version": c.request.override_agent_version,
                     "created": c.created,
                     "terminal_at": c.terminal_at,
                     "reason": c.ending.reason,

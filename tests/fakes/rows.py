@@ -58,6 +58,8 @@ class LeadRow:
     skip_reason: str | None = None
     wait_reason: str | None = None
     removed_at: datetime | None = None
+    lead_key: str = ""
+    next_plan: dict[str, Any] | None = None
 
     @property
     def lead_id(self) -> int:  # what dialer.store.records.attempt_for_lead reads
@@ -89,6 +91,7 @@ class AttemptRow:
     lease_expires_at: datetime | None
     state: AttemptState = AttemptState.DIALING
     voicemail_action: str | None = None
+    variant: str | None = None
     call_id: str | None = None
     call_status: str | None = None
     disconnection_reason: str | None = None

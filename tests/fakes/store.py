@@ -232,7 +232,7 @@ class MemoryStore(Tables):
         now = self.time.now()
         row.state, row.call_id, row.call_status = AttemptState.PLACED, call_id, call_status
         row.sent_at, row.api_error = now, None
-        row.voicemail_action = attempt.voicemail_action
+        row.voicemail_action, row.variant = attempt.voicemail_action, attempt.variant
         row.lease_expires_at = now + timedelta(seconds=lease_seconds)
         self.leads[attempt.lead_id].state = LeadState.IN_CALL
         return True
@@ -295,7 +295,7 @@ class MemoryStore(Tables):
             row.recording_url = call.recording_url
         row.settled_at, row.lease_expires_at = now, None
         row.settled_order = next(self._settles)
-        self._write_lead_decision(attempt, decision, now)
+        self._write_lead_decision(attempt, decision, now, plan=True)
         self._slot_freed(attempt.campaign_id)
         if call.cost_cents is not None:
             self._bill(row, call.cost_cents)

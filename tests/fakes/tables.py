@@ -71,6 +71,7 @@ class Tables:
                 next_attempt_at=now,
                 consent_at=lead.consent_at,
                 alternates=[a.as_json() for a in lead.alternates] or None,
+                lead_key=lead.key,
             )
             self.leads[row.id] = row
             places |= {lead.place, *(Place(a.zones, a.states) for a in lead.alternates)}
@@ -169,8 +170,12 @@ class Tables:
             campaign.breaker_since = now
         return True
 
-    def _write_lead_decision(self, attempt: Attempt, decision: Decision, now: datetime) -> None:
+    def _write_lead_decision(
+        self, attempt: Attempt, decision: Decision, now: datetime, *, plan: bool = False
+    ) -> None:
         lead = self.leads[attempt.lead_id]
+        if plan:
+            lead.next_plan = decision.next_plan
         lead.state = decision.state
         lead.next_attempt_at = decision.next_attempt_at or now
         if decision.refund:
@@ -182,7 +187,7 @@ class Tables:
             following = (lead.alternates or [])[lead.number_index]
             lead.to_number, lead.zones = following["to_number"], following["zones"]
             lead.states, lead.number_index = following["states"], lead.number_index + 1
-            lead.attempts = 0
+            lead.attempts = lead.attempts if decision.keep_attempts else 0
         cancelled = self.campaigns[lead.campaign_id].status is CampaignStatus.CANCELLED
         if decision.due_again and cancelled:
             lead.state, lead.skip_reason = LeadState.SKIPPED, SkipReason.CAMPAIGN_CANCELLED

@@ -236,6 +236,12 @@ async def test_a_bad_csv_is_answered_with_every_problem_and_nothing_is_stored(
     )
     typo = await api.put("/v1/campaigns/spring", json={**CAMPAIGN, "retyr": {}}, headers=auth)
     assert "did you mean 'retry'" in (await _problem(typo, 422))["problems"][0]["message"]
+    steps = [{"then": "complete"}, {"when": {"outcome": "busy"}, "then": {"skip": "busy"}}]
+    shadowed = await api.put(
+        "/v1/campaigns/spring", json={**CAMPAIGN, "steps": steps}, headers=auth
+    )
+    (problem,) = (await _problem(shadowed, 422))["problems"]
+    assert problem["field"] == "steps.1.when" and problem["message"].startswith("unreachable")
     assert await lead_rows(store) == []
 
 

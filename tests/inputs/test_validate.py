@@ -280,6 +280,55 @@ CASES = [
         "pacing.calls_per_second",
         "greater than 0; got -2",
     ),
+    # steps: each rule's faults, located (the rules' model, then the checks across rules)
+    *(
+        Case(f"steps-{name}", GOOD_CAMPAIGN + body, GOOD_LEADS, "campaign.yaml", line, field, words)
+        for name, body, line, field, words in [
+            (
+                "family",
+                "steps:\n  - when: {outcome: voicemial}\n    then: complete\n",
+                8,
+                "steps.0.when.outcome.0",
+                "did you mean voicemail?",
+            ),
+            (
+                "two-actions",
+                "steps:\n  - when: {outcome: voicemail}\n    then: {complete: true, skip: x}\n",
+                9,
+                "steps.0.then",
+                "say exactly one of call, complete, skip or callback",
+            ),
+            (
+                "reason",
+                "steps:\n  - when: {reason: no_answer}\n    then: complete\n",
+                8,
+                "steps.0.when.reason",
+                "did you mean dial_no_answer?",
+            ),
+            (
+                "unreachable",
+                "steps:\n  - then: complete\n  - when: {outcome: busy}\n    then: complete\n",
+                9,
+                "steps.1.when",
+                "unreachable: steps.0 matches every call this one would",
+            ),
+            (
+                "contradictory",
+                "steps:\n  - when: {outcome: voicemail, reason: dial_busy}\n    then: complete\n",
+                8,
+                "steps.0.when",
+                "never matches: reason dial_busy is never outcome voicemail",
+            ),
+            (
+                "window",
+                "steps:\n  - when: {outcome: busy}\n    then: {call: {at: night}}\n",
+                9,
+                "steps.0.then",
+                "no window named 'night' in windows (none declared)",
+            ),
+            ("window-span", "windows: {evening: 17:00-16}\n", 7, "windows.evening", "not a window"),
+        ]
+    ),
 ]
 
 
@@ -326,6 +375,19 @@ def test_bom_crlf_and_quoted_commas_are_fine(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(_write(tmp_path, case))])
     assert result.exit_code == 0, result.output
     assert "2 leads" in result.output
+
+
+def test_validate_prints_the_compiled_steps(tmp_path: Path) -> None:
+    body = "windows: {evening: 17:00-19:30}\nsteps:\n  - when: {outcome: voicemail}\n"
+    body += "    then: {call: {at: evening, agent_id: agent_short}}\n"
+    case = Case("ok", GOOD_CAMPAIGN + body, GOOD_LEADS, "", 0, "", "")
+    result = CliRunner().invoke(main, ["validate", str(_write(tmp_path, case))])
+    assert result.exit_code == 0, result.output
+    assert (
+        "  1. when outcome=voicemail → call again after 0s in window evening "
+        "agent_id=agent_short  [steps]"
+    ) in result.output
+    assert "  2. when reason=user_requested_callback → callback next_day  [retry]" in result.output
 
 
 def test_example_campaign_validates() -> None:

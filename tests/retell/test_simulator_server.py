@@ -101,3 +101,30 @@ def test_a_failure_inside_the_engine_is_a_500_not_a_silent_hang_up(
         assert client.get("/get-concurrency").status_code == 500
         monkeypatch.undo()
         assert client.get("/get-concurrency").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("version", "status", "recorded"),
+    [(7, 201, 7), ("prod", 201, "prod"), (-1, 400, None), ("v2", 400, None), (True, 400, None)],
+)
+def test_a_create_may_name_the_agent_version_and_the_call_reports_it(
+    simulator: tuple[SimulatedRetell, SimulatorServer],
+    version: object,
+    status: int,
+    recorded: object,
+) -> None:
+    engine, server = simulator
+    body = {
+        "from_number": "+14155550100",
+        "to_number": "+14155550124",
+        "override_agent_id": "agent_short",
+        "override_agent_version": version,
+    }
+    with httpx.Client(base_url=server.url, headers=AUTH) as client:
+        answer = client.post("/v2/create-phone-call", json=body)
+        assert answer.status_code == status, answer.text
+        if status == 201:
+            call = answer.json()
+            assert (call["agent_id"], call["agent_version"]) == ("agent_short", recorded)
+            (kept,) = [c for c in engine.records()["calls"] if c["call_id"] == call["call_id"]]
+            assert (kept["agent_id"], kept["agent_version"]) == ("agent_short", recorded)

@@ -56,6 +56,7 @@ README_LEAD_COLUMNS = [
     "cost_usd",
     "last_cost_usd",
     "from_number",
+    "variant",  # the lead's experiment arm (empty without one)
 ]
 ANALYSIS = {
     "call_successful": True,
