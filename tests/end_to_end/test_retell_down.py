@@ -82,7 +82,9 @@ async def test_a_total_outage_is_read_at_most_half_as_often_and_ends_in_a_dial(
     assert any(a == "503-outage" for _, a in creates)  # creates met the outage
     after = sorted(at for at, answer in creates if at >= down_to and answer != "503-outage")
     assert after and after[0] < down_to + 1.0, after[:3]
-    # (at real time a send can be late by a loop's turn: a looser window than at --speed)
-    check_invariants(records, max_attempts=1, cap=20, cps=5, jitter=0.1)
+    # Nothing dialed twice or over the cap. The rate, within a looser window than at --speed: at
+    # real time on a loaded machine one send can be late by a tenth of a second behind the
+    # next one on time (the pacing itself is tested at the store).
+    check_invariants(records, max_attempts=1, cap=20, cps=5, jitter=0.25)
     # one line when reads start backing off, one when Retell answers them again
     assert events.names == ["retell_reads_backing_off", "retell_reads_answered"], events.names
