@@ -216,6 +216,7 @@ class CallFollower:
 
     async def _list_loop(self, group: anyio.abc.TaskGroup) -> None:
         tick = self._options.scaled(self._options.follow_tick_seconds)
+        failing = False  # said once per run of failures (the client says when it backs off)
         while True:
             started = anyio.current_time()
             ids = [f.call_id for f in self._calls.values() if not f.reading]
@@ -223,8 +224,11 @@ class CallFollower:
                 try:
                     ended = await self._client.calls_by_id(page, _TERMINAL)
                 except RetellError as exc:  # the per-call fallback carries on meanwhile
-                    self._log.info("list_calls_failed", error=str(exc))
+                    if not failing:
+                        self._log.info("list_calls_failed", error=str(exc))
+                    failing = True
                     break
+                failing = False
                 asked = set(page)
                 known = anyio.current_time()
                 by_call = {f.call_id: f for f in self._calls.values() if f.call_id in asked}

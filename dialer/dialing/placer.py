@@ -315,8 +315,11 @@ class CallPlacer:
             failing = "list-calls"
             try:
                 calls = await self.client.find_calls_by_metadata("attempt_id", attempt.attempt_id)
-            except RetellError as exc:
-                self._log.info("reconcile_list_failed", attempt=attempt.attempt_id, error=str(exc))
+            except RetellError as exc:  # said once per run of failures, not per read
+                if delay == RECONCILE_BACKOFF_MIN:
+                    self._log.info(
+                        "reconcile_list_failed", attempt=attempt.attempt_id, error=str(exc)
+                    )
                 calls = None
             if calls:
                 if len(calls) > 1:

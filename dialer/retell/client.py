@@ -3,7 +3,8 @@
 A create that succeeds places a real phone call, so it is never retried here: its outcome is
 `Placed`, `NotPlaced` (the answer proves no call exists), `Ambiguous` (a call may exist) or
 `Fatal` (the account or key is refused). The runner decides what to do. Reads retry transient
-faults with tenacity.
+faults with tenacity, and while an endpoint keeps failing its reads back off together
+(read_backoff.py).
 
 The client also knows whether Retell can be reached at all: a connection that cannot be made
 (refused, DNS, TLS, connect timeout) on any request marks it unreachable, any answer marks it
@@ -62,6 +63,7 @@ from dialer.retell.models import (
     PhoneNumber,
     RetellLlm,
 )
+from dialer.retell.read_backoff import ReadBackoff
 from dialer.retell.recovery import Reachability, Recovery, _transient
 from dialer.retell.settings import ApiKey
 
@@ -115,6 +117,9 @@ class RetellClient:
         self._recovery = Recovery()
         self._reachability = Reachability(base_url)
         self._reachability.quiet = not log_reachability
+        # Reads of an endpoint that fails (5xx, 429, no answer) take turns, spaced by a capped
+        # exponential backoff, until its first good answer: quiet while Retell is down.
+        self.read_backoff = ReadBackoff(quiet=not log_reachability)
         # One budget for every read (get-call, list-calls, get-concurrency), whoever asks:
         # a large campaign or an outage never floods the API. Creates are paced by the
         # campaign's own fleet-wide calls_per_second instead.
@@ -231,17 +236,20 @@ class RetellClient:
 
     async def _request_once(self, method: str, path: str, **kwargs: Any) -> Any:
         endpoint = endpoint_of(path)
+        await self.read_backoff.turn(endpoint)
         if self._read_budget is not None:
             await self._read_budget.acquire()
         started = time.perf_counter()
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
+            self.read_backoff.observe(endpoint, None)
             self._observed(endpoint, started, exc)
             cause = transport_cause(exc)
             raise RetellTransportError(
                 f"{method} {path}: {type(exc).__name__} ({cause})", cause
             ) from None
+        self.read_backoff.observe(endpoint, response.status_code)
         self._observed(endpoint, started, response)
         if response.status_code >= 400:
             raise RetellStatusError(

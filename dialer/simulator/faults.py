@@ -25,6 +25,8 @@ class Faults:
     # (start, end) in real seconds since the simulator started: every create is answered 503
     # (no call made) in that window — an outage of the create endpoint alone.
     create_outage: tuple[float, float] | None = None
+    # (start, end) likewise: every endpoint answers 503 (a create makes no call) — Retell down.
+    outage: tuple[float, float] | None = None
     burst_429_every: float = 0.0  # every N real seconds, creates get 429 for `burst_429_seconds`
     burst_429_seconds: float = 1.0
     # every create is refused 400 with this message, whatever its lead (a broken from-number
@@ -66,3 +68,10 @@ def in_429_burst(faults: Faults, since_start: float) -> bool:
     """Whether creates get 429 now (`since_start`: real seconds since the simulator started)."""
     every = faults.burst_429_every
     return every > 0 and (since_start % every) < faults.burst_429_seconds
+
+
+def in_outage(faults: Faults, since_start: float, *, create: bool) -> bool:
+    """Whether a request answers 503 now: in the total outage's window, or (`create`) in the
+    create outage's (`since_start`: real seconds since the simulator started)."""
+    windows = [faults.outage, faults.create_outage if create else None]
+    return any(w is not None and w[0] <= since_start < w[1] for w in windows)

@@ -47,5 +47,6 @@ def records_of(engine: SimulatedRetell) -> dict[str, Any]:
         "creates": [asdict(r) for r in engine.creates],  # at, to_number, key, call, answer
         "webhooks": list(engine.webhooks),
         "requests": dict(engine.requests),
-        "read_times": list(engine.read_times),
+        "read_times": [t for t, e in engine.arrivals if e in ("get-call", "list-calls")],
+        "arrivals": [list(a) for a in engine.arrivals],  # [when, endpoint] of every request
     }

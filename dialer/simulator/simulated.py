@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dialer.domain.calls import ALIVE_CALL_STATUSES, CallStatus
-from dialer.simulator.faults import Faults, in_429_burst, malformed, read_fault
+from dialer.simulator.faults import Faults, in_429_burst, in_outage, malformed, read_fault
 from dialer.simulator.listing import CallListing
 from dialer.simulator.outcomes import Outcome, OutcomeRule, OutcomeScript, outcome_for
 from dialer.simulator.profiles import AgentProfiles
@@ -137,7 +137,7 @@ class SimulatedRetell:
         self.webhooks: list[dict[str, Any]] = []  # deliveries, for tests
         self.requests: Counter[str] = Counter()  # answered requests, by endpoint
         self.listing = CallListing(self)  # list-calls, v3 and the seed era's v2
-        self.read_times: list[float] = []  # when each get-call or list-calls arrived
+        self.arrivals: list[tuple[float, str]] = []  # (when, endpoint) of every request
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -168,8 +168,7 @@ class SimulatedRetell:
         delay = self.faults.slow_seconds if self.rng.random() < self.faults.slow else 0.0
         endpoint = endpoint_name(method, path)
         self.requests[endpoint] += 1
-        if endpoint in ("get-call", "list-calls"):
-            self.read_times.append(self.clock())
+        self.arrivals.append((self.clock(), endpoint))
         reply = self._route(method, path, query, body)
         reply.delay = max(reply.delay, delay)
         return reply
@@ -177,6 +176,8 @@ class SimulatedRetell:
     def _route(self, method: str, path: str, query: str, body: bytes) -> Reply:
         if path == "/v2/create-phone-call" and method == "POST":
             return self._create(body)
+        if in_outage(self.faults, self.clock() - self._start, create=False):
+            return error_reply(503, "Service Unavailable")
         if method == "GET" and (match := GET_CALL.fullmatch(path)):
             return self._read(lambda: self._get(match.group(1)))
         if path == "/v3/list-calls" and method == "POST":
@@ -205,7 +206,9 @@ class SimulatedRetell:
         to_number = body.get("to_number")
         record = CreateRecord(now, str(to_number), key if isinstance(key, str) else None, None, "")
         self.creates.append(record)
-
+        if in_outage(self.faults, now - self._start, create=True):
+            record.answer = "503-outage"
+            return error_reply(503, "Service Unavailable")
         if isinstance(key, str) and key in self._by_key:
             existing = self._by_key[key]
             if now - existing.created < IDEMPOTENCY_SECONDS:
@@ -225,10 +228,6 @@ class SimulatedRetell:
         if self.faults.create_refused is not None:
             record.answer = "400-refused"
             return error_reply(400, self.faults.create_refused)
-        outage = self.faults.create_outage
-        if outage is not None and outage[0] <= now - self._start < outage[1]:
-            record.answer = "503-outage"
-            return error_reply(503, "Service Unavailable")
         if in_429_burst(self.faults, now - self._start):
             record.answer = "429-burst"
             return error_reply(429, "Account rate limited", {"retry-after": "1"})
