@@ -199,7 +199,7 @@ async def test_a_failing_then_hanging_receiver_gets_everything_and_never_slows_d
         check=True,
     )
     delivery = json.loads(shown.stdout)["results_webhook"]
-    assert delivery["delivered"] == len(receiver.taken)
+    assert delivery["delivered"] == len(set(taken))  # a re-delivered event counts once
     assert (delivery["pending"], delivery["dead"], delivery["oldest_pending_age_seconds"]) == (
         0,
         0,
