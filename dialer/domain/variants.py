@@ -45,3 +45,15 @@ def assign_variant(
         if point < edge:
             return variant
     return variants[-1]
+
+
+def lead_variant(
+    recorded: str | None, campaign_name: str, lead_key: str, variants: Sequence[Variant]
+) -> str | None:
+    """A lead's variant, as the export, the results webhook and the experiment's report all
+    name it: the one its attempts recorded (a variant since renamed stays), else the one
+    `assign_variant` gives it (a lead not dialed yet); None without an experiment."""
+    if recorded is not None:
+        return recorded
+    assigned = assign_variant(campaign_name, lead_key, variants)
+    return assigned.name if assigned is not None else None

@@ -210,6 +210,9 @@ class LeadResult(BaseModel):
     cost_usd: float | None
     last_cost_usd: float | None
     from_number: str | None
+    variant: str | None = Field(
+        None, description="Its experiment arm (recorded, else assigned); null without one"
+    )
     analysis: dict[str, Any]
 
 

@@ -100,6 +100,7 @@ class SimulatedRetell:
         spam_after: dict[str, int] | None = None,
         workspace: Workspace | None = None,
         profiles: AgentProfiles | None = None,
+        draws_per_number: bool = False,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -109,6 +110,9 @@ class SimulatedRetell:
         self.faults = faults or Faults()
         self.script = OutcomeScript(rules=list(rules or []))
         self.rng = random.Random(seed)
+        # Each call's draws from its own generator (seed, number, its call count): a number's
+        # calls end alike whatever order concurrent creates arrive in.
+        self._seed, self.draws_per_number = seed, draws_per_number
         self.clock = clock
         self.default_agent_id = default_agent_id
         # the account's key info, agents, LLMs, flows and numbers (get-agent, …)
@@ -256,9 +260,9 @@ class SimulatedRetell:
         record.answer = "201"
         return Reply(201, self.call_json(call, now))
 
-    def _answers(self, to_number: str) -> dict[str, Any]:
+    def _answers(self, to_number: str, rng: random.Random) -> dict[str, Any]:
         """What the callee says, as the analysis reports it: random, or scripted per number."""
-        return {**callee_answers(self.rng), **self.script.answers_for(to_number)}
+        return {**callee_answers(rng), **self.script.answers_for(to_number)}
 
     def _make_call(self, body: dict[str, Any], now: float) -> SimCall:
         to_number = str(body["to_number"])
@@ -268,22 +272,23 @@ class SimulatedRetell:
         agent_id = str(body.get("override_agent_id") or self.default_agent_id)
         version = body.get("override_agent_version")
         profile = self.profiles.find(agent_id, version)
-        reason = self.script.next_reason(to_number, self.rng, profile.mix if profile else None)
+        index = self.script.calls_per_number.get(to_number, 0)
+        own = random.Random(f"{self._seed}:{to_number}:{index}")
+        rng = own if self.draws_per_number else self.rng
+        reason = self.script.next_reason(to_number, rng, profile.mix if profile else None)
         at = datetime.fromtimestamp(self.sim_ms(now) / 1000, UTC)
         if profile and not self.script.scripted(to_number):
-            reason = reason if profile.answered(self.rng, to_number, at) else "dial_no_answer"
+            reason = reason if profile.answered(rng, to_number, at) else "dial_no_answer"
         if from_number in self.spam_after and made >= self.spam_after[from_number]:
             reason = "marked_as_spam"
-        outcome = outcome_for(reason, self.rng)
+        outcome = outcome_for(reason, rng)
         if (
             self.call_seconds is not None
             and not self.script.scripted(to_number)
             and reason != "marked_as_spam"
         ):
             low, high = self.call_seconds
-            outcome = Outcome(
-                "user_hangup", CallStatus.ENDED, 0.5, self.rng.uniform(low, high) - 0.5
-            )
+            outcome = Outcome("user_hangup", CallStatus.ENDED, 0.5, rng.uniform(low, high) - 0.5)
         call = SimCall(
             call_id="call_" + uuid.uuid4().hex,
             from_number=from_number,
@@ -299,12 +304,12 @@ class SimulatedRetell:
             terminal_at=now + outcome.total_seconds / self.speed,
             idempotency_key=body.get("idempotency_key"),
             analysis_after=self.late_analysis_seconds
-            if self.rng.random() < self.late_analysis_share
+            if rng.random() < self.late_analysis_share
             else 0.0,
-            answers=profile.answers(self.rng, self._answers(to_number))
+            answers=profile.answers(rng, self._answers(to_number, rng))
             if profile
-            else self._answers(to_number),
-            successful=profile.successful(self.rng) if profile else None,
+            else self._answers(to_number, rng),
+            successful=profile.successful(rng) if profile else None,
         )
         self.calls[call.call_id] = call
         heapq.heappush(self._live_ends, call.terminal_at)

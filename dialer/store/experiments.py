@@ -18,7 +18,7 @@ from sqlalchemy import select
 from dialer.domain.calls import CallStatus
 from dialer.domain.experiment import Funnel, Heatmap, add_lead, local_slot
 from dialer.domain.goal import Goal
-from dialer.domain.variants import Variant, assign_variant
+from dialer.domain.variants import Variant, lead_variant
 from dialer.store.base import StoreBase
 from dialer.store.schema import attempts, leads
 
@@ -64,10 +64,8 @@ class ExperimentQueries(StoreBase):
             if lead is None:
                 return
             recorded = next((r["variant"] for r in reversed(rows) if r["variant"]), None)
-            if recorded is None:
-                assigned = assign_variant(campaign_name, lead["lead_key"], variants)
-                recorded = assigned.name if assigned is not None else campaign_name
-            funnel = funnels.setdefault(recorded, Funnel())  # a variant since renamed
+            name = lead_variant(recorded, campaign_name, lead["lead_key"], variants)
+            funnel = funnels.setdefault(name or campaign_name, Funnel())  # or since renamed
             add_lead(funnel, rows, goal)
 
         async with self.engine.connect() as conn:

@@ -4,12 +4,15 @@ columns, defined here once; the results outbox snapshots the same rows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.calls import CallStatus
-from dialer.store.schema import attempts, leads
+from dialer.domain.variants import Variant, lead_variant
+from dialer.store.schema import attempts, campaigns, leads
 
 _last = attempts.alias("last")
 _connected = attempts.alias("connected")
@@ -26,6 +29,18 @@ _LAST_CONNECTED = (
     .scalar_subquery()
 )
 _outcome = attempts.alias("outcome")
+_recorded = attempts.alias("recorded")
+# The variant the lead's latest attempt that recorded one was placed for (an attempt handed
+# back unsent records none): its experiment arm, as the experiment's report counts it.
+_RECORDED_VARIANT = (
+    select(_recorded.c.variant)
+    .where(_recorded.c.lead_id == leads.c.id)
+    .where(_recorded.c.variant.is_not(None))
+    .order_by(_recorded.c.created_at.desc(), _recorded.c.id.desc())
+    .limit(1)
+    .correlate(leads)
+    .scalar_subquery()
+)
 # One row per lead with its latest attempt, its last connected call's outcome, its spend.
 LEAD_EXPORT: Select[Any] = select(
     leads.c.lead_key.label("lead_id"),
@@ -51,7 +66,7 @@ LEAD_EXPORT: Select[Any] = select(
     .label("cost_cents"),
     _last.c.cost_cents.label("last_cost_cents"),
     leads.c.from_number,
-    _last.c.variant,
+    _RECORDED_VARIANT.label("variant"),
 ).select_from(
     leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
         _outcome, _outcome.c.id == _LAST_CONNECTED
@@ -84,3 +99,28 @@ ATTEMPT_EXPORT: Select[Any] = select(
 # dialer.reporting.export).
 LEAD_ROW_KEYS = tuple(c.name for c in LEAD_EXPORT.selected_columns)
 ATTEMPT_ROW_KEYS = tuple(c.name for c in ATTEMPT_EXPORT.selected_columns)
+
+
+# A campaign's name and variants, by id: what a lead row's variant is filled in from.
+CampaignVariants = dict[int, tuple[str, list[Variant]]]
+
+
+async def campaign_variants(conn: AsyncConnection, campaign_ids: Iterable[int]) -> CampaignVariants:
+    """The name and variants of each campaign (one statement; none without ids)."""
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        return {}
+    stmt = select(campaigns.c.id, campaigns.c.name, campaigns.c.config["variants"]).where(
+        campaigns.c.id.in_(ids)
+    )
+    return {
+        int(cid): (str(name), [Variant.model_validate(v) for v in listed or ()])
+        for cid, name, listed in await conn.execute(stmt)
+    }
+
+
+def with_variant(row: dict[str, Any], name: str, variants: list[Variant]) -> dict[str, Any]:
+    """A lead row with its variant: the one recorded, else the one its lead id is assigned
+    (a lead never placed: skipped, cancelled, waiting) — never empty in an experiment."""
+    row["variant"] = lead_variant(row["variant"], name, str(row["lead_id"]), variants)
+    return row

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.results_push import ATTEMPT_ENDED, LEAD_FINISHED
 from dialer.domain.states import TERMINAL_LEAD_STATES
-from dialer.store.export_rows import ATTEMPT_EXPORT, LEAD_EXPORT
+from dialer.store.export_rows import ATTEMPT_EXPORT, LEAD_EXPORT, campaign_variants, with_variant
 from dialer.store.schema import attempts, campaigns, leads, results_outbox
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"  # an event's delivery state
@@ -101,12 +101,17 @@ async def _insert_finished(conn: AsyncConnection, lead_ids: Sequence[int], now: 
     stmt = _with_keys(LEAD_EXPORT, leads.c.campaign_id, leads.c.id)
     for start in range(0, len(lead_ids), _CHUNK):
         chunk = lead_ids[start : start + _CHUNK]
-        rows = await conn.execute(
+        found = await conn.execute(
             stmt.where(leads.c.id.in_(chunk))
             .where(leads.c.state.in_(TERMINAL_LEAD_STATES))
             .order_by(leads.c.id)
         )
-        await _insert_events(conn, LEAD_FINISHED, [dict(r._mapping) for r in rows], now)
+        rows = [dict(r._mapping) for r in found]
+        named = await campaign_variants(conn, {r["_campaign"] for r in rows if not r["variant"]})
+        for row in rows:  # a lead never placed: the variant it is assigned
+            if row["_campaign"] in named:
+                with_variant(row, *named[row["_campaign"]])
+        await _insert_events(conn, LEAD_FINISHED, rows, now)
 
 
 def _with_keys(stmt: Select[Any], campaign: Any, lead: Any) -> Select[Any]:

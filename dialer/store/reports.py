@@ -23,7 +23,7 @@ from dialer.domain.states import (
 )
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware, count_rows
-from dialer.store.export_rows import ATTEMPT_EXPORT, LEAD_EXPORT
+from dialer.store.export_rows import ATTEMPT_EXPORT, LEAD_EXPORT, campaign_variants, with_variant
 from dialer.store.records import CampaignSummary, FromNumberStats
 from dialer.store.schema import attempts, campaigns, leads, retired_numbers
 from dialer.store.spending import read_spend
@@ -212,10 +212,14 @@ class ReportQueries(StoreBase):
     async def export_lead_rows(self, campaign_id: int) -> AsyncIterator[dict[str, Any]]:
         """One row per lead with its latest attempt (streamed), keyed by LEAD_ROW_KEYS."""
         stmt = LEAD_EXPORT.where(leads.c.campaign_id == campaign_id).order_by(leads.c.id)
+        async with self.engine.connect() as conn:
+            name, variants = (await campaign_variants(conn, [campaign_id])).get(
+                campaign_id, ("", [])
+            )
         async for data in self._stream(stmt):
             if data["state"] in TERMINAL_LEAD_STATES:
                 data["next_attempt_at"] = data["wait_reason"] = None
-            yield data
+            yield with_variant(data, name, variants)
 
     @rides_out_outages
     async def lead_rows_page(
@@ -236,6 +240,10 @@ class ReportQueries(StoreBase):
             stmt = stmt.where(leads.c.id > after)
         async with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in await conn.execute(stmt)]
+            name, variants = (await campaign_variants(conn, [campaign_id])).get(
+                campaign_id, ("", [])
+            )
+        rows = [with_variant(row, name, variants) for row in rows]
         more = len(rows) > limit
         rows = rows[:limit]
         keys = [row.pop("page_key") for row in rows]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from dialer.domain.campaign import CampaignSettings
-from dialer.domain.variants import Variant, assign_variant, variant_bucket
+from dialer.domain.variants import Variant, assign_variant, lead_variant, variant_bucket
 
 A = Variant(name="A", weight=50)
 B = Variant(name="B", agent_id="agent_b", agent_version=7, weight=50)
@@ -51,3 +51,21 @@ def test_another_campaign_splits_independently() -> None:
 def test_bad_variants_are_refused(variants: list[dict[str, object]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CampaignSettings(name="x", from_number="+14155550100", variants=variants)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "variants", "expected"),
+    [
+        ("B", [A, B], "B"),  # what its attempts recorded
+        ("old", [A, B], "old"),  # recorded, since renamed: kept
+        (None, [A, B], "hash"),  # not dialed yet: the hash's
+        (None, [], None),  # no experiment
+        ("A", [], "A"),  # recorded before the variants were dropped
+    ],
+)
+def test_a_lead_s_variant(
+    recorded: str | None, variants: list[Variant], expected: str | None
+) -> None:
+    hashed = assign_variant("spring", "lead-7", variants)
+    want = (hashed.name if hashed else None) if expected == "hash" else expected
+    assert lead_variant(recorded, "spring", "lead-7", variants) == want

@@ -17,6 +17,7 @@ import pytest
 import structlog
 
 from dialer.dialing.clock import Clock
+from dialer.domain.variants import Variant, assign_variant
 from dialer.http.api import ALLOWANCES, api_routes
 from dialer.http.app import create_app
 from dialer.http.server import Limits
@@ -341,6 +342,12 @@ async def test_the_campaign_read_carries_its_experiment(
     assert sum(v["funnel"]["leads"]["count"] for v in experiment["variants"]) == 8
     assert experiment["verdict"].startswith("Too few data to compare yet")
     assert experiment["comparisons"] == []  # nothing dialed: nothing to compare
+    arms = [Variant.model_validate(v) for v in body["variants"]]
+    results = (await api.get("/v1/campaigns/trial/results", headers=auth)).json()["items"]
+    assert [item["variant"] for item in results] == [
+        assign_variant("trial", key, arms).name  # type: ignore[union-attr]
+        for key, _ in rows
+    ]  # not dialed yet: each its assigned arm, as the experiment counts it
     plain = {**CAMPAIGN}
     assert (await api.put("/v1/campaigns/plain", json=plain, headers=writer)).status_code == 201
     assert (await api.get("/v1/campaigns/plain", headers=auth)).json()["experiment"] is None

@@ -22,7 +22,7 @@ from dialer.domain.states import LeadState
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.observability.metrics import METRICS
 from dialer.operations.loading import import_campaign
-from dialer.reporting.export import ATTEMPT_FIELDS
+from dialer.reporting.export import ATTEMPT_FIELDS, LEAD_FIELDS
 from dialer.reporting.results_push import ResultsPusher
 from dialer.store import ClaimRequest, Store
 from dialer.store.schema import campaigns
@@ -143,3 +143,10 @@ async def test_events_of_a_campaign_that_dropped_its_webhook_are_not_sent(
     assert sent == []
     delivery = (await store.results_delivery([campaign_id]))[campaign_id]
     assert delivery.last_error == "the campaign has no results_webhook any more"
+
+
+def test_the_readme_s_example_body_has_every_field_in_order() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split('```json\n{"event_id"', 1)[1].split("```", 1)[0]
+    body = json.loads('{"event_id"' + example)
+    assert list(body) == ["event_id", "event", "campaign", "event_at", *LEAD_FIELDS]

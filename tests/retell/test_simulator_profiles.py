@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
-from dialer.simulator import AgentProfile, AgentProfiles
+from dialer.simulator import AgentProfile, AgentProfiles, SimulatedRetell
 
-from ..fakes.planted import call_ends, planted_engine
+from ..fakes.planted import KEY, call_ends, planted_engine
 
 
 def test_a_version_s_profile_wins_over_its_agent_s() -> None:
@@ -46,6 +46,30 @@ def test_calls_end_and_are_analysed_as_their_agent_s_profile_says() -> None:
     custom = planted.analysis["custom_analysis_data"]
     assert (custom["renewed"], custom["plan"], custom["tier"]) == (True, "premium", "gold")
     assert default.call_status in {"ended", "not_connected", "error"}  # the default mix
+
+
+def test_with_draws_per_number_a_call_ends_alike_in_whatever_order_creates_arrive() -> None:
+    calls = [(f"+1212555{i:04d}", "agent_a") for i in range(40)]
+
+    def ends(order: list[tuple[str, str]]) -> dict[str, tuple[object, ...]]:
+        clock = [0.0]
+        engine = SimulatedRetell(
+            api_key=KEY,
+            seed=5,
+            clock=lambda: clock[0],
+            concurrency_limit=1_000,
+            profiles=AgentProfiles.from_config({"agent_a": {"analysis": {"renewed": 0.5}}}),
+            draws_per_number=True,
+        )
+        found = call_ends(engine, clock, order)
+        return {
+            number: (e.disconnection_reason, e.duration_ms, json.dumps(e.analysis, sort_keys=True))
+            for (number, _), e in zip(order, found, strict=True)
+        }
+
+    forward = ends(calls)
+    assert forward == ends(calls[::-1])
+    assert 0 < sum('"renewed": true' in e[2] for e in forward.values()) < len(calls)
 
 
 def test_answer_by_hour_at_the_callee_s_local_hour() -> None:

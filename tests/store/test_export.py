@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
+from dialer.domain.variants import Variant, assign_variant
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
 from dialer.reporting.export import ATTEMPT_FIELDS, LEAD_FIELDS, neutralized, runs_as_formula
@@ -134,6 +137,43 @@ async def test_lead_rows_in_csv_and_jsonl(store: Store, store_url: str, tmp_path
     assert lines[0]["analysis"] == {"renewed": "yes", "notes": "-- not interested"}
     assert lines[0]["call_summary"].startswith("=HYPERLINK")  # JSON is data, not a sheet
     assert lines[0]["cost_usd"] == 0.049 and lines[1]["cost_usd"] is None
+
+
+async def test_a_lead_s_variant_is_the_one_recorded_else_the_one_assigned(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    called, never = numbers(2)
+    arms = [{"name": "A"}, {"name": "B", "agent_id": "agent_b"}]
+    extra = {"agent_id": "agent_a", "variants": arms}
+    path = write_campaign(tmp_path, [called, never], name="exported", extra=extra)
+    campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
+    request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=2), 2, 30)
+
+    async def claim_both() -> dict[str, Any]:
+        return {a.to_number: a for a in (await store.claim(campaign_id, "w", request)).attempts}
+
+    first = await claim_both()
+    assert await store.record_placed(replace(first[called], variant="B"), "w", "c1", "ongoing", 30)
+    now = await store.now()
+    again = Decision(LeadState.RETRY_WAIT, next_attempt_at=now)
+    end = CallEnd("c1", "not_connected", "dial_no_answer")
+    assert (await store.record_call_end(first[called], "w", again, end)).written
+    unsent = Decision(LeadState.PENDING, refund=True)
+    assert await store.record_not_placed(first[never], "w", unsent, error=None, sent=False)
+    second = await claim_both()  # refused this time: its row records no variant
+    later = Decision(LeadState.RETRY_WAIT, next_attempt_at=now + timedelta(hours=1), refund=True)
+    assert await store.record_not_placed(second[called], "w", later, error="HTTP 400")
+    assert await store.record_not_placed(second[never], "w", unsent, error=None, sent=False)
+
+    assigned = assign_variant("exported", never, [Variant.model_validate(v) for v in arms])
+    assert assigned is not None
+    expected = {called: "B", never: assigned.name}  # never dialed: its hash's, as reported
+    rows = list(csv.DictReader(io.StringIO(await _export(store_url, "--format", "csv"))))
+    assert {r["to_number"]: r["variant"] for r in rows} == expected
+    page, _ = await store.lead_rows_page(campaign_id, None, None, 10)  # the API's leads
+    assert {r["to_number"]: r["variant"] for r in page} == expected
+    per_attempt = list(csv.DictReader(io.StringIO(await _export(store_url, "--attempts"))))
+    assert [r["variant"] for r in per_attempt] == ["B", ""]  # the call's; none for the refused
 
 
 async def test_attempt_rows(store: Store, store_url: str, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ lease that lapses hands an event to another process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from dialer.domain.calls import CallEnd
 from dialer.domain.campaign import Pacing
 from dialer.domain.policy import Decision
 from dialer.domain.states import LeadState
+from dialer.domain.variants import Variant, assign_variant
 from dialer.inputs.campaign_file import read_campaign_file
 from dialer.operations.loading import import_campaign
 from dialer.store import Attempt, ClaimRequest, Store, open_store, settling
@@ -123,6 +125,24 @@ async def test_a_cancel_finishes_waiting_leads_with_their_events(
     events = await _events(store)
     assert [e["kind"] for e in events] == ["lead_finished"] * 3
     assert {e["payload"]["skip_reason"] for e in events} == {"campaign cancelled"}
+
+
+async def test_events_carry_the_lead_s_variant(store: Store, tmp_path: Path) -> None:
+    arms = [{"name": "A"}, {"name": "B", "agent_id": "agent_b"}]
+    campaign_id = await _campaign(store, tmp_path, 2, agent_id="agent_a", variants=arms, **HOOK)
+    placed, waiting = (await store.claim(campaign_id, "w", REQUEST)).attempts
+    await _end(store, replace(placed, variant="B"))  # as the placer records it
+    unsent = Decision(LeadState.PENDING, refund=True)
+    assert await store.record_not_placed(waiting, "w", unsent, error=None, sent=False)
+    assert await store.cancel(campaign_id) == 1  # finished never dialed: the hash's variant
+    assigned = assign_variant("test", waiting.lead_key, [Variant.model_validate(v) for v in arms])
+    assert assigned is not None
+    events = [(e["kind"], e["payload"]["variant"]) for e in await _events(store)]
+    assert events == [
+        ("attempt_ended", "B"),
+        ("lead_finished", "B"),
+        ("lead_finished", assigned.name),
+    ]
 
 
 async def test_claims_keep_each_leads_order_and_leads_go_side_by_side(
