@@ -9,6 +9,10 @@ followed (the fallback never takes more than a share of the process's read budge
 unreadable for minutes is reported and still followed. Calls that ended without their
 analysis are looked at again by a slower pass over recently ended calls.
 
+In a fleet (several processes on one Postgres store), only the process holding the campaign's
+following lease reads Retell, for every placed call of the campaign; the others settle their
+calls from the ends it wrote to the store (dialer.dialing.fleet_following).
+
 Per call (`follow = "get-call"`, the behaviour before batched following): one `get-call` per
 live call, fast right after dialing and around the typical call length, slower in long calls.
 
@@ -25,9 +29,11 @@ import anyio
 import anyio.abc
 import structlog
 
+from dialer.dialing.fleet_following import FleetFollowing
 from dialer.dialing.options import FollowMode, RunOptions
 from dialer.dialing.ports import CallApi
 from dialer.domain.calls import TERMINAL_CALL_STATUSES, CallStatus
+from dialer.domain.following import plan_tick
 from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellError
 from dialer.store import Attempt
 
@@ -36,6 +42,7 @@ FALLBACK_BUDGET_SHARE = 0.4  # of the read budget, at most, for per-call fallbac
 ANALYSIS_WAIT_SECONDS = 600.0  # how long an ended call's analysis is waited for
 COST_WAIT_SECONDS = 120.0  # how long the cost of a call that never connected is waited for
 DETAILS_WAIT_FLOOR_SECONDS = 30.0  # … and at least this long in real seconds, whatever the speed
+SEEN_POLL_SECONDS = 1.0  # in a fleet: ends seen by another process, looked for at least this often
 _TERMINAL = sorted(TERMINAL_CALL_STATUSES)
 
 
@@ -83,6 +90,7 @@ class CallFollower:
         on_end: EndCallback,
         log: structlog.typing.FilteringBoundLogger,
         on_analysis: AnalysisCallback | None = None,
+        fleet: FleetFollowing | None = None,
     ) -> None:
         self._client = client
         self._options = options
@@ -95,6 +103,9 @@ class CallFollower:
         self._awaiting_analysis: dict[str, float] = {}  # call id -> give up at (anyio time)
         self._known_ends: list[tuple[FollowedCall, PhoneCall]] = []  # over when placed
         self._batched = options.follow == FollowMode.LIST
+        self._fleet = fleet if self._batched else None  # per call: each process its own
+        self._plan = plan_tick(shared=self._fleet is not None, holding=False)
+        self._seen_wake = anyio.Event()
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -109,6 +120,10 @@ class CallFollower:
     def awaiting_details(self) -> int:
         """Ended calls whose analysis, cost or recording this process still waits for."""
         return len(self._awaiting_analysis)
+
+    def ends_seen(self) -> None:
+        """Another process saw calls of the campaign end: settle ours among them now."""
+        self._seen_wake.set()
 
     def follow(
         self, attempt: Attempt, call: PhoneCall | str, *, read_now: bool = False
@@ -166,10 +181,19 @@ class CallFollower:
 
     async def run(self) -> None:
         """Follow every call until cancelled."""
+        try:
+            await self._run()
+        finally:
+            if self._fleet is not None:
+                await self._fleet.release()
+
+    async def _run(self) -> None:
         limit = anyio.Semaphore(self._options.poll_concurrency)
         async with anyio.create_task_group() as group:
             if self._batched:
                 group.start_soon(self._list_loop, group)
+            if self._fleet is not None:
+                group.start_soon(self._seen_loop, group)
             if self._on_analysis is not None:  # late analyses come however calls are followed
                 group.start_soon(self._analysis_loop)
             while True:
@@ -179,7 +203,7 @@ class CallFollower:
                 now = anyio.current_time()
                 soonest = now + 0.25
                 for followed in list(self._calls.values()):
-                    if followed.reading:
+                    if followed.reading or not self._plan.fallback_reads:
                         continue
                     if followed.next_read <= now:
                         followed.reading = True
@@ -196,7 +220,24 @@ class CallFollower:
         tick = self._options.scaled(self._options.follow_tick_seconds)
         while True:
             started = anyio.current_time()
-            ids = [f.call_id for f in self._calls.values() if not f.reading]
+            foreign: dict[str, str] = {}  # in a fleet, the holder's: call id -> attempt id
+            if self._fleet is not None:
+                self._plan = plan_tick(shared=True, holding=await self._fleet.hold())
+                if self._plan.list_calls:
+                    others = await self._fleet.foreign(set(self._calls))
+                    foreign = {call: attempt for attempt, call in others.items()}
+            if self._plan.list_calls:
+                await self._list_once(group, foreign)
+            await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
+
+    async def _list_once(self, group: anyio.abc.TaskGroup, foreign: dict[str, str]) -> None:
+        """One list-calls (a page at a time) for the calls followed here and, in a fleet's
+        holder, the other processes' calls, whose ends go to the store for them."""
+        ids = [f.call_id for f in self._calls.values() if not f.reading]
+        own = set(ids)
+        ids += [call_id for call_id in foreign if call_id not in own]
+        seen: list[tuple[str, PhoneCall]] = []
+        try:
             for page in _pages(ids):
                 try:
                     ended = await self._client.calls_by_id(page, _TERMINAL)
@@ -213,7 +254,28 @@ class CallFollower:
                     if listed is not None and call.is_terminal and not listed.reading:
                         listed.reading = True
                         group.start_soon(self._settle, listed, call, "list")
-            await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
+                    elif listed is None and call.is_terminal and call.call_id in foreign:
+                        seen.append((foreign[call.call_id], call))
+        finally:
+            if seen and self._fleet is not None:  # what was seen is written, even when stopping
+                with anyio.CancelScope(shield=True):
+                    await self._fleet.report(seen)
+
+    async def _seen_loop(self, group: anyio.abc.TaskGroup) -> None:
+        """In a fleet: settle this process's calls whose end another process saw, when told
+        (a notification) or at the latest every `SEEN_POLL_SECONDS`."""
+        assert self._fleet is not None
+        while True:
+            with anyio.move_on_after(self._options.scaled(SEEN_POLL_SECONDS)):
+                await self._seen_wake.wait()
+            self._seen_wake = anyio.Event()
+            if not self._calls:
+                continue
+            for attempt_id, call in await self._fleet.seen():
+                followed = self._calls.get(attempt_id)
+                if followed is not None and call.is_terminal and not followed.reading:
+                    followed.reading = True
+                    group.start_soon(self._settle, followed, call, "list")
 
     async def _settle(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
         try:

@@ -83,7 +83,7 @@ class Worker:
             with scope:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._report_gauges)
-                    group.start_soon(self.store.watch_freed_slots, self._slot_freed)
+                    group.start_soon(self.store.watch_freed_slots, self._slot_freed, self._seen)
                     group.start_soon(self._heartbeat)
         finally:
             with anyio.move_on_after(2, shield=True):
@@ -100,6 +100,11 @@ class Worker:
         runner = self.runners.get(campaign_id)
         if runner is not None:
             runner.slot_freed()
+
+    def _seen(self, campaign_id: int) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.ends_seen()
 
     def _start(self, group: anyio.abc.TaskGroup, row: CampaignRow) -> None:
         runner = CampaignRunner(self.store, self.client, row, self._options())

@@ -26,6 +26,7 @@ from dialer.store.errors import (
     is_transient_conflict,
     shown_url,
 )
+from dialer.store.following import FollowingQueries
 from dialer.store.leases import LeaseQueries
 from dialer.store.list_writer import (
     CampaignNotFoundError,
@@ -60,6 +61,7 @@ class Store(
     ClaimingQueries,
     SettlingQueries,
     LeaseQueries,
+    FollowingQueries,
     ReportQueries,
     NotificationQueries,
     ProcessQueries,
@@ -67,8 +69,8 @@ class Store(
     DoNotCallQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports, notifications, API tokens, the do-not-call list). Create with
-    `open_store`."""
+    settling, leases, following, reports, notifications, API tokens, the do-not-call list).
+    Create with `open_store`."""
 
 
 async def open_store(
