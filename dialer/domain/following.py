@@ -16,7 +16,7 @@ from datetime import datetime
 # few ticks (a slow store, a busy processor) keeps it; a holder that died is replaced once it
 # runs out.
 LEASE_TICKS = 12
-LEASE_FLOOR_SECONDS = 1.0  # never shorter (real seconds), whatever the simulator's speed
+LEASE_FLOOR_SECONDS = 2.0  # never shorter (real seconds), whatever the simulator's speed
 
 
 def lease_period(tick_seconds: float) -> float:

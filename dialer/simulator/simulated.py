@@ -396,4 +396,5 @@ class SimulatedRetell:
             "webhooks": list(self.webhooks),
             "requests": dict(self.requests),
             "read_times": list(self.read_times),
+            "end_ask_times": list(self.listing.end_ask_times),
         }

@@ -32,7 +32,7 @@ def test_who_may_hold_the_lease(
 
 @pytest.mark.parametrize(
     ("tick", "period"),
-    [(0.25, 3.0), (0.05, 1.0), (0.0125, 1.0), (1.0, 12.0)],
+    [(0.25, 3.0), (0.05, 2.0), (0.0125, 2.0), (1.0, 12.0)],
 )
 def test_lease_period(tick: float, period: float) -> None:
     assert lease_period(tick) == pytest.approx(period)
