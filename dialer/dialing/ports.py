@@ -65,6 +65,8 @@ class FollowingStore(Protocol):
         self, campaign_id: int, worker_id: str
     ) -> list[tuple[str, dict[str, Any]]]: ...
 
+    async def record_seen_call(self, call_id: str, call: dict[str, Any]) -> bool: ...
+
 
 class DialingStore(PlaceCounts, FollowingStore, Protocol):
     """What a campaign's runner uses of the store: claims, the fenced writes that settle an

@@ -46,13 +46,18 @@ class Worker:
 
     async def on_call_event(self, event: CallEvent) -> None:
         """A Retell webhook event: the runner following the call settles it now instead of at
-        its next poll; an analysis that comes after the end is added to the attempt. Events for
-        calls another process follows are left to its polling (the fallback for all)."""
+        its next poll; an analysis that comes after the end is added to the attempt. The end of
+        a call another process follows is written to the store for it (a fleet on Postgres),
+        which settles it at once; alone on SQLite, no other process follows calls."""
         if event.event == "call_started":
             return
         for runner in list(self.runners.values()):
             if await runner.call_reported(event.call):
                 break
+        else:  # another process follows it: in a fleet, it settles it from the store at once
+            if event.call.is_terminal and self.store.is_shared:
+                ended = event.call.model_dump(mode="json", exclude_none=True)
+                await self.store.record_seen_call(event.call.call_id, ended)
         if event.event == "call_analyzed":
             call = event.call
             await self.store.record_later_details(

@@ -105,6 +105,31 @@ class FollowingQueries(NotificationQueries):
             return written
 
     @rides_out_outages
+    async def record_seen_call(self, call_id: str, call: dict[str, Any]) -> bool:
+        """A webhook told this process of the end of a call another process follows: write it
+        down as if the lease's holder had seen it (that process settles it at once). False when
+        no placed attempt has that call."""
+        async with self.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(attempts.c.id, attempts.c.campaign_id)
+                    .where(attempts.c.call_id == call_id)
+                    .where(attempts.c.state == AttemptState.PLACED)
+                )
+            ).first()
+            if row is None:
+                return False
+            now = await self.now(conn)
+            result = await conn.execute(
+                self._insert(seen_call_ends)
+                .values(attempt_id=row.id, campaign_id=row.campaign_id, call=call, seen_at=now)
+                .on_conflict_do_nothing()
+            )
+            if result.rowcount:
+                await self._ends_seen(conn, int(row.campaign_id))
+            return True
+
+    @rides_out_outages
     async def seen_ends(self, campaign_id: int, worker_id: str) -> list[tuple[str, dict[str, Any]]]:
         """Ends seen of the placed calls `worker_id` holds in the campaign (attempt id, the
         call as listed): it settles them, fenced on its claim as every settle is."""

@@ -13,7 +13,12 @@ import anyio
 import pytest
 
 from dialer.dialing.runner import CampaignRunner
+from dialer.dialing.worker import Worker
+from dialer.domain.campaign import Pacing
 from dialer.domain.following import lease_period
+from dialer.retell import PhoneCall
+from dialer.retell.webhooks import CallEvent
+from dialer.store import ClaimRequest
 
 from ..fakes import Ending
 from ..helpers import check_invariants, numbers
@@ -93,3 +98,25 @@ async def test_a_holder_that_dies_is_replaced_and_no_call_is_left(rig: Rig) -> N
 async def _until_cancelled(runner: CampaignRunner, scope: anyio.CancelScope) -> None:
     with scope:
         await runner.run()
+
+
+async def test_a_webhook_for_another_process_call_is_written_for_it(rig: Rig) -> None:
+    """A worker told of the end of a call it does not follow writes it to the store, where the
+    process following the call settles it from (on SQLite no other process follows calls)."""
+    rig.store.shared = True
+    campaign = rig.campaign(1)
+    request = ClaimRequest(Pacing(calls_per_second=1000, max_concurrent_calls=5), 1, 30)
+    (attempt,) = (await rig.store.claim(campaign, "other", request)).attempts
+    assert await rig.store.record_placed(attempt, "other", "call-9", "ongoing", 30)
+    worker = Worker(rig.store, rig.api, lambda: rig.options("here"))
+
+    await worker.on_call_event(
+        CallEvent("call_started", PhoneCall(call_id="call-9", call_status="ongoing"))
+    )
+    assert await rig.store.seen_ends(campaign, "other") == []
+    await worker.on_call_event(
+        CallEvent("call_ended", PhoneCall(call_id="call-9", call_status="ended"))
+    )
+
+    ((seen_attempt, call),) = await rig.store.seen_ends(campaign, "other")
+    assert seen_attempt == attempt.attempt_id and call["call_status"] == "ended"

@@ -79,3 +79,21 @@ class FollowingTables:
             and (row := self.attempts[attempt_id]).claimed_by == worker_id
             and row.state is AttemptState.PLACED
         ]
+
+    async def record_seen_call(self, call_id: str, call: dict[str, Any]) -> bool:
+        await anyio.lowlevel.checkpoint()
+        row = next(
+            (
+                r
+                for r in self.attempts.values()
+                if r.call_id == call_id and r.state is AttemptState.PLACED
+            ),
+            None,
+        )
+        if row is None:
+            return False
+        if row.id not in self.seen:
+            self.seen[row.id] = (row.campaign_id, call)
+            for on_seen in list(self._seen_watchers):
+                on_seen(row.campaign_id)
+        return True

@@ -104,6 +104,22 @@ async def test_seen_ends_follow_an_attempt_taken_over(store: Store, tmp_path: Pa
     assert await store.seen_ends(campaign, "heir") == [(attempt.attempt_id, ENDED)]
 
 
+async def test_a_webhooks_end_is_written_for_the_attempts_process(
+    store: Store, tmp_path: Path
+) -> None:
+    campaign = await _campaign(store, tmp_path, 1)
+    request = ClaimRequest(Pacing(calls_per_second=1000, max_concurrent_calls=10), 1, 30)
+    (attempt,) = (await store.claim(campaign, "w", request)).attempts
+    assert not await store.record_seen_call("call-1", ENDED)  # not placed yet
+    assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
+
+    assert await store.record_seen_call("call-1", ENDED)
+    assert await store.record_seen_call("call-1", ENDED)  # again: nothing new
+    assert not await store.record_seen_call("call-unknown", ENDED)
+
+    assert await store.seen_ends(campaign, "w") == [(attempt.attempt_id, ENDED)]
+
+
 async def test_seen_ends_are_announced(store: Store, tmp_path: Path) -> None:
     if not store.is_shared:
         pytest.skip("one process per SQLite store: nothing to announce")

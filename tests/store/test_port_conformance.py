@@ -260,6 +260,9 @@ class StorePortContract:
         assert await store.seen_ends(campaign, "mine") == [(mine.attempt_id, call)]
         assert (await store.record_call_end(mine, "mine", COMPLETED, ANSWERED)).written
         assert await store.seen_ends(campaign, "mine") == []
+        assert await store.record_seen_call("call-2", call)  # a webhook, elsewhere
+        assert await store.seen_ends(campaign, "theirs") == [(theirs.attempt_id, call)]
+        assert not await store.record_seen_call("call-1", call)  # settled already
 
 
 class TestMemoryStore(StorePortContract):
