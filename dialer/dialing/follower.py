@@ -106,6 +106,7 @@ class CallFollower:
         self._fleet = fleet if self._batched else None  # per call: each process its own
         self._plan = plan_tick(shared=self._fleet is not None, holding=False)
         self._seen_wake = anyio.Event()
+        self._foreign: dict[str, str] = {}  # a fleet's holder: others' calls (call -> attempt)
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -220,15 +221,22 @@ class CallFollower:
         tick = self._options.scaled(self._options.follow_tick_seconds)
         while True:
             started = anyio.current_time()
-            foreign: dict[str, str] = {}  # in a fleet, the holder's: call id -> attempt id
-            if self._fleet is not None:
-                self._plan = plan_tick(shared=True, holding=await self._fleet.hold())
-                if self._plan.list_calls:
-                    others = await self._fleet.foreign(set(self._calls))
-                    foreign = {call: attempt for attempt, call in others.items()}
-            if self._plan.list_calls:
-                await self._list_once(group, foreign)
+            if self._fleet is None:
+                await self._list_once(group, {})
+            else:  # the store's part of a tick runs beside the list (of what the last one found)
+                plan, foreign = self._plan, self._foreign
+                async with anyio.create_task_group() as both:
+                    both.start_soon(self._refresh_fleet)
+                    if plan.list_calls:
+                        await self._list_once(group, foreign)
             await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
+
+    async def _refresh_fleet(self) -> None:
+        """Take or renew the following lease; the holder learns the others' calls."""
+        assert self._fleet is not None
+        self._plan = plan_tick(shared=True, holding=await self._fleet.hold())
+        others = await self._fleet.foreign(set(self._calls)) if self._plan.list_calls else {}
+        self._foreign = {call: attempt for attempt, call in others.items()}
 
     async def _list_once(self, group: anyio.abc.TaskGroup, foreign: dict[str, str]) -> None:
         """One list-calls (a page at a time) for the calls followed here and, in a fleet's
