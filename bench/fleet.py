@@ -128,7 +128,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         wide = int(args.seconds * 200 / 12)  # calls of 12 s on average, 200 at once
-        for workers in (int(n) for n in args.processes.split(",")):
+        for workers in (int(n) for n in args.processes.split(",") if n):
             label = f"{workers} (cap 200, 50 calls/s, calls 8-16 s)"
             print(row(folder, label, workers, 200, 50, "8-16", wide), flush=True)
         narrow = int(args.seconds * 10 / 3)  # calls of 3 s on average, 10 at once

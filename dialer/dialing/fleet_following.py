@@ -22,6 +22,7 @@ from dialer.domain.following import foreign_calls, lease_period
 from dialer.retell import PhoneCall
 
 RELEASE_SECONDS = 2.0  # how long a stopping holder tries to give the lease back
+PLACED_EVERY = 2  # the holder reads the campaign's placed calls every this many ticks
 
 
 class FleetFollowing:
@@ -41,6 +42,8 @@ class FleetFollowing:
         self.lease_seconds = lease_period(tick_seconds)
         self._log = log
         self.holding = False
+        self._placed: dict[str, str] | None = None  # the campaign's placed calls, last read
+        self._ticks = 0
 
     @classmethod
     def of(
@@ -64,6 +67,7 @@ class FleetFollowing:
         )
         if held != self.holding:
             self._log.info("following_lease_taken" if held else "following_lease_lost")
+            self._placed = None  # a new holder reads them at once
         self.holding = held
         return held
 
@@ -76,8 +80,12 @@ class FleetFollowing:
             await self._store.release_following(self._campaign_id, self._worker_id)
 
     async def foreign(self, own: set[str]) -> dict[str, str]:
-        """Placed calls of the campaign other processes follow (attempt id -> call id)."""
-        return foreign_calls(await self._store.placed_calls(self._campaign_id), own)
+        """Placed calls of the campaign other processes follow (attempt id -> call id), read
+        from the store every `PLACED_EVERY` ticks (a call lasts many)."""
+        self._ticks += 1
+        if self._placed is None or self._ticks % PLACED_EVERY == 0:
+            self._placed = await self._store.placed_calls(self._campaign_id)
+        return foreign_calls(self._placed, own)
 
     async def report(self, ends: list[tuple[str, PhoneCall]]) -> None:
         """Other processes' calls this holder saw end: into the store, announced."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialer.domain.states import AttemptState
@@ -30,7 +30,8 @@ class FollowingQueries(NotificationQueries):
         """Take or renew the campaign's following lease: True when `worker_id` holds it now
         (nobody held it, it held it, or its holder's lease ran out), for `lease_seconds`."""
         async with self.transaction() as conn:
-            now = await self.now(conn)
+            # the database's clock, read in the statement itself (one round trip a renewal)
+            now = func.clock_timestamp() if self.is_postgres else await self.now(conn)
             insert = self._insert(following_leases).values(
                 campaign_id=campaign_id,
                 holder=worker_id,
