@@ -84,7 +84,7 @@ class FleetFollowing:
         from the store every `PLACED_EVERY` ticks (a call lasts many)."""
         self._ticks += 1
         if self._placed is None or self._ticks % PLACED_EVERY == 0:
-            self._placed = await self._store.placed_calls(self._campaign_id)
+            self._placed = await self._store.placed_calls(self._campaign_id, self._worker_id)
         return foreign_calls(self._placed, own)
 
     async def report(self, ends: list[tuple[str, PhoneCall]]) -> None:

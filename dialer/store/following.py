@@ -63,9 +63,9 @@ class FollowingQueries(NotificationQueries):
             )
 
     @rides_out_outages
-    async def placed_calls(self, campaign_id: int) -> dict[str, str]:
-        """The campaign's placed calls whose end nobody has seen yet: attempt id -> call id,
-        whichever process placed them."""
+    async def placed_calls(self, campaign_id: int, other_than: str) -> dict[str, str]:
+        """The campaign's placed calls whose end nobody has seen yet, held by processes other
+        than `other_than` (the holder asking, which follows its own): attempt id -> call id."""
         seen = select(seen_call_ends.c.attempt_id).where(
             seen_call_ends.c.attempt_id == attempts.c.id
         )
@@ -74,6 +74,7 @@ class FollowingQueries(NotificationQueries):
             .where(attempts.c.campaign_id == campaign_id)
             .where(attempts.c.state == AttemptState.PLACED)
             .where(attempts.c.call_id.is_not(None))
+            .where(attempts.c.claimed_by != other_than)
             .where(~seen.exists())
         )
         async with self.engine.connect() as conn:

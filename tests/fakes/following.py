@@ -47,7 +47,7 @@ class FollowingTables:
         if self.following.get(campaign_id, ("", None))[0] == worker_id:
             self.following[campaign_id] = (worker_id, self.time.now())
 
-    async def placed_calls(self, campaign_id: int) -> dict[str, str]:
+    async def placed_calls(self, campaign_id: int, other_than: str) -> dict[str, str]:
         await anyio.lowlevel.checkpoint()
         return {
             row.id: row.call_id
@@ -55,6 +55,7 @@ class FollowingTables:
             if row.campaign_id == campaign_id
             and row.state is AttemptState.PLACED
             and row.call_id is not None
+            and row.claimed_by != other_than
             and row.id not in self.seen
         }
 

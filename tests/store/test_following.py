@@ -74,14 +74,15 @@ async def test_seen_ends_go_to_the_process_holding_the_attempt(
     assert await store.record_placed(mine, "mine", "call-1", "ongoing", 30)
     assert await store.record_placed(theirs, "theirs", "call-2", "ongoing", 30)
 
-    placed = await store.placed_calls(campaign)
+    placed = await store.placed_calls(campaign, "holder")
     assert placed == {mine.attempt_id: "call-1", theirs.attempt_id: "call-2"}  # not `unsent`
+    assert await store.placed_calls(campaign, "mine") == {theirs.attempt_id: "call-2"}
 
     seen = [(mine.attempt_id, ENDED)]
     assert await store.record_seen_ends(campaign, seen) == 1
     assert await store.record_seen_ends(campaign, seen) == 0  # once
     assert await store.record_seen_ends(campaign, []) == 0
-    assert await store.placed_calls(campaign) == {theirs.attempt_id: "call-2"}
+    assert await store.placed_calls(campaign, "holder") == {theirs.attempt_id: "call-2"}
     assert await store.seen_ends(campaign, "theirs") == []
     assert await store.seen_ends(campaign, "mine") == [(mine.attempt_id, ENDED)]
 

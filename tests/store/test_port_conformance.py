@@ -246,7 +246,8 @@ class StorePortContract:
         assert (await store.claim(campaign, "theirs", request)).attempts  # never placed
         assert await store.record_placed(mine, "mine", "call-1", "ongoing", 30)
         assert await store.record_placed(theirs, "theirs", "call-2", "ongoing", 30)
-        assert await store.placed_calls(campaign) == {
+        assert await store.placed_calls(campaign, "theirs") == {mine.attempt_id: "call-1"}
+        assert await store.placed_calls(campaign, "holder") == {
             mine.attempt_id: "call-1",
             theirs.attempt_id: "call-2",
         }
@@ -255,7 +256,7 @@ class StorePortContract:
         assert await store.record_seen_ends(campaign, [(mine.attempt_id, call)]) == 1
         assert await store.record_seen_ends(campaign, [(mine.attempt_id, call)]) == 0
 
-        assert await store.placed_calls(campaign) == {theirs.attempt_id: "call-2"}
+        assert await store.placed_calls(campaign, "holder") == {theirs.attempt_id: "call-2"}
         assert await store.seen_ends(campaign, "theirs") == []
         assert await store.seen_ends(campaign, "mine") == [(mine.attempt_id, call)]
         assert (await store.record_call_end(mine, "mine", COMPLETED, ANSWERED)).written
