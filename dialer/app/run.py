@@ -264,7 +264,11 @@ async def _run_campaign(
                 group.start_soon(watch_signals, runner.stop, received)
                 if config.progress:
                     group.start_soon(_show_progress, runner, store, console)
-                group.start_soon(store.watch_freed_slots, _for_campaign(row.id, runner.slot_freed))
+                group.start_soon(
+                    store.watch_freed_slots,
+                    _for_campaign(row.id, runner.slot_freed),
+                    _for_campaign(row.id, runner.ends_seen),
+                )
                 if sock is not None:
                     group.start_soon(_serve_run_dashboard, config, store, row.name, sock, client)
                 result = await runner.run()

@@ -9,6 +9,10 @@ followed (the fallback never takes more than a share of the process's read budge
 unreadable for minutes is reported and still followed. Calls that ended without their
 analysis are looked at again by a slower pass over recently ended calls.
 
+In a fleet (several processes on one Postgres store), only the process holding the campaign's
+following lease reads Retell, for every placed call of the campaign; the others settle their
+calls from the ends it wrote to the store (dialer.dialing.fleet_following).
+
 Per call (`follow = "get-call"`, the behaviour before batched following): one `get-call` per
 live call, fast right after dialing and around the typical call length, slower in long calls.
 
@@ -18,17 +22,23 @@ webhook saw it first.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-
 import anyio
 import anyio.abc
 import structlog
 
+from dialer.dialing.fleet_following import FleetFollowing
+from dialer.dialing.followed import (
+    AnalysisCallback,
+    EndCallback,
+    FollowedCall,
+    details_complete,
+    pages,
+)
 from dialer.dialing.options import FollowMode, RunOptions
 from dialer.dialing.ports import CallApi
 from dialer.domain.calls import TERMINAL_CALL_STATUSES, CallStatus
-from dialer.retell import MAX_PAGE, PhoneCall, RetellBodyError, RetellError
+from dialer.domain.following import plan_tick
+from dialer.retell import PhoneCall, RetellBodyError, RetellError
 from dialer.store import Attempt
 
 UNREADABLE_WARN_SECONDS = 300.0
@@ -36,43 +46,8 @@ FALLBACK_BUDGET_SHARE = 0.4  # of the read budget, at most, for per-call fallbac
 ANALYSIS_WAIT_SECONDS = 600.0  # how long an ended call's analysis is waited for
 COST_WAIT_SECONDS = 120.0  # how long the cost of a call that never connected is waited for
 DETAILS_WAIT_FLOOR_SECONDS = 30.0  # … and at least this long in real seconds, whatever the speed
+SEEN_POLL_SECONDS = 1.0  # in a fleet: ends seen by another process, looked for at least this often
 _TERMINAL = sorted(TERMINAL_CALL_STATUSES)
-
-
-@dataclass
-class FollowedCall:
-    """A placed call this process follows."""
-
-    attempt: Attempt
-    call_id: str
-    followed_since: float  # anyio.current_time(): virtual under a test clock
-    next_read: float  # its next get-call (the fallback, when following in batches)
-    last_read: float  # its state was last known then (a read, or a list that did not list it)
-    reading: bool = False  # a read (or a webhook's or a list's settling) is under way
-    failures: int = 0
-    warned_at: float = 0.0
-
-
-# Called once per call with its terminal state and what saw it ("list", "poll", "webhook").
-EndCallback = Callable[[FollowedCall, PhoneCall, str], Awaitable[None]]
-# Called with a call that ended earlier, now carrying its analysis.
-AnalysisCallback = Callable[[PhoneCall], Awaitable[None]]
-
-
-def _details_complete(call: PhoneCall, *, with_recording: bool) -> bool:
-    """Whether Retell has given all it adds after a call's end: its cost (every call, a call
-    that never connected too: it costs nothing, or little), and for a call that connected its
-    analysis (and its recording, which list items lack)."""
-    if call.cost_cents is None:
-        return False
-    if call.call_status != CallStatus.ENDED:
-        return True
-    return call.call_analysis is not None and (bool(call.recording_url) or not with_recording)
-
-
-def _pages(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), MAX_PAGE):
-        yield ids[start : start + MAX_PAGE]
 
 
 class CallFollower:
@@ -83,6 +58,7 @@ class CallFollower:
         on_end: EndCallback,
         log: structlog.typing.FilteringBoundLogger,
         on_analysis: AnalysisCallback | None = None,
+        fleet: FleetFollowing | None = None,
         *,
         hold_for_analysis: bool = False,
     ) -> None:
@@ -101,6 +77,11 @@ class CallFollower:
         # analysis is in (or once it is given up on): call id -> give up at (anyio time)
         self._hold = hold_for_analysis
         self._held: dict[str, float] = {}
+        self._fleet = fleet if self._batched else None  # per call: each process its own
+        self._plan = plan_tick(shared=self._fleet is not None, holding=False)
+        self._seen_wake = anyio.Event()
+        self._foreign: dict[str, str] = {}  # a fleet's holder: others' calls (call -> attempt)
+        self._list_failing = False  # the client says when it backs off
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -115,6 +96,10 @@ class CallFollower:
     def awaiting_details(self) -> int:
         """Ended calls whose analysis, cost or recording this process still waits for."""
         return len(self._awaiting_analysis)
+
+    def ends_seen(self) -> None:
+        """Another process saw calls of the campaign end: settle ours among them now."""
+        self._seen_wake.set()
 
     def follow(
         self, attempt: Attempt, call: PhoneCall | str, *, read_now: bool = False
@@ -161,7 +146,7 @@ class CallFollower:
             await self._on_end(followed, call, source)
         finally:
             self._calls.pop(followed.attempt.attempt_id, None)
-        if self._on_analysis and not _details_complete(call, with_recording=True):
+        if self._on_analysis and not details_complete(call, with_recording=True):
             # a call that never connected has only its cost to come, if anything: wait less;
             # a simulated clock's minutes can pass in a second: wait some real time too
             connected = call.call_status == CallStatus.ENDED
@@ -188,10 +173,19 @@ class CallFollower:
 
     async def run(self) -> None:
         """Follow every call until cancelled."""
+        try:
+            await self._run()
+        finally:
+            if self._fleet is not None:
+                await self._fleet.release()
+
+    async def _run(self) -> None:
         limit = anyio.Semaphore(self._options.poll_concurrency)
         async with anyio.create_task_group() as group:
             if self._batched:
                 group.start_soon(self._list_loop, group)
+            if self._fleet is not None:
+                group.start_soon(self._seen_loop, group)
             if self._on_analysis is not None:  # late analyses come however calls are followed
                 group.start_soon(self._analysis_loop)
             while True:
@@ -201,7 +195,7 @@ class CallFollower:
                 now = anyio.current_time()
                 soonest = now + 0.25
                 for followed in list(self._calls.values()):
-                    if followed.reading:
+                    if followed.reading or not self._plan.fallback_reads:
                         continue
                     if followed.next_read <= now:
                         followed.reading = True
@@ -216,19 +210,42 @@ class CallFollower:
 
     async def _list_loop(self, group: anyio.abc.TaskGroup) -> None:
         tick = self._options.scaled(self._options.follow_tick_seconds)
-        failing = False  # said once per run of failures (the client says when it backs off)
         while True:
             started = anyio.current_time()
-            ids = [f.call_id for f in self._calls.values() if not f.reading]
-            for page in _pages(ids):
+            if self._fleet is None:
+                await self._list_once(group, {})
+            else:  # the store's part of a tick runs beside the list (of what the last one found)
+                plan, foreign = self._plan, self._foreign
+                async with anyio.create_task_group() as both:
+                    both.start_soon(self._refresh_fleet)
+                    if plan.list_calls:
+                        await self._list_once(group, foreign)
+            await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
+
+    async def _refresh_fleet(self) -> None:
+        """Take or renew the following lease; the holder learns the others' calls."""
+        assert self._fleet is not None
+        self._plan = plan_tick(shared=True, holding=await self._fleet.hold())
+        others = await self._fleet.foreign(set(self._calls)) if self._plan.list_calls else {}
+        self._foreign = {call: attempt for attempt, call in others.items()}
+
+    async def _list_once(self, group: anyio.abc.TaskGroup, foreign: dict[str, str]) -> None:
+        """One list-calls (a page at a time) for the calls followed here and, in a fleet's
+        holder, the other processes' calls, whose ends go to the store for them."""
+        ids = [f.call_id for f in self._calls.values() if not f.reading]
+        own = set(ids)
+        ids += [call_id for call_id in foreign if call_id not in own]
+        seen: list[tuple[str, PhoneCall]] = []
+        try:
+            for page in pages(ids):
                 try:
                     ended = await self._client.calls_by_id(page, _TERMINAL)
                 except RetellError as exc:  # the per-call fallback carries on meanwhile
-                    if not failing:
+                    if not self._list_failing:  # said once per run of failures
                         self._log.info("list_calls_failed", error=str(exc))
-                    failing = True
+                    self._list_failing = True
                     break
-                failing = False
+                self._list_failing = False
                 asked = set(page)
                 known = anyio.current_time()
                 by_call = {f.call_id: f for f in self._calls.values() if f.call_id in asked}
@@ -239,7 +256,28 @@ class CallFollower:
                     if listed is not None and call.is_terminal and not listed.reading:
                         listed.reading = True
                         group.start_soon(self._settle, listed, call, "list")
-            await anyio.sleep(max(0.0, tick - (anyio.current_time() - started)))
+                    elif listed is None and call.is_terminal and call.call_id in foreign:
+                        seen.append((foreign[call.call_id], call))
+        finally:
+            if seen and self._fleet is not None:  # what was seen is written, even when stopping
+                with anyio.CancelScope(shield=True):
+                    await self._fleet.report(seen)
+
+    async def _seen_loop(self, group: anyio.abc.TaskGroup) -> None:
+        """In a fleet: settle this process's calls whose end another process saw, when told
+        (a notification) or at the latest every `SEEN_POLL_SECONDS`."""
+        assert self._fleet is not None
+        while True:
+            with anyio.move_on_after(self._options.scaled(SEEN_POLL_SECONDS)):
+                await self._seen_wake.wait()
+            self._seen_wake = anyio.Event()
+            if not self._calls:
+                continue
+            for attempt_id, call in await self._fleet.seen():
+                followed = self._calls.get(attempt_id)
+                if followed is not None and call.is_terminal and not followed.reading:
+                    followed.reading = True
+                    group.start_soon(self._settle, followed, call, "list")
 
     async def _settle(self, followed: FollowedCall, call: PhoneCall, source: str) -> None:
         try:
@@ -266,7 +304,7 @@ class CallFollower:
             for call_id, give_up in list(self._awaiting_analysis.items()):
                 if give_up < now:
                     del self._awaiting_analysis[call_id]
-            for page in _pages(list(self._awaiting_analysis)):
+            for page in pages(list(self._awaiting_analysis)):
                 try:
                     calls = await self._client.calls_by_id(page)
                 except RetellError as exc:
@@ -275,7 +313,7 @@ class CallFollower:
                 for call in calls:
                     if call.call_analysis is not None or call.cost_cents is not None:
                         await self._on_analysis(call)
-                    complete = _details_complete(call, with_recording=False)
+                    complete = details_complete(call, with_recording=False)
                     if complete and await self._read_what_lists_lack(call):
                         self._awaiting_analysis.pop(call.call_id, None)
 

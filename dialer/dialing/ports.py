@@ -40,7 +40,35 @@ class PlaceCounts(Protocol):
     async def waiting_by_place(self, campaign_id: int) -> dict[Place, int]: ...
 
 
-class DialingStore(PlaceCounts, Protocol):
+class FollowingStore(Protocol):
+    """Following a campaign's calls once per fleet (dialer.domain.following): the following
+    lease, the campaign's placed calls, and the ends its holder saw."""
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether several processes may serve one campaign from this store."""
+        ...
+
+    async def hold_following(
+        self, campaign_id: int, worker_id: str, lease_seconds: float
+    ) -> bool: ...
+
+    async def release_following(self, campaign_id: int, worker_id: str) -> None: ...
+
+    async def placed_calls(self, campaign_id: int, other_than: str) -> dict[str, str]: ...
+
+    async def record_seen_ends(
+        self, campaign_id: int, ends: Sequence[tuple[str, dict[str, Any]]]
+    ) -> int: ...
+
+    async def seen_ends(
+        self, campaign_id: int, worker_id: str
+    ) -> list[tuple[str, dict[str, Any]]]: ...
+
+    async def record_seen_call(self, call_id: str, call: dict[str, Any]) -> bool: ...
+
+
+class DialingStore(PlaceCounts, FollowingStore, Protocol):
     """What a campaign's runner uses of the store: claims, the fenced writes that settle an
     attempt, leases, and the few reads that decide when a run is over."""
 
@@ -136,7 +164,7 @@ class DialingStore(PlaceCounts, Protocol):
 
 class ServingStore(DialingStore, Protocol):
     """What a worker uses besides its runners' share: which campaigns to serve, their end,
-    and the wake-ups other processes send when they free a slot."""
+    and the wake-ups other processes send when they free a slot or see calls end."""
 
     async def campaigns_to_serve(self) -> list[CampaignRow]: ...
 
@@ -144,7 +172,9 @@ class ServingStore(DialingStore, Protocol):
 
     async def in_doubt_count(self, campaign_id: int) -> int: ...
 
-    async def watch_freed_slots(self, on_freed: Callable[[int], None]) -> None: ...
+    async def watch_freed_slots(
+        self, on_freed: Callable[[int], None], on_seen: Callable[[int], None] | None = None
+    ) -> None: ...
 
 
 class CallApi(Protocol):

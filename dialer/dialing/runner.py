@@ -4,12 +4,8 @@ follows it to its end (dialer.dialing.follower) and writes the decision on how i
 Every state change is one short transaction in the store, written before the next step that
 depends on it, so a process killed at any instant leaves a state the next run can finish: a call
 with a known id is followed until terminal, by us or, once our lease lapses, by whoever takes
-the attempt over (an attempt in doubt is reconciled by the placer first).
-
-While no connection to Retell can be made (the client says so), nothing new is claimed and a
-claimed lead not yet sent is handed back unsent: a refused connection proves no call, so
-this only saves the store a stream of requeued attempts.
-
+the attempt over (an attempt in doubt is reconciled by the placer first). While Retell cannot
+be reached, nothing new is claimed (a claimed lead not yet sent is handed back unsent).
 What happens to a lead is decided by the domain (dialer.domain.policy); the store records it.
 """
 
@@ -21,8 +17,10 @@ import structlog
 
 from dialer.dialing.call_end import decide_call_end, holds_for_analysis
 from dialer.dialing.calling_gate import CallingGate
-from dialer.dialing.claim_plan import claim_request
-from dialer.dialing.follower import CallFollower, FollowedCall
+from dialer.dialing.claim_plan import account_cap, claim_request
+from dialer.dialing.fleet_following import FleetFollowing
+from dialer.dialing.followed import FollowedCall
+from dialer.dialing.follower import CallFollower
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.placer import CallPlacer
 from dialer.dialing.ports import CallApi, DialingStore
@@ -34,7 +32,7 @@ from dialer.domain.states import AttemptState, CampaignStatus
 from dialer.inputs.rule_book import calling_rules
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
-from dialer.retell import PhoneCall, RetellError
+from dialer.retell import PhoneCall
 from dialer.store import RUN, Attempt, CampaignRow, Claim, NumberBusyError
 
 log = structlog.get_logger("dialer.runner")
@@ -67,12 +65,14 @@ class CampaignRunner:
         self._account_cap: int | None = None
         self._dial_group: anyio.abc.TaskGroup | None = None
         self._log = log.bind(campaign=campaign.name, worker=options.worker_id)
+        fleet = FleetFollowing.of(store, campaign.id, options, self._log)
         self._follower = CallFollower(
             client,
             options,
             self._call_ended,
             self._log,
-            on_analysis=self._analysis_came,
+            self._analysis_came,
+            fleet,
             hold_for_analysis=holds_for_analysis(self.campaign),
         )
         self._rules = rules = calling_rules(self.campaign)
@@ -105,6 +105,10 @@ class CampaignRunner:
         """Another process freed one of the campaign's slots: claim now, not at the next poll."""
         self._wakes["claim"].set()
 
+    def ends_seen(self) -> None:
+        """The process following the campaign saw calls end: settle ours among them now."""
+        self._follower.ends_seen()
+
     async def call_reported(self, call: PhoneCall) -> bool:
         """A webhook told how a call stands; returns whether this runner follows the call."""
         return await self._follower.report(call)
@@ -121,7 +125,7 @@ class CampaignRunner:
             await self._placer.aclose()
 
     async def _run(self) -> RunResult:
-        await self._read_account_capacity()
+        self._account_cap = await account_cap(self.client, self.store, self.row.id, self._log)
         async with anyio.create_task_group() as background:
             background.start_soon(self._follower.run)
             background.start_soon(self._lease_loop)
@@ -203,19 +207,6 @@ class CampaignRunner:
             event.set()
 
     # -- claiming --------------------------------------------------------------------------
-
-    async def _read_account_capacity(self) -> None:
-        """Never plan above the account's free concurrency (read once at start)."""
-        try:
-            concurrency = await self.client.get_concurrency()
-        except RetellError as exc:
-            self._log.warning("concurrency_unknown", error=str(exc))
-            return
-        free = concurrency.free
-        if free is not None:
-            own = await self.store.live_attempts(self.row.id)
-            self._account_cap = max(1, free + own)
-            self._log.info("account_concurrency", limit=concurrency.concurrency_limit, free=free)
 
     async def _places(self) -> PlaceFilter | None:
         """Which places may be dialed now (None: no rule restricts any)."""

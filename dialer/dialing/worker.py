@@ -46,13 +46,18 @@ class Worker:
 
     async def on_call_event(self, event: CallEvent) -> None:
         """A Retell webhook event: the runner following the call settles it now instead of at
-        its next poll; an analysis that comes after the end is added to the attempt. Events for
-        calls another process follows are left to its polling (the fallback for all)."""
+        its next poll; an analysis that comes after the end is added to the attempt. The end of
+        a call another process follows is written to the store for it (a fleet on Postgres),
+        which settles it at once; alone on SQLite, no other process follows calls."""
         if event.event == "call_started":
             return
         for runner in list(self.runners.values()):
             if await runner.call_reported(event.call):
                 break
+        else:  # another process follows it: in a fleet, it settles it from the store at once
+            if event.call.is_terminal and self.store.is_shared:
+                ended = event.call.model_dump(mode="json", exclude_none=True)
+                await self.store.record_seen_call(event.call.call_id, ended)
         if event.event == "call_analyzed":
             call = event.call
             await self.store.record_later_details(
@@ -83,7 +88,7 @@ class Worker:
             with scope:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._report_gauges)
-                    group.start_soon(self.store.watch_freed_slots, self._slot_freed)
+                    group.start_soon(self.store.watch_freed_slots, self._slot_freed, self._seen)
                     group.start_soon(self._heartbeat)
         finally:
             with anyio.move_on_after(2, shield=True):
@@ -100,6 +105,11 @@ class Worker:
         runner = self.runners.get(campaign_id)
         if runner is not None:
             runner.slot_freed()
+
+    def _seen(self, campaign_id: int) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is not None:
+            runner.ends_seen()
 
     def _start(self, group: anyio.abc.TaskGroup, row: CampaignRow) -> None:
         runner = CampaignRunner(self.store, self.client, row, self._options())

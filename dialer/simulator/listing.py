@@ -20,6 +20,9 @@ class CallListing:
 
     def __init__(self, engine: SimulatedRetell) -> None:
         self._engine = engine
+        # when each list-calls filtered on call_status arrived ("which of these ended?": how
+        # dialer follows calls, unlike reconciliations and later passes for analyses)
+        self.end_ask_times: list[float] = []
 
     def filtered(self, criteria: dict[str, Any]) -> list[SimCall]:
         """The calls matching Retell's CallFilter (every condition ANDs): call_id (StringFilter
@@ -74,8 +77,11 @@ class CallListing:
         problem = list_request_problem(parsed)
         if problem is not None:
             return error_reply(400, problem)
+        criteria = parsed.get("filter_criteria") or {}
+        if isinstance(criteria, dict) and "call_status" in criteria:
+            self.end_ask_times.append(self._engine.clock())
         try:
-            matching = self.filtered(parsed.get("filter_criteria") or {})
+            matching = self.filtered(criteria)
         except (TypeError, ValueError, AttributeError):  # a condition of the wrong shape
             return error_reply(400, "invalid filter_criteria")
         limit = parsed.get("limit", 50)

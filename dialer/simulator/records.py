@@ -48,5 +48,6 @@ def records_of(engine: SimulatedRetell) -> dict[str, Any]:
         "webhooks": list(engine.webhooks),
         "requests": dict(engine.requests),
         "read_times": [t for t, e in engine.arrivals if e in ("get-call", "list-calls")],
-        "arrivals": [list(a) for a in engine.arrivals],  # [when, endpoint] of every request
+        "arrivals": [list(a) for a in engine.arrivals],
+        "end_ask_times": list(engine.listing.end_ask_times),  # list-calls asking which calls ended
     }

@@ -28,6 +28,7 @@ from dialer.store.errors import (
 )
 from dialer.store.experiments import ExperimentCounts, ExperimentQueries
 from dialer.store.export_rows import ATTEMPT_ROW_KEYS, LEAD_ROW_KEYS
+from dialer.store.following import FollowingQueries
 from dialer.store.leases import LeaseQueries
 from dialer.store.list_writer import (
     CampaignNotFoundError,
@@ -63,6 +64,7 @@ class Store(
     ClaimingQueries,
     SettlingQueries,
     LeaseQueries,
+    FollowingQueries,
     ReportQueries,
     ExperimentQueries,
     NotificationQueries,
@@ -72,8 +74,8 @@ class Store(
     OutboxQueries,
 ):
     """Typed access to the store, one part per concern (campaigns, loading, claiming,
-    settling, leases, reports, experiments, notifications, API tokens, the do-not-call
-    list, the results outbox). Create with `open_store`."""
+    settling, leases, following, reports, experiments, notifications, API tokens, the
+    do-not-call list, the results outbox). Create with `open_store`."""
 
 
 async def open_store(

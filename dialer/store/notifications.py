@@ -20,6 +20,7 @@ from dialer.store.errors import is_connection_lost
 
 log = structlog.get_logger("dialer.store")
 SLOTS_CHANNEL = "dialer_slots"
+SEEN_PREFIX = "seen:"  # "seen:<campaign id>": the following lease's holder saw calls end
 _KEEPALIVE_SECONDS = 5.0
 _RECONNECT_SECONDS = 2.0
 
@@ -33,9 +34,12 @@ class NotificationQueries(StoreBase):
                 {"channel": SLOTS_CHANNEL, "campaign": str(campaign_id)},
             )
 
-    async def watch_freed_slots(self, on_freed: Callable[[int], None]) -> None:
+    async def watch_freed_slots(
+        self, on_freed: Callable[[int], None], on_seen: Callable[[int], None] | None = None
+    ) -> None:
         """Until cancelled: `on_freed(campaign_id)` whenever any process frees a slot of a
-        campaign. Reconnects by itself; does nothing on SQLite."""
+        campaign, and `on_seen(campaign_id)` whenever the process following its calls saw some
+        end (dialer.store.following). Reconnects by itself; does nothing on SQLite."""
         if not self.is_postgres:
             await anyio.sleep_forever()
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -43,6 +47,10 @@ class NotificationQueries(StoreBase):
         def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
             if payload.isdigit():
                 on_freed(int(payload))
+            elif on_seen is not None and payload.startswith(SEEN_PREFIX):
+                campaign = payload.removeprefix(SEEN_PREFIX)
+                if campaign.isdigit():
+                    on_seen(int(campaign))
 
         while True:
             try:

@@ -300,3 +300,25 @@ Index(
 )
 Index("ix_results_outbox_lead_id_id", results_outbox.c.lead_id, results_outbox.c.id)
 Index("ix_results_outbox_campaign_id_state", results_outbox.c.campaign_id, results_outbox.c.state)
+
+# Following a campaign's calls once per fleet (dialer.domain.following): the process that holds
+# a campaign's following lease asks Retell about every placed call of the campaign.
+following_leases = Table(
+    "following_leases",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("holder", String(64), nullable=False),  # the worker id
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Ends the lease's holder saw of calls another process placed: that process settles its attempt
+# from here (fenced on its claim, as always), woken by a notification.
+seen_call_ends = Table(
+    "seen_call_ends",
+    metadata,
+    Column("attempt_id", ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("call", JSONType, nullable=False),  # the call as Retell listed it
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+Index("ix_seen_call_ends_campaign_id", seen_call_ends.c.campaign_id)

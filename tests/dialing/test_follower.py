@@ -13,7 +13,8 @@ import anyio
 import pytest
 import structlog
 
-from dialer.dialing.follower import CallFollower, FollowedCall
+from dialer.dialing.followed import FollowedCall
+from dialer.dialing.follower import CallFollower
 from dialer.dialing.options import RunOptions
 from dialer.retell import CreateCallRequest, PhoneCall, Placed
 from dialer.store import Attempt

@@ -239,6 +239,8 @@ class MemoryCallApi:
         self, call_ids: Sequence[str], statuses: Sequence[str] | None = None
     ) -> list[PhoneCall]:
         await self._read("list-calls")
+        if statuses is not None:  # "which of these calls ended?": following, not a later pass
+            self._count("list-calls/ended")
         now = self.time.seconds()
         found = [self.calls[i] for i in dict.fromkeys(call_ids) if i in self.calls]
         return [

@@ -50,6 +50,7 @@ from dialer.store import (
 from dialer.store.records import attempt_for_lead
 
 from .clock import VirtualTime
+from .following import FollowingTables
 from .tables import Tables
 
 
@@ -61,11 +62,13 @@ class AlwaysAvailable:
         yield
 
 
-class MemoryStore(Tables):
-    """The dialing ports' store, in memory (see Tables for its rows)."""
+class MemoryStore(FollowingTables, Tables):
+    """The dialing ports' store, in memory (see Tables for its rows). `shared`: as Postgres,
+    several processes (runners) may serve one campaign and follow its calls once."""
 
-    def __init__(self, time: VirtualTime | None = None) -> None:
-        super().__init__(time)
+    def __init__(self, time: VirtualTime | None = None, *, shared: bool = False) -> None:
+        Tables.__init__(self, time)
+        FollowingTables.__init__(self, shared=shared)
         self.availability = AlwaysAvailable()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -399,9 +402,15 @@ class MemoryStore(Tables):
         await anyio.lowlevel.checkpoint()
         self.processes.pop(worker_id, None)
 
-    async def watch_freed_slots(self, on_freed: Callable[[int], None]) -> None:
+    async def watch_freed_slots(
+        self, on_freed: Callable[[int], None], on_seen: Callable[[int], None] | None = None
+    ) -> None:
         self._freed.append(on_freed)
+        if on_seen is not None:
+            self._seen_watchers.append(on_seen)
         try:
             await anyio.sleep_forever()
         finally:
             self._freed.remove(on_freed)
+            if on_seen is not None:
+                self._seen_watchers.remove(on_seen)

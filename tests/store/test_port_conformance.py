@@ -220,6 +220,51 @@ class StorePortContract:
         assert await subject.leads(two) == {shared[0]: skipped}
         assert not await store.has_unfinished_leads(two)
 
+    async def test_one_process_at_a_time_holds_the_following_lease(
+        self, subject: Subject, tmp_path: Path
+    ) -> None:
+        campaign = await subject.load(write_campaign(tmp_path, numbers(1)))
+        store = subject.store
+
+        assert await store.hold_following(campaign, "a", 30)
+        assert await store.hold_following(campaign, "a", 30)
+        assert not await store.hold_following(campaign, "b", 30)
+        assert await store.hold_following(campaign, "a", 0)  # run out at once
+        assert await store.hold_following(campaign, "b", 30)
+        assert not await store.hold_following(campaign, "a", 30)
+        await store.release_following(campaign, "b")
+        assert await store.hold_following(campaign, "a", 30)
+
+    async def test_seen_ends_reach_the_attempts_holder(
+        self, subject: Subject, tmp_path: Path
+    ) -> None:
+        campaign = await subject.load(write_campaign(tmp_path, numbers(3)))
+        store = subject.store
+        request = _request(cps=INSTANT, cap=5, limit=1)
+        (mine,) = (await store.claim(campaign, "mine", request)).attempts
+        (theirs,) = (await store.claim(campaign, "theirs", request)).attempts
+        assert (await store.claim(campaign, "theirs", request)).attempts  # never placed
+        assert await store.record_placed(mine, "mine", "call-1", "ongoing", 30)
+        assert await store.record_placed(theirs, "theirs", "call-2", "ongoing", 30)
+        assert await store.placed_calls(campaign, "theirs") == {mine.attempt_id: "call-1"}
+        assert await store.placed_calls(campaign, "holder") == {
+            mine.attempt_id: "call-1",
+            theirs.attempt_id: "call-2",
+        }
+        call = {"call_id": "call-1", "call_status": "ended"}
+
+        assert await store.record_seen_ends(campaign, [(mine.attempt_id, call)]) == 1
+        assert await store.record_seen_ends(campaign, [(mine.attempt_id, call)]) == 0
+
+        assert await store.placed_calls(campaign, "holder") == {theirs.attempt_id: "call-2"}
+        assert await store.seen_ends(campaign, "theirs") == []
+        assert await store.seen_ends(campaign, "mine") == [(mine.attempt_id, call)]
+        assert (await store.record_call_end(mine, "mine", COMPLETED, ANSWERED)).written
+        assert await store.seen_ends(campaign, "mine") == []
+        assert await store.record_seen_call("call-2", call)  # a webhook, elsewhere
+        assert await store.seen_ends(campaign, "theirs") == [(theirs.attempt_id, call)]
+        assert not await store.record_seen_call("call-1", call)  # settled already
+
 
 class TestMemoryStore(StorePortContract):
     @pytest.fixture
