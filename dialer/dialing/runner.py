@@ -6,11 +6,10 @@ depends on it, so a process killed at any instant leaves a state the next run ca
 with a known id is followed until terminal, by us or, once our lease lapses, by whoever takes
 the attempt over (an attempt in doubt is reconciled by the placer first).
 
-While no connection to Retell can be made (the client says so), nothing new is claimed and a
-claimed lead not yet sent is handed back unsent: a refused connection proves no call, so
-this only saves the store a stream of requeued attempts.
-
-What happens to a lead is decided by the domain (dialer.domain.policy); the store records it.
+While Retell cannot be reached, nothing new is claimed and a claimed lead not yet sent is handed
+back unsent (a refused connection proves no call). What happens to a lead is decided by the
+domain (dialer.domain.policy); the store records it. A `dialer load` that changed the campaign's
+settings is picked up before the next claim (dialer.dialing.run_settings).
 """
 
 from __future__ import annotations
@@ -21,17 +20,16 @@ import structlog
 
 from dialer.dialing.call_end import decide_call_end, holds_for_analysis
 from dialer.dialing.calling_gate import CallingGate
-from dialer.dialing.claim_plan import claim_request
 from dialer.dialing.follower import CallFollower, FollowedCall
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.placer import CallPlacer
 from dialer.dialing.ports import CallApi, DialingStore
+from dialer.dialing.run_settings import RunSettings, reloaded
 from dialer.dialing.stopping import unless_stopped
-from dialer.domain.call_end import HealthRules
 from dialer.domain.calling_rules import PlaceFilter
+from dialer.domain.campaign import CampaignSettings
 from dialer.domain.lifecycle import Cause
 from dialer.domain.states import AttemptState, CampaignStatus
-from dialer.inputs.rule_book import calling_rules
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
 from dialer.retell import PhoneCall, RetellError
@@ -56,8 +54,8 @@ class CampaignRunner:
         self.store = store
         self.client = client
         self.row = campaign
-        self.campaign = campaign.settings()
         self.options = options
+        self._settings = settings = RunSettings.of(campaign, options)
         self.stats = RunStats()
         self.stopping = anyio.Event()
         # One event per waiter: a waiter that re-arms its event must not swallow another's wake-up.
@@ -73,13 +71,9 @@ class CampaignRunner:
             self._call_ended,
             self._log,
             on_analysis=self._analysis_came,
-            hold_for_analysis=holds_for_analysis(self.campaign),
+            hold_for_analysis=holds_for_analysis(settings.campaign),
         )
-        self._rules = rules = calling_rules(self.campaign)
-        self._gate = CallingGate(store, campaign.id, rules, options.clock)
-        self._health = HealthRules.of(self.campaign)
-        # what every claim of this campaign may take
-        self._claim_request = claim_request(self.campaign, rules, options)
+        self._gate = CallingGate(store, campaign.id, settings.rules, options.clock)
         self._placer = CallPlacer(
             store,
             client,
@@ -108,6 +102,10 @@ class CampaignRunner:
     async def call_reported(self, call: PhoneCall) -> bool:
         """A webhook told how a call stands; returns whether this runner follows the call."""
         return await self._follower.report(call)
+
+    @property
+    def campaign(self) -> CampaignSettings:
+        return self._settings.campaign
 
     @property
     def active_calls(self) -> int:
@@ -157,6 +155,7 @@ class CampaignRunner:
             if not self.options.exit_when_done:
                 continue
             row = await self.store.campaign(self.row.id)
+            self._reload(row)
             self._status = row.status if row else CampaignStatus.CANCELLED
             reason = row.status_reason if row else None
             self._note_pause(reason)
@@ -185,8 +184,7 @@ class CampaignRunner:
         self.stats.paused = (reason or "paused") if paused else None
 
     def _details_still_coming(self) -> bool:
-        """Retell gives an ended call's analysis, cost and recording a while later: the run
-        waits for them (up to the follower's limit) so the results and the spend are whole."""
+        """Wait (to the follower's limit) for ended calls' later analysis, cost and recording."""
         waiting = self._follower.awaiting_details
         if waiting and not self.stats.awaiting_details:
             self._log.info("waiting_for_call_details", calls=waiting)
@@ -203,6 +201,15 @@ class CampaignRunner:
             event.set()
 
     # -- claiming --------------------------------------------------------------------------
+
+    def _reload(self, row: CampaignRow | None) -> None:
+        """Use the stored settings if `dialer load` changed them (not for calls placed)."""
+        fresh = reloaded(self._settings, row, self.options, self._log)
+        if fresh is not None:
+            self._settings = fresh
+            self._gate.use(fresh.rules)
+            self._follower.hold_for_analysis = holds_for_analysis(fresh.campaign)
+            self._placer.use(fresh.campaign)
 
     async def _read_account_capacity(self) -> None:
         """Never plan above the account's free concurrency (read once at start)."""
@@ -230,12 +237,13 @@ class CampaignRunner:
             if self.client.unreachable is not None:
                 await self._wait_for_retell()
                 continue
+            self._reload(await self.store.campaign(self.row.id))  # a `dialer load` meanwhile
             places = await self._places()
             try:
                 claim = await self.store.claim(
                     self.row.id,
                     self.options.worker_id,
-                    self._claim_request,
+                    self._settings.claim_request,
                     places=places,
                     account_cap=self._account_cap,
                 )
@@ -258,8 +266,7 @@ class CampaignRunner:
                 await self._woken("claim")
 
     async def _wait_for_retell(self) -> None:
-        """No connection to Retell can be made: every create would be refused, so claim nothing
-        until it answers again (or until a stop)."""
+        """Retell cannot be reached: claim nothing until it answers again (or a stop)."""
         await unless_stopped(
             self.stopping, lambda: self.client.until_reachable(RETELL_PROBE_SECONDS)
         )
@@ -299,10 +306,13 @@ class CampaignRunner:
         does to its from-number and to the campaign — written in one transaction."""
         attempt = followed.attempt
         now = await self.store.now()
-        decision = decide_call_end(self.campaign, self.options, attempt, call, now, self._rules)
+        settings = self._settings
+        decision = decide_call_end(
+            settings.campaign, self.options, attempt, call, now, settings.rules
+        )
         with anyio.CancelScope(shield=True):
             done = await self.store.record_call_end(
-                attempt, self.options.worker_id, decision, call.call_end(), self._health
+                attempt, self.options.worker_id, decision, call.call_end(), settings.health
             )
         self._nudge()
         if not done.written:
@@ -344,7 +354,6 @@ class CampaignRunner:
         )
 
     async def _analysis_came(self, call: PhoneCall) -> None:
-        """Retell finished a call's analysis (or its cost) after the call ended."""
         await self.store.record_later_details(
             call.call_id, call.call_analysis, call.cost_cents, call.recording_url
         )
@@ -358,8 +367,7 @@ class CampaignRunner:
     # -- leases ----------------------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
-        """Heartbeat our leases (and, for `dialer run`, this process); take over attempts
-        whose worker died."""
+        """Heartbeat our leases (and `dialer run`'s process); take over a dead worker's."""
         period = max(0.2, self.options.lease_seconds / 3)
         while True:
             if self.options.heartbeat:
@@ -370,8 +378,7 @@ class CampaignRunner:
                 await self._take_over_expired()
 
     async def _renew_leases(self) -> None:
-        """Renew the leases of every attempt this runner works on (also the first thing done
-        when the store answers again after an outage)."""
+        """Renew our attempts' leases (also first thing when the store is back from an outage)."""
         ids = [*self._placer, *self._follower.attempt_ids()]
         await self.store.renew_leases(self.options.worker_id, ids, self.options.lease_seconds)
 
