@@ -34,6 +34,12 @@ class CallingGate:
         self.waiting_by_reason: dict[str, int] = {}
         self.next_opening: datetime | None = None  # when the next of those windows opens
 
+    def use(self, rules: CallingRules) -> None:
+        """The campaign's rules changed (a reload): plan by these from the next claim on."""
+        self._rules = rules
+        self._filter = None
+        self._counts_read = -1e9
+
     async def places(self) -> PlaceFilter | None:
         """The places open now and those never open; None when no rule restricts any of the
         campaign's places (every lead may be claimed)."""

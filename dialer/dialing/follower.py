@@ -75,7 +75,7 @@ class CallFollower:
         self._batched = options.follow == FollowMode.LIST
         # A campaign whose steps read a call's analysis settles a connected call once its
         # analysis is in (or once it is given up on): call id -> give up at (anyio time)
-        self._hold = hold_for_analysis
+        self.hold_for_analysis = hold_for_analysis
         self._held: dict[str, float] = {}
         self._fleet = fleet if self._batched else None  # per call: each process its own
         self._plan = plan_tick(shared=self._fleet is not None, holding=False)
@@ -160,7 +160,7 @@ class CallFollower:
         self._mean_call_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
 
     def _held_for_analysis(self, followed: FollowedCall, call: PhoneCall) -> bool:
-        if not self._hold or call.call_status != CallStatus.ENDED or call.call_analysis:
+        if not self.hold_for_analysis or call.call_status != CallStatus.ENDED or call.call_analysis:
             self._held.pop(call.call_id, None)
             return False
         now = anyio.current_time()

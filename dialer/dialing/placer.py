@@ -28,6 +28,7 @@ from dialer.dialing.pre_dial_gate import PreDialGate
 from dialer.dialing.stopping import unless_stopped
 from dialer.domain.breaker import REJECTION_SPIKE, rejection_spike
 from dialer.domain.caller_id import voicemail_option
+from dialer.domain.campaign import CampaignSettings
 from dialer.domain.lifecycle import Cause, paused
 from dialer.domain.next_call import call_settings
 from dialer.domain.policy import (
@@ -38,7 +39,7 @@ from dialer.domain.policy import (
 )
 from dialer.domain.predial import Allow, Failed, HookVerdict, Refuse
 from dialer.domain.step_windows import window_wait
-from dialer.domain.variants import assign_variant
+from dialer.domain.variants import dial_variant
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
 from dialer.retell import (
@@ -99,6 +100,10 @@ class CallPlacer:
         hook = self.campaign.pre_dial_hook
         self._hook = PreDialGate(hook) if hook else None
 
+    def use(self, campaign: CampaignSettings) -> None:
+        """The campaign's settings as reloaded: what the next attempts taken are placed with."""
+        self.campaign = campaign
+
     def __len__(self) -> int:
         return len(self._busy)
 
@@ -114,7 +119,7 @@ class CallPlacer:
         over) and recorded when it is placed."""
         campaign = self.campaign
         option = voicemail_option(campaign.voicemail, attempt.number, campaign.retry.max_attempts)
-        variant = assign_variant(campaign.name, attempt.lead_key, campaign.variants)
+        variant = dial_variant(attempt.variant, campaign.name, attempt.lead_key, campaign.variants)
         option = call_settings(campaign, variant, attempt.plan, option).voicemail
         attempt = replace(attempt, voicemail=option, variant=variant.name if variant else None)
         self._busy[attempt.attempt_id] = attempt

@@ -7,6 +7,7 @@ with a known id is followed until terminal, by us or, once our lease lapses, by 
 the attempt over (an attempt in doubt is reconciled by the placer first). While Retell cannot
 be reached, nothing new is claimed (a claimed lead not yet sent is handed back unsent).
 What happens to a lead is decided by the domain (dialer.domain.policy); the store records it.
+A `dialer load` that changed the settings is used from the next claim (dialing.run_settings).
 """
 
 from __future__ import annotations
@@ -17,19 +18,19 @@ import structlog
 
 from dialer.dialing.call_end import decide_call_end, holds_for_analysis
 from dialer.dialing.calling_gate import CallingGate
-from dialer.dialing.claim_plan import account_cap, claim_request
+from dialer.dialing.claim_plan import account_cap
 from dialer.dialing.fleet_following import FleetFollowing
 from dialer.dialing.followed import FollowedCall
 from dialer.dialing.follower import CallFollower
 from dialer.dialing.options import RunOptions, RunOutcome, RunResult, RunStats
 from dialer.dialing.placer import CallPlacer
 from dialer.dialing.ports import CallApi, DialingStore
+from dialer.dialing.run_settings import RunSettings, reloaded
 from dialer.dialing.stopping import unless_stopped
-from dialer.domain.call_end import HealthRules
 from dialer.domain.calling_rules import PlaceFilter
+from dialer.domain.campaign import CampaignSettings
 from dialer.domain.lifecycle import Cause
 from dialer.domain.states import AttemptState, CampaignStatus
-from dialer.inputs.rule_book import calling_rules
 from dialer.observability.logs import loggable_number
 from dialer.observability.metrics import METRICS
 from dialer.retell import PhoneCall
@@ -54,8 +55,8 @@ class CampaignRunner:
         self.store = store
         self.client = client
         self.row = campaign
-        self.campaign = campaign.settings()
         self.options = options
+        self._settings = settings = RunSettings.of(campaign, options)
         self.stats = RunStats()
         self.stopping = anyio.Event()
         # One event per waiter: a waiter that re-arms its event must not swallow another's wake-up.
@@ -73,13 +74,9 @@ class CampaignRunner:
             self._log,
             self._analysis_came,
             fleet,
-            hold_for_analysis=holds_for_analysis(self.campaign),
+            hold_for_analysis=holds_for_analysis(settings.campaign),
         )
-        self._rules = rules = calling_rules(self.campaign)
-        self._gate = CallingGate(store, campaign.id, rules, options.clock)
-        self._health = HealthRules.of(self.campaign)
-        # what every claim of this campaign may take
-        self._claim_request = claim_request(self.campaign, rules, options)
+        self._gate = CallingGate(store, campaign.id, settings.rules, options.clock)
         self._placer = CallPlacer(
             store,
             client,
@@ -112,6 +109,10 @@ class CampaignRunner:
     async def call_reported(self, call: PhoneCall) -> bool:
         """A webhook told how a call stands; returns whether this runner follows the call."""
         return await self._follower.report(call)
+
+    @property
+    def campaign(self) -> CampaignSettings:
+        return self._settings.campaign
 
     @property
     def active_calls(self) -> int:
@@ -161,6 +162,7 @@ class CampaignRunner:
             if not self.options.exit_when_done:
                 continue
             row = await self.store.campaign(self.row.id)
+            self._reload(row)
             self._status = row.status if row else CampaignStatus.CANCELLED
             reason = row.status_reason if row else None
             self._note_pause(reason)
@@ -189,8 +191,7 @@ class CampaignRunner:
         self.stats.paused = (reason or "paused") if paused else None
 
     def _details_still_coming(self) -> bool:
-        """Retell gives an ended call's analysis, cost and recording a while later: the run
-        waits for them (up to the follower's limit) so the results and the spend are whole."""
+        """Wait (to the follower's limit) for ended calls' later analysis, cost and recording."""
         waiting = self._follower.awaiting_details
         if waiting and not self.stats.awaiting_details:
             self._log.info("waiting_for_call_details", calls=waiting)
@@ -208,6 +209,15 @@ class CampaignRunner:
 
     # -- claiming --------------------------------------------------------------------------
 
+    def _reload(self, row: CampaignRow | None) -> None:
+        """Use the stored settings if `dialer load` changed them (not for calls placed)."""
+        fresh = reloaded(self._settings, row, self.options, self._log)
+        if fresh is not None:
+            self._settings = fresh
+            self._gate.use(fresh.rules)
+            self._follower.hold_for_analysis = holds_for_analysis(fresh.campaign)
+            self._placer.use(fresh.campaign)
+
     async def _places(self) -> PlaceFilter | None:
         """Which places may be dialed now (None: no rule restricts any)."""
         places = await self._gate.places()
@@ -221,12 +231,13 @@ class CampaignRunner:
             if self.client.unreachable is not None:
                 await self._wait_for_retell()
                 continue
+            self._reload(await self.store.campaign(self.row.id))  # a `dialer load` meanwhile
             places = await self._places()
             try:
                 claim = await self.store.claim(
                     self.row.id,
                     self.options.worker_id,
-                    self._claim_request,
+                    self._settings.claim_request,
                     places=places,
                     account_cap=self._account_cap,
                 )
@@ -249,8 +260,7 @@ class CampaignRunner:
                 await self._woken("claim")
 
     async def _wait_for_retell(self) -> None:
-        """No connection to Retell can be made: every create would be refused, so claim nothing
-        until it answers again (or until a stop)."""
+        """Retell cannot be reached: claim nothing until it answers again (or a stop)."""
         await unless_stopped(
             self.stopping, lambda: self.client.until_reachable(RETELL_PROBE_SECONDS)
         )
@@ -290,10 +300,13 @@ class CampaignRunner:
         does to its from-number and to the campaign — written in one transaction."""
         attempt = followed.attempt
         now = await self.store.now()
-        decision = decide_call_end(self.campaign, self.options, attempt, call, now, self._rules)
+        settings = self._settings
+        decision = decide_call_end(
+            settings.campaign, self.options, attempt, call, now, settings.rules
+        )
         with anyio.CancelScope(shield=True):
             done = await self.store.record_call_end(
-                attempt, self.options.worker_id, decision, call.call_end(), self._health
+                attempt, self.options.worker_id, decision, call.call_end(), settings.health
             )
         self._nudge()
         if not done.written:
@@ -335,7 +348,6 @@ class CampaignRunner:
         )
 
     async def _analysis_came(self, call: PhoneCall) -> None:
-        """Retell finished a call's analysis (or its cost) after the call ended."""
         await self.store.record_later_details(
             call.call_id, call.call_analysis, call.cost_cents, call.recording_url
         )
@@ -349,8 +361,7 @@ class CampaignRunner:
     # -- leases ----------------------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
-        """Heartbeat our leases (and, for `dialer run`, this process); take over attempts
-        whose worker died."""
+        """Heartbeat our leases (and `dialer run`'s process); take over a dead worker's."""
         period = max(0.2, self.options.lease_seconds / 3)
         while True:
             if self.options.heartbeat:
@@ -361,8 +372,7 @@ class CampaignRunner:
                 await self._take_over_expired()
 
     async def _renew_leases(self) -> None:
-        """Renew the leases of every attempt this runner works on (also the first thing done
-        when the store answers again after an outage)."""
+        """Renew our attempts' leases (also first thing when the store is back from an outage)."""
         ids = [*self._placer, *self._follower.attempt_ids()]
         await self.store.renew_leases(self.options.worker_id, ids, self.options.lease_seconds)
 

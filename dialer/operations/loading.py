@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import anyio.lowlevel
@@ -15,13 +15,14 @@ from dialer import __version__
 from dialer.domain.calling_rules import Place
 from dialer.domain.campaign import CampaignSettings
 from dialer.domain.list_edits import LoadReport, RowEdit
+from dialer.domain.variants import variant_changes
 from dialer.inputs.campaign_file import CampaignSource
 from dialer.inputs.leads import Lead, LeadScan, iter_leads
 from dialer.inputs.problems import InputError
 from dialer.inputs.review import CampaignReview
 from dialer.inputs.suppress import read_suppress_files
 from dialer.inputs.yamlsource import InputFileError, check_regular_file
-from dialer.store import LeadRecord, Store, lead_record
+from dialer.store import CampaignRow, LeadRecord, Store, lead_record
 
 WRITE_BATCH = 5000
 ANALYZE_AFTER_ROWS = 10_000  # a load that adds this many rows refreshes the planner's statistics
@@ -86,7 +87,24 @@ async def import_campaign(store: Store, loaded: CampaignSource) -> ImportResult:
         count = await store.lead_count(known[0])
         report = LoadReport(loaded.campaign.name, count, {}, files_unchanged=True)
         return ImportResult(known[0], report)
-    return await with_conflict_retries(store, lambda: _import(store, loaded, digest))
+    before = await store.campaign(loaded.campaign.name)
+    result = await with_conflict_retries(store, lambda: _import(store, loaded, digest))
+    return await _with_variant_note(store, result, before, loaded.campaign)
+
+
+async def _with_variant_note(
+    store: Store, result: ImportResult, before: CampaignRow | None, settings: CampaignSettings
+) -> ImportResult:
+    """The report says when the reload renamed, removed or reweighted variants that dialed
+    leads recorded (they keep theirs while it exists: dialer.domain.variants.dial_variant)."""
+    old = before.settings().variants if before is not None else []
+    if [v.model_dump() for v in old] == [v.model_dump() for v in settings.variants]:
+        return result
+    recorded = await store.recorded_variants(result.campaign_id)
+    note = variant_changes(old, settings.variants, recorded)
+    if note is None:
+        return result
+    return replace(result, report=replace(result.report, notes=(*result.report.notes, note)))
 
 
 async def with_conflict_retries(

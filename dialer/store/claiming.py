@@ -38,6 +38,7 @@ from dialer.domain.states import (
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase, aware
 from dialer.store.campaigns import write_transition
+from dialer.store.export_rows import RECORDED_VARIANT
 from dialer.store.outbox_writes import write_leads_finished
 from dialer.store.records import (
     Attempt,
@@ -159,6 +160,7 @@ class ClaimingQueries(StoreBase):
             created_at=now,
             send_at=send_at,
             from_number=from_number,
+            variant=row.recorded_variant,  # the placer keeps it while the campaign has it
         )
 
     @rides_out_outages
@@ -213,6 +215,7 @@ class ClaimingQueries(StoreBase):
                 leads.c.next_plan,
                 leads.c.removed_at,
                 suppressed.label("suppressed"),
+                RECORDED_VARIANT.label("recorded_variant"),
             )
             .where(leads.c.campaign_id == campaign_id)
             .where(leads.c.state.in_(DUE_LEAD_STATES))

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dialer.domain.calls import CallStatus
 from dialer.domain.experiment import Funnel, Heatmap, add_lead, local_slot
 from dialer.domain.goal import Goal
 from dialer.domain.variants import Variant, lead_variant
 from dialer.store.base import StoreBase
+from dialer.store.export_rows import RECORDED_VARIANT
 from dialer.store.schema import attempts, leads
 
 UNKNOWN_STATE = "unknown"
@@ -84,3 +85,15 @@ class ExperimentQueries(StoreBase):
                     heatmap.add(state, weekday, hour, data["call_status"] == CallStatus.ENDED)
         close_lead()
         return ExperimentCounts(funnels, heatmap)
+
+    async def recorded_variants(self, campaign_id: int) -> dict[str, int]:
+        """The campaign's dialed leads by the variant their attempts recorded (the latest)."""
+        per_lead = (
+            select(RECORDED_VARIANT.label("variant"))
+            .where(leads.c.campaign_id == campaign_id)
+            .subquery()
+        )
+        stmt = select(per_lead.c.variant, func.count()).group_by(per_lead.c.variant)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(stmt)
+            return {name: int(n) for name, n in rows if name is not None}

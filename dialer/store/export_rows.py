@@ -32,7 +32,7 @@ _outcome = attempts.alias("outcome")
 _recorded = attempts.alias("recorded")
 # The variant the lead's latest attempt that recorded one was placed for (an attempt handed
 # back unsent records none): its experiment arm, as the experiment's report counts it.
-_RECORDED_VARIANT = (
+RECORDED_VARIANT = (
     select(_recorded.c.variant)
     .where(_recorded.c.lead_id == leads.c.id)
     .where(_recorded.c.variant.is_not(None))
@@ -66,7 +66,7 @@ LEAD_EXPORT: Select[Any] = select(
     .label("cost_cents"),
     _last.c.cost_cents.label("last_cost_cents"),
     leads.c.from_number,
-    _RECORDED_VARIANT.label("variant"),
+    RECORDED_VARIANT.label("variant"),
 ).select_from(
     leads.outerjoin(_last, _last.c.id == leads.c.last_attempt_id).outerjoin(
         _outcome, _outcome.c.id == _LAST_CONNECTED

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dialer.domain.states import LIVE_ATTEMPT_STATES, AttemptState
 from dialer.store.availability import rides_out_outages
 from dialer.store.base import StoreBase
+from dialer.store.export_rows import RECORDED_VARIANT
 from dialer.store.records import Attempt, attempt_for_lead
 from dialer.store.schema import attempts, leads
 
@@ -84,6 +85,7 @@ class LeaseQueries(StoreBase):
                     attempts.c.to_number,
                     attempts.c.from_number,
                     attempts.c.created_at,
+                    func.coalesce(attempts.c.variant, RECORDED_VARIANT).label("variant"),
                     leads.c.alternates,
                     leads.c.number_index,
                     leads.c.lead_key,
@@ -107,6 +109,7 @@ class LeaseQueries(StoreBase):
                     state=AttemptState(r.state),
                     call_id=r.call_id,
                     from_number=r.from_number,
+                    variant=r.variant,
                 )
                 for r in rows
             ]

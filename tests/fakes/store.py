@@ -378,6 +378,7 @@ class MemoryStore(FollowingTables, Tables):
                     state=row.state,
                     call_id=row.call_id,
                     from_number=row.from_number,
+                    variant=row.variant or self.recorded_variant(row.lead_id),
                 )
             )
         return taken

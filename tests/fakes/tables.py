@@ -100,6 +100,11 @@ class Tables:
         due = sorted(self._due_leads(campaign_id, places), key=lambda r: (r.next_attempt_at, r.id))
         return [r for r in due if r.next_attempt_at <= now and r.to_number not in busy][:limit]
 
+    def recorded_variant(self, lead_id: int) -> str | None:
+        """The variant the lead's latest attempt that recorded one was placed for."""
+        rows = [a for a in self.attempts.values() if a.lead_id == lead_id and a.variant]
+        return max(rows, key=lambda a: a.created_at).variant if rows else None
+
     def _write_claim(
         self,
         campaign_id: int,
@@ -118,6 +123,7 @@ class Tables:
             created_at=now,
             send_at=dial.slot,
             from_number=dial.from_number,
+            variant=self.recorded_variant(lead.id),
         )
         lease = timedelta(seconds=request.lease_seconds)
         self.attempts[attempt.attempt_id] = AttemptRow(
