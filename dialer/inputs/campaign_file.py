@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
+from dialer.domain.results_push import CREDENTIALS_STORED
 from dialer.domain.routing import step_problems
 from dialer.domain.spelling import closest
 from dialer.inputs.problems import InputError, Problem
@@ -92,8 +93,8 @@ def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
         if len(loc) >= 2 and loc[-2] == "days":
             return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun{hint}"
         return f"{value!r} is not one of {expected}{hint}" if expected else message
-    if repr(value) in message or str(value) in message:
-        return message
+    if repr(value) in message or str(value) in message or CREDENTIALS_STORED in message:
+        return message  # (a URL's credentials are not repeated)
     return f"{message[0].lower()}{message[1:]}; got {value!r}"
 
 
