@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from dialer.domain.campaign import FROM_STORE
 from dialer.domain.results_push import (
     DELIVERY_WINDOW,
     ResultsWebhook,
@@ -160,3 +161,10 @@ def test_a_missing_secret_is_named_never_shown() -> None:
     assert missing_secret(None, {}) is None
     said = missing_secret(hook, {"CRM_SECRET": ""})
     assert said is not None and "CRM_SECRET" in said and "\n" not in said
+
+
+def test_a_setting_read_back_from_the_store_stays_readable() -> None:
+    """A URL stored before such URLs were refused: its events fail alone (dialer.reporting)."""
+    data = {"url": "http://[::1/x", "secret_env": "S", "events": ["attempt_ended"] * 2}
+    hook = ResultsWebhook.model_validate(data, context=FROM_STORE)
+    assert hook.url == "http://[::1/x" and hook.events == ["attempt_ended"]
