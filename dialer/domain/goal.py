@@ -118,8 +118,8 @@ def sentiment_problem(values: tuple[str, ...]) -> None:
     for value in values:
         if value not in SENTIMENTS:
             raise ValueError(
-                "no call has this user_sentiment: Retell gives Negative, Positive, Neutral "
-                "or Unknown"
+                f"no call has user_sentiment {value!r}: Retell gives Negative, Positive, "
+                "Neutral or Unknown"
             )
 
 

@@ -48,6 +48,8 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
+        if "port" in str(exc).lower():
+            return f"{url!r}: its port is not a number in 1-65535"
         return f"{url!r} is not a URL ({exc})"
     if parts.scheme not in ("http", "https") or not url.startswith(parts.scheme + "://"):
         return f"{url!r} is not an http(s) URL"

@@ -142,7 +142,8 @@ def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
         if len(loc) >= 2 and loc[-2] == "days":
             return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun{hint}"
         return f"{value!r} is not one of {expected}{hint}" if expected else message
-    if repr(value) in message or str(value) in message or CREDENTIALS_STORED in message:
+    named = repr(value).lower() in message.lower() or str(value) in message
+    if named or CREDENTIALS_STORED in message:
         return message  # (a URL's credentials are not repeated)
     return f"{message[0].lower()}{message[1:]}; got {value!r}"
 

@@ -42,8 +42,8 @@ def test_goals_read(text: str, goal: Goal) -> None:
         ("analysis.plan in [a, ]", "cannot read the value"),
         ("analysis.plan == [a, b]", "== takes one value"),
         ('analysis.plan == "open', "cannot read the value"),
-        ("user_sentiment == Happy", "no call has this user_sentiment"),
-        ("user_sentiment in [Positive, glad]", "no call has this user_sentiment"),
+        ("user_sentiment == Happy", "no call has user_sentiment 'happy'"),
+        ("user_sentiment in [Positive, glad]", "no call has user_sentiment 'glad'"),
     ],
 )
 def test_unreadable_goals_name_the_text(text: str, message: str) -> None:
