@@ -27,6 +27,7 @@ from dialer.app.common import (
 from dialer.dialing.clock import Clock
 from dialer.dialing.options import FollowMode, RunOptions, RunOutcome, RunResult
 from dialer.dialing.runner import CampaignRunner
+from dialer.domain.goal import unused_goal
 from dialer.domain.list_edits import LoadReport
 from dialer.domain.pacing import prior_warning
 from dialer.domain.results_push import missing_secret
@@ -94,8 +95,14 @@ def show_load(report: LoadReport, console: Console | None) -> None:
 def with_notes(report: LoadReport, source: CampaignSource) -> LoadReport:
     """The load's report with what else a person should know of the campaign file."""
     settings = source.campaign
-    prior = prior_warning(settings.budget_usd, settings.cost_per_minute)
-    return report if prior is None else replace(report, notes=(*report.notes, prior))
+    found = (
+        prior_warning(settings.budget_usd, settings.cost_per_minute),
+        unused_goal(settings.goal, len(settings.variants)),
+        # the loading machine may not be a delivering one: a warning, as `validate` gives
+        missing_secret(settings.results_webhook, os.environ),
+    )
+    notes = tuple(note for note in found if note is not None)
+    return replace(report, notes=(*report.notes, *notes)) if notes else report
 
 
 async def load_campaign(campaign_file: str, database_url: str | None) -> LoadReport:

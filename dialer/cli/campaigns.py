@@ -24,6 +24,7 @@ from dialer.cli.main import (
 )
 from dialer.dialing.options import FollowMode
 from dialer.domain.exit_codes import ExitCode, for_signal
+from dialer.domain.goal import unused_goal
 from dialer.domain.pacing import prior_warning
 from dialer.domain.preflight import Finding, Status
 from dialer.domain.results_push import missing_secret
@@ -60,6 +61,9 @@ def validate(campaign_file: Path) -> None:
     unset = missing_secret(source.campaign.results_webhook, os.environ)
     if unset is not None:  # a run here would refuse to start; a worker elsewhere may have it
         click.echo(f"{campaign_file}: warning: {unset}", err=True)
+    unused = unused_goal(source.campaign.goal, len(source.campaign.variants))
+    if unused is not None:
+        click.echo(f"{campaign_file}: warning: {unused}", err=True)
     for never in review.never_callable:
         click.echo(
             f"{leads_path}:{never.first_line}: warning: {never.count} lead(s) like this one can "

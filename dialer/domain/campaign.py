@@ -160,6 +160,13 @@ class RetryRules(_Strict):
     retry_on: list[OutcomeName] = Field(default_factory=lambda: list(DEFAULT_RETRY_ON))
     callback_delay: Duration | None = None
 
+    @field_validator("callback_delay")
+    @classmethod
+    def _later(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if value is not None and value <= timedelta(0) and not _from_store(info):
+            raise ValueError("a callback 0s after the call is no callback; give a wait like 2h")
+        return value
+
 
 class FailureBreaker(_Strict):
     """Pause the campaign when its recent calls fail at an abnormal rate: `max_failure_share`

@@ -134,6 +134,11 @@ class ExperimentResult:
     comparisons: list[Comparison]
     verdict: str
 
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The funnel's stages shown: no `goal` stage when no goal is set (it would read 0)."""
+        return STAGES if self.goal_text is not None else STAGES[:-1]
+
     def rate(self, variant: str, stage: str) -> tuple[float | None, Interval | None]:
         """A stage's share (of leads for `dialed`, of dialed leads after) and its interval."""
         funnel = self.funnels[variant]
@@ -145,7 +150,7 @@ class ExperimentResult:
         variants = []
         for name, funnel in self.funnels.items():
             stages = {}
-            for stage in STAGES:
+            for stage in self.stages:
                 rate, interval = self.rate(name, stage)
                 stages[stage] = {
                     "count": funnel.count(stage),

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
 
 OWN_FIELDS = ("call_successful", "in_voicemail", "user_sentiment")
 _FIELD = r"(?P<field>call_successful|in_voicemail|user_sentiment|analysis\.[A-Za-z0-9_][\w.-]*)"
 _GOAL = re.compile(rf"\s*{_FIELD}\s*(?:(?P<op>==|\bin\b)\s*(?P<value>.+?))?\s*")
 _QUOTED = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([^,"'\[\]]*?))\s*""")
+# Retell's call_analysis.user_sentiment takes only these (as a goal or `when` compares them)
+SENTIMENTS = ("negative", "positive", "neutral", "unknown")
 _HELP = "write call_successful, analysis.KEY == VALUE or analysis.KEY in [A, B]"
 
 
@@ -93,7 +95,7 @@ def _values(raw: str) -> tuple[str, ...] | None:
     return tuple(values)
 
 
-def parse_goal(text: str) -> Goal:
+def parse_goal(text: str, *, stored: bool = False) -> Goal:
     """A goal as the campaign file writes it; ValueError naming the text otherwise."""
     found = _GOAL.fullmatch(text)
     if found is None:
@@ -106,15 +108,35 @@ def parse_goal(text: str) -> Goal:
         raise ValueError(f"{text!r}: cannot read the value {raw.strip()!r}; {_HELP}")
     if op == "==" and raw.strip().startswith("["):
         raise ValueError(f"{text!r}: == takes one value; use in [A, B] for several")
+    if field == "user_sentiment" and not stored:  # one stored before stays readable
+        sentiment_problem(values)
     return Goal(field, "==" if op == "==" else "in", values)
 
 
-def _goal(value: object) -> object:
+def sentiment_problem(values: tuple[str, ...]) -> None:
+    """ValueError naming a user_sentiment value Retell never gives (compared as lower text)."""
+    for value in values:
+        if value not in SENTIMENTS:
+            raise ValueError(
+                f"no call has user_sentiment {value!r}: Retell gives Negative, Positive, "
+                "Neutral or Unknown"
+            )
+
+
+def unused_goal(goal: Goal | None, variant_count: int) -> str | None:
+    """A warning when a goal is set but nothing reads it: only an experiment's report (a
+    campaign with `variants:`) counts calls that reached it."""
+    if goal is None or variant_count:
+        return None
+    return "goal: has no effect without variants (only an experiment's report counts it)"
+
+
+def _goal(value: object, info: ValidationInfo) -> object:
     if isinstance(value, Goal):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"{value!r} is not a goal; {_HELP}")
-    return parse_goal(value)
+    return parse_goal(value, stored=bool(info.context and info.context.get("from_store")))
 
 
 # The campaign settings' `goal`: written and stored as its text

@@ -14,8 +14,9 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 LEAD_FINISHED: Final = "lead_finished"
 ATTEMPT_ENDED: Final = "attempt_ended"
@@ -31,6 +32,41 @@ LONGEST_RETRY = timedelta(minutes=10)
 TOLERANCE_MS = 5 * 60 * 1000  # how old a signature a receiver accepts (its own choice)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIGNATURE = re.compile(r"v=(\d+),d=([0-9a-f]{64})")
+CREDENTIALS_STORED = "they would be stored in plain text"
+_HOST = re.compile(r"[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("from_store"))
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a results webhook (one line naming it), or None: an http(s) URL
+    with a host, a port 1-65535 if any, and no credentials (they would be stored in plain
+    text; the signature secret is what proves the sender)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            return f"{url!r}: its port is not a number in 1-65535"
+        return f"{url!r} is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not url.startswith(parts.scheme + "://"):
+        return f"{url!r} is not an http(s) URL"
+    if parts.username is not None or parts.password is not None:
+        shown = parts._replace(netloc=f"***@{parts.netloc.rsplit('@', 1)[1]}").geturl()
+        return (
+            f"{shown!r} holds credentials; put credentials in the signature secret "
+            f"(secret_env), not the URL: {CREDENTIALS_STORED}"
+        )
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    if not parts.hostname or not _HOST.fullmatch(host):
+        return f"{url!r} has no valid host"
+    if port is not None and not 1 <= port <= 65535:
+        return f"{url!r}: port {port} is not in 1-65535"
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return f"{url!r} holds a space or control character"
+    return None
 
 
 class ResultsWebhook(BaseModel):
@@ -46,9 +82,11 @@ class ResultsWebhook(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+    def _http(cls, value: str, info: ValidationInfo) -> str:
+        # one stored before such URLs were refused stays readable: its events fail alone
+        problem = None if _stored(info) else url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("secret_env")
@@ -60,8 +98,13 @@ class ResultsWebhook(BaseModel):
 
     @field_validator("events")
     @classmethod
-    def _once_each(cls, value: list[EventKind]) -> list[EventKind]:
-        return list(dict.fromkeys(value))
+    def _once_each(cls, value: list[EventKind], info: ValidationInfo) -> list[EventKind]:
+        if _stored(info):
+            return list(dict.fromkeys(value))
+        twice = sorted({kind for kind in value if value.count(kind) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed twice; list each event once")
+        return value
 
 
 def missing_secret(hook: ResultsWebhook | None, environ: Mapping[str, str]) -> str | None:

@@ -69,7 +69,10 @@ def matches(when: When, last: LastCall) -> bool:
         return False
     if when.attempt is not None and last.attempt not in when.attempt:
         return False
-    if when.number is not None and (when.number == "alternate") != last.alternate:
+    if (
+        when.number is not None
+        and ("alternate" if last.alternate else "primary") not in when.number
+    ):
         return False
     if when.variant is not None and last.variant not in when.variant:
         return False

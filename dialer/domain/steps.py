@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from dialer.domain.durations import format_duration, parse_duration
+from dialer.domain.goal import sentiment_problem
 from dialer.domain.reasons import check_outcome_name
 from dialer.domain.state_rules import ClockTime
 from dialer.domain.variables import StringVariables
@@ -65,6 +66,11 @@ def _canon_values(value: object) -> object:
 Values = Annotated[tuple[str, ...] | None, BeforeValidator(_canon_values)]
 
 
+def _stored(info: ValidationInfo) -> bool:
+    """Read back from the store: what was accepted when loaded stays readable."""
+    return bool(info.context and info.context.get("from_store"))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -79,7 +85,9 @@ class When(_Strict):
     user_sentiment: Values = None
     analysis: dict[str, Values] = Field(default_factory=dict)  # custom analysis data
     attempt: Annotated[tuple[int, ...] | None, BeforeValidator(_listed)] = None
-    number: Literal["primary", "alternate"] | None = None
+    number: Annotated[
+        tuple[Literal["primary", "alternate"], ...] | None, BeforeValidator(_listed)
+    ] = None
     variant: Annotated[tuple[str, ...] | None, BeforeValidator(_listed)] = None
 
     @model_validator(mode="before")
@@ -96,10 +104,26 @@ class When(_Strict):
         merged.update({k.removeprefix("analysis."): v for k, v in dotted.items()})
         return {**rest, "analysis": merged}
 
+    @field_validator("user_sentiment")
+    @classmethod
+    def _sentiments(
+        cls, value: tuple[str, ...] | None, info: ValidationInfo
+    ) -> tuple[str, ...] | None:
+        if value is not None and not _stored(info):
+            sentiment_problem(value)
+        return value
+
+    @field_validator("analysis")
+    @classmethod
+    def _keys(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if not _stored(info) and any(not key.strip() for key in value):
+            raise ValueError("an analysis condition needs a key (analysis.KEY)")
+        return value
+
     @field_validator("reason")
     @classmethod
     def _reasons(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> Any:
-        if value is None or (info.context and info.context.get("from_store")):
+        if value is None or _stored(info):
             return value
         return tuple(check_outcome_name(v) for v in value)
 
@@ -155,6 +179,13 @@ class CallAgain(_Strict):
     voicemail: VoicemailOverride | None = None
     number: Literal["current", "next_alternate"] = "current"
 
+    @field_validator("agent_id")
+    @classmethod
+    def _an_agent(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.strip() and not _stored(info):
+            raise ValueError("must not be empty (leave agent_id out to keep the campaign's)")
+        return value
+
     def plan(self) -> dict[str, Any] | None:
         """What the next attempt uses instead of the campaign's (and variant's) settings:
         stored with the lead until that attempt (None: nothing of its own)."""
@@ -187,6 +218,16 @@ class Then(_Strict):
         if data in ("complete", "call"):
             return {"complete": True} if data == "complete" else {"call": {}}
         return data
+
+    @field_validator("callback")
+    @classmethod
+    def _later(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, timedelta) and value <= timedelta(0) and not _stored(info):
+            raise ValueError(
+                f"a callback {format_duration(value)} after the call is no callback; "
+                "give a wait (like 2h) or next_day"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one(self) -> Then:

@@ -57,7 +57,8 @@ class StageView(BaseModel):
 class VariantView(BaseModel):
     name: str
     funnel: dict[str, StageView] = Field(
-        description="leads, dialed, connected, talked_30s, call_successful, goal"
+        description="leads, dialed, connected, talked_30s, call_successful, and goal when "
+        "a goal is set"
     )
     cost_usd: float
     cost_per_goal_usd: float | None = Field(

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dialer.domain.campaign import CampaignSettings
+from dialer.domain.results_push import CREDENTIALS_STORED
 from dialer.domain.routing import step_problems
 from dialer.domain.spelling import closest
 from dialer.inputs.problems import InputError, Problem
@@ -53,21 +54,32 @@ class CampaignSource(BaseModel):
         return None
 
 
+def _models_in(annotation: Any) -> list[Any]:
+    """The models an annotation holds: itself, a union's or a list's element (Annotated too)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[Any] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and not found:
+        found.extend(_models_in(origin))
+    return found
+
+
 def _known_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The field names allowed at `loc` (the parent of an unknown key)."""
+    """The field names allowed at `loc` (the parent of an unknown key); a list's index
+    (`steps.0`) stands for its element."""
     current: Any = model
     for part in loc:
+        if isinstance(part, int):
+            continue  # the list's element model was found with the list's field
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
         field = current.model_fields.get(str(part))
         if field is None:
             return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        candidates = [annotation, *args]
-        current = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
+        current = next(iter(_models_in(field.annotation)), None)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
@@ -78,9 +90,47 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(choices)})"
 
 
+_BOUNDS = {
+    "greater_than": ("gt", "must be more than"),
+    "greater_than_equal": ("ge", "must be at least"),
+    "less_than": ("lt", "must be less than"),
+    "less_than_equal": ("le", "must be at most"),
+}
+
+
+def _shown(value: Any) -> str:
+    said = repr(value)
+    return said if len(said) <= 80 else f"{said[:77]}..."
+
+
+def _readable(error: Any, loc: tuple[str | int, ...]) -> str | None:
+    """pydantic's texts a user cannot act on, said plainly with the value: `must be more
+    than 0; got 0`, `needs at least 1 item; got none`, `expected a mapping (keys: …); got 5`."""
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in _BOUNDS:
+        key, said = _BOUNDS[kind]
+        bound = ctx.get(key)
+        bound = f"{bound:g}" if isinstance(bound, float) else bound
+        return f"{said} {bound}; got {_shown(value)}"
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        items = "item" if least == 1 else "items"
+        return f"needs at least {least} {items}; got {ctx.get('actual_length') or 'none'}"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else None
+    if kind in ("model_type", "dict_type"):
+        known = _known_fields(CampaignFile, loc)
+        keys = f" (keys: {', '.join(known)})" if known else ""
+        return f"expected a mapping{keys}; got {_shown(value)}"
+    return None
+
+
 def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
     """pydantic's message, with the value it rejects: `'funday' is not a day; expected
-    mon…sun`, `must be greater than 0; got -2`."""
+    mon…sun`, `must be more than 0; got -2`."""
+    readable = _readable(error, loc)
+    if readable is not None:
+        return readable
     message = str(error["msg"]).removeprefix("Value error, ")
     value = error.get("input")
     if not isinstance(value, str | int | float | bool) or value is None:
@@ -92,8 +142,9 @@ def _naming_the_value(error: Any, loc: tuple[str | int, ...]) -> str:
         if len(loc) >= 2 and loc[-2] == "days":
             return f"{value!r} is not a day; expected mon, tue, wed, thu, fri, sat or sun{hint}"
         return f"{value!r} is not one of {expected}{hint}" if expected else message
-    if repr(value) in message or str(value) in message:
-        return message
+    named = repr(value).lower() in message.lower() or str(value) in message
+    if named or CREDENTIALS_STORED in message:
+        return message  # (a URL's credentials are not repeated)
     return f"{message[0].lower()}{message[1:]}; got {value!r}"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 from rich.table import Table
 
-from dialer.domain.experiment import STAGES, WEEKDAY_NAMES, ExperimentResult, Heatmap, compare
+from dialer.domain.experiment import WEEKDAY_NAMES, ExperimentResult, Heatmap, compare
 from dialer.store import CampaignRow, Store
 
 MAX_HEATMAPS = 4
@@ -71,7 +71,7 @@ def variant_table(experiment: Experiment) -> Table:
     table.add_column("")
     for name in result.funnels:
         table.add_column(name, justify="right")
-    for stage in STAGES:
+    for stage in result.stages:
         cells = [
             f"{f.count(stage):,}" + ("" if stage == "leads" else f" · {_share(result, n, stage)}")
             for n, f in result.funnels.items()
@@ -94,12 +94,12 @@ def cost_of(result: ExperimentResult, variant: str) -> float | None:
 
 def funnel_html(result: ExperimentResult) -> str:
     """The report's table of the funnel, and the sentence."""
-    head = "".join(f"<th>{html.escape(STAGE_WORDS[s])}</th>" for s in STAGES)
+    head = "".join(f"<th>{html.escape(STAGE_WORDS[s])}</th>" for s in result.stages)
     measure = html.escape(STAGE_WORDS[result.measure])
     rows = []
     for name, funnel in result.funnels.items():
         cells = [f"<td>{funnel.leads:,}</td>"]
-        for stage in STAGES[1:]:
+        for stage in result.stages[1:]:
             shown = f"{funnel.count(stage):,}<br><small>{_share(result, name, stage)}</small>"
             cells.append(f"<td>{shown}</td>")
         rows.append(
@@ -130,7 +130,7 @@ def funnel_figure(result: ExperimentResult) -> go.Figure:
     """Each stage's share per variant, its 95 % interval as error bars, n on each bar."""
     traces = []
     for index, (name, funnel) in enumerate(result.funnels.items()):
-        stages = STAGES[1:]
+        stages = result.stages[1:]
         rates, lows, highs, text = [], [], [], []
         for stage in stages:
             rate, interval = result.rate(name, stage)

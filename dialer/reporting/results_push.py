@@ -133,11 +133,24 @@ class ResultsPusher:
             return 0
 
     async def _deliver(self, client: httpx.AsyncClient, event: OutboxEvent) -> None:
-        error = await self._post(client, event)
+        """One event, on its own: whatever goes wrong sending it is that event's failure
+        (recorded, tried again with backoff), never the round's or another event's."""
+        try:
+            error = await self._post(client, event)
+        except Exception as exc:  # e.g. httpx.InvalidURL from a URL stored before it was refused
+            error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
         # an answer received is recorded even when the process stops meanwhile (else the
         # event would be sent again), for a few seconds at most
-        with anyio.move_on_after(RECORD_SECONDS, shield=True):
-            await self._record(event, error)
+        try:
+            with anyio.move_on_after(RECORD_SECONDS, shield=True):
+                await self._record(event, error)
+        except Exception as exc:  # the store is down: the lease lapses, it is sent again
+            log.warning(
+                "result_record_failed",
+                campaign=event.campaign,
+                event_id=event.event_id,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
 
     async def _record(self, event: OutboxEvent, error: str | None) -> None:
         if error is None:

@@ -144,6 +144,10 @@ def test_without_a_goal_call_successful_is_compared() -> None:
     result = compare(arms, None)
     assert result.measure == "call_successful"
     assert result.verdict.startswith("B has successful calls more often: 45.0 % vs 20.0 %")
+    # no goal row that would read 0 beside a verdict on call_successful
+    assert "goal" not in result.stages and result.stages[-1] == "call_successful"
+    assert all("goal" not in v["funnel"] for v in result.as_json()["variants"])
+    assert "goal" in compare(arms, GOAL).stages
 
 
 def test_three_variants_each_against_the_first_at_a_stricter_level() -> None:

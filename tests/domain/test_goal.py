@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from dialer.domain.campaign import FROM_STORE, CampaignSettings
-from dialer.domain.goal import Goal, parse_goal
+from dialer.domain.goal import Goal, parse_goal, unused_goal
 
 
 def _analysis(custom: dict[str, Any] | None = None, **own: Any) -> dict[str, Any]:
@@ -42,6 +42,8 @@ def test_goals_read(text: str, goal: Goal) -> None:
         ("analysis.plan in [a, ]", "cannot read the value"),
         ("analysis.plan == [a, b]", "== takes one value"),
         ('analysis.plan == "open', "cannot read the value"),
+        ("user_sentiment == Happy", "no call has user_sentiment 'happy'"),
+        ("user_sentiment in [Positive, glad]", "no call has user_sentiment 'glad'"),
     ],
 )
 def test_unreadable_goals_name_the_text(text: str, message: str) -> None:
@@ -88,3 +90,45 @@ def test_campaign_settings_keep_the_goal_as_its_text() -> None:
 def test_a_goal_is_text(value: object) -> None:
     with pytest.raises(ValidationError, match="is not a goal"):
         CampaignSettings(name="x", from_number="+14155550100", goal=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("goal", "variants", "warned"),
+    [
+        (None, 0, False),
+        (None, 2, False),
+        ("call_successful", 2, False),
+        ("call_successful", 0, True),  # only an experiment's report reads it
+    ],
+)
+def test_a_goal_without_variants_is_warned_of(
+    goal: str | None, variants: int, warned: bool
+) -> None:
+    said = unused_goal(parse_goal(goal) if goal else None, variants)
+    assert (said is not None) is warned
+    assert said is None or "no effect without variants" in said
+
+
+def test_every_sentiment_retell_gives_is_a_goal() -> None:
+    for value in ("Negative", "Positive", "Neutral", "Unknown"):
+        assert parse_goal(f"user_sentiment == {value}").values == (value.lower(),)
+
+
+def test_values_refused_now_but_stored_before_stay_readable() -> None:
+    """A campaign loaded before these were refused still reads back (its workers and status
+    go on): a sentiment Retell never gives, a 0s callback, an empty agent_id."""
+    stored = {
+        "name": "old",
+        "agent_id": "agent_x",
+        "from_number": "+14155550100",
+        "goal": "user_sentiment == happy",
+        "retry": {"callback_delay": "0s"},
+        "steps": [
+            {"when": {"user_sentiment": "happy"}, "then": {"callback": "0s"}},
+            {"when": {"analysis": {"": "yes"}}, "then": {"call": {"agent_id": ""}}},
+        ],
+    }
+    settings = CampaignSettings.model_validate(stored, context=FROM_STORE)
+    assert settings.goal is not None and settings.goal.values == ("happy",)
+    with pytest.raises(ValidationError):
+        CampaignSettings.model_validate(stored)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
+from dialer.domain.campaign import FROM_STORE
 from dialer.domain.results_push import (
     DELIVERY_WINDOW,
     ResultsWebhook,
@@ -16,6 +18,7 @@ from dialer.domain.results_push import (
     next_try_at,
     retry_delay,
     sign,
+    url_problem,
     verify,
 )
 
@@ -114,11 +117,42 @@ def test_the_setting_defaults_to_both_events() -> None:
         ({"url": "http://x", "secret_env": "S", "events": []}, "at least 1"),
         ({"url": "http://x", "secret_env": "S", "events": ["lead_called"]}, "lead_finished"),
         ({"url": "http://x", "secret_env": "S", "secret": "x"}, "Extra inputs"),
+        (
+            {"url": "http://x", "secret_env": "S", "events": ["lead_finished"] * 2},
+            "lead_finished is listed twice",
+        ),
     ],
 )
 def test_the_setting_refuses_bad_values(data: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ResultsWebhook.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://crm.example.com/hook", None),
+        ("http://127.0.0.1:8080/hook?a=b", None),
+        ("http://[::1]:8080/x", None),
+        ("http://127.0.0.1:99999/", "port is not a number in 1-65535"),
+        ("http://h:0/", "port 0 is not in 1-65535"),
+        ("http://h:abc/", "port is not a number"),
+        ("http://[::1/x", "is not a URL"),
+        ("http:///x", "has no valid host"),
+        ("http://exa mple.com/", "has no valid host"),
+        ("ftp://x", r"is not an http\(s\) URL"),
+        ("http:x", r"is not an http\(s\) URL"),
+        ("http://alice:secret@crm.example/", "credentials in the signature secret"),
+    ],
+)
+def test_a_webhook_url_httpx_cannot_send_to_is_refused(url: str, problem: str | None) -> None:
+    """Refused when read (it once broke every campaign's deliveries at send time)."""
+    said = url_problem(url)
+    if problem is None:
+        assert said is None
+    else:
+        assert said is not None and re.search(problem, said) and "\n" not in said
+        assert "secret@" not in said  # a URL's password is never repeated
 
 
 def test_a_missing_secret_is_named_never_shown() -> None:
@@ -127,3 +161,10 @@ def test_a_missing_secret_is_named_never_shown() -> None:
     assert missing_secret(None, {}) is None
     said = missing_secret(hook, {"CRM_SECRET": ""})
     assert said is not None and "CRM_SECRET" in said and "\n" not in said
+
+
+def test_a_setting_read_back_from_the_store_stays_readable() -> None:
+    """A URL stored before such URLs were refused: its events fail alone (dialer.reporting)."""
+    data = {"url": "http://[::1/x", "secret_env": "S", "events": ["attempt_ended"] * 2}
+    hook = ResultsWebhook.model_validate(data, context=FROM_STORE)
+    assert hook.url == "http://[::1/x" and hook.events == ["attempt_ended"]

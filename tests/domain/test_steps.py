@@ -154,6 +154,8 @@ def test_the_first_matching_step_decides(last: LastCall, spent: int, expected: R
         ({"attempt": [2, 3]}, ended("dial_busy", attempt=3), True),
         ({"number": "alternate"}, ended("dial_busy", alternate=False), False),
         ({"number": "primary"}, ended("dial_busy"), True),
+        ({"number": ["primary", "alternate"]}, ended("dial_busy", alternate=True), True),
+        ({"number": ["alternate"]}, ended("dial_busy"), False),
         ({"variant": "B"}, ended("dial_busy", variant="B"), True),
         ({"variant": "B"}, ended("dial_busy", variant="A"), False),
     ],

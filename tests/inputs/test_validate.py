@@ -86,7 +86,7 @@ CASES = [
         "campaign.yaml",
         5,
         "pacing.calls_per_second",
-        "greater than 0",
+        "more than 0; got 0",
     ),
     Case(
         "negative-concurrency",
@@ -95,7 +95,7 @@ CASES = [
         "campaign.yaml",
         6,
         "pacing.max_concurrent_calls",
-        "greater than 0",
+        "more than 0; got",
     ),
     Case(
         "bad-duration",
@@ -278,7 +278,7 @@ CASES = [
         "campaign.yaml",
         5,
         "pacing.calls_per_second",
-        "greater than 0; got -2",
+        "must be more than 0; got -2",
     ),
     # steps: each rule's faults, located (the rules' model, then the checks across rules)
     *(

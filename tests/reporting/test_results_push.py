@@ -33,14 +33,15 @@ pytestmark = pytest.mark.anyio
 SECRET = "s3cret"
 
 
-async def _one_finished_lead(store: Store, tmp_path: Path) -> int:
-    hook = {"results_webhook": {"url": "http://receiver.test/r", "secret_env": "CRM_SECRET"}}
-    path = write_campaign(tmp_path, numbers(1), name="pushed", extra=hook)
+async def _one_finished_lead(store: Store, tmp_path: Path, name: str = "pushed") -> int:
+    hook = {"results_webhook": {"url": f"http://{name}.test/r", "secret_env": "CRM_SECRET"}}
+    (tmp_path / name).mkdir()
+    path = write_campaign(tmp_path / name, numbers(1), name=name, extra=hook)
     campaign_id = (await import_campaign(store, read_campaign_file(path))).campaign_id
     request = ClaimRequest(Pacing(calls_per_second=50, max_concurrent_calls=5), 5, 30)
     (attempt,) = (await store.claim(campaign_id, "w", request)).attempts
-    assert await store.record_placed(attempt, "w", "call-1", "ongoing", 30)
-    end = CallEnd("call-1", "ended", "user_hangup")
+    assert await store.record_placed(attempt, "w", f"call-{name}", "ongoing", 30)
+    end = CallEnd(f"call-{name}", "ended", "user_hangup")
     await store.record_call_end(attempt, "w", Decision(LeadState.COMPLETED), end)
     return campaign_id
 
@@ -143,6 +144,46 @@ async def test_events_of_a_campaign_that_dropped_its_webhook_are_not_sent(
     assert sent == []
     delivery = (await store.results_delivery([campaign_id]))[campaign_id]
     assert delivery.last_error == "the campaign has no results_webhook any more"
+
+
+async def test_an_event_that_cannot_be_sent_fails_alone(store: Store, tmp_path: Path) -> None:
+    """A URL httpx refuses at send (stored before such URLs were refused when read), or any
+    error sending one event, is that event's failure with its error, and other campaigns'
+    events claimed in the same round are delivered (it once broke every round)."""
+    broken = await _one_finished_lead(store, tmp_path, "broken")
+    fine = await _one_finished_lead(store, tmp_path, "fine")
+    row = await store.campaign(broken)
+    assert row is not None
+    hook = {**row.config["results_webhook"], "url": "http://[::1/x"}
+    async with store.transaction() as conn:
+        await conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == broken)
+            .values(config={**row.config, "results_webhook": hook})
+        )
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "fine.test":
+            sent.append(json.loads(request.content)["event"])
+            return httpx.Response(200)
+        raise RuntimeError("a transport that breaks")
+
+    pusher = ResultsPusher(
+        store,
+        "p",
+        environ={"CRM_SECRET": SECRET},
+        idle_seconds=0.05,
+        transport=httpx.MockTransport(answer),
+    )
+    async with pusher._client() as client:
+        with anyio.move_on_after(2):
+            while (await store.results_delivery([fine]))[fine].pending:
+                await pusher._round(client, None)
+    assert sent == ["attempt_ended", "lead_finished"]
+    failed = (await store.results_delivery([broken]))[broken]
+    assert failed.pending == 2 and failed.last_error is not None
+    assert failed.last_error.startswith("InvalidURL")
 
 
 def test_the_readme_s_example_body_has_every_field_in_order() -> None:
