@@ -138,3 +138,28 @@ def database(kind: str, folder: Path, name: str) -> str:
         stdout=subprocess.DEVNULL,
     )
     return url
+
+
+async def load_campaign(url: str, campaign: Path) -> None:
+    """Load a campaign file into the store at `url`, as `dialer load` does."""
+    from dialer.inputs.campaign_file import read_campaign_file
+    from dialer.operations.loading import import_campaign
+    from dialer.store import open_store
+
+    store = await open_store(url)
+    try:
+        await import_campaign(store, read_campaign_file(campaign))
+    finally:
+        await store.close()
+
+
+async def has_unfinished(url: str) -> bool:
+    """Whether the store's first campaign has leads still to finish."""
+    from dialer.store import open_store
+
+    store = await open_store(url)
+    try:
+        row = (await store.campaigns())[0]
+        return await store.has_unfinished_leads(row.id)
+    finally:
+        await store.close()

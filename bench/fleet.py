@@ -25,29 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import KEY, Simulator, database, write_campaign, write_leads
+from common import (
+    KEY,
+    Simulator,
+    database,
+    has_unfinished,
+    load_campaign,
+    write_campaign,
+    write_leads,
+)
 from following import figures
-
-from dialer.inputs.campaign_file import read_campaign_file
-from dialer.operations.loading import import_campaign
-from dialer.store import open_store
-
-
-async def _load(url: str, campaign: Path) -> None:
-    store = await open_store(url)
-    try:
-        await import_campaign(store, read_campaign_file(campaign))
-    finally:
-        await store.close()
-
-
-async def _unfinished(url: str) -> bool:
-    store = await open_store(url)
-    try:
-        row = (await store.campaigns())[0]
-        return await store.has_unfinished_leads(row.id)
-    finally:
-        await store.close()
 
 
 def _cpu(proc: subprocess.Popen[bytes]) -> float:
@@ -60,7 +47,7 @@ def _cpu(proc: subprocess.Popen[bytes]) -> float:
 
 def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Path) -> float:
     """Let `workers` workers dial the campaign to its end; their mean CPU s per minute."""
-    asyncio.run(_load(url, campaign))
+    asyncio.run(load_campaign(url, campaign))
     env = {**os.environ, "DATABASE_URL": url, "RETELL_BASE_URL": sim.url, "RETELL_API_KEY": KEY}
     started = time.perf_counter()
     procs = [
@@ -74,7 +61,7 @@ def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Pa
     ]
     cpu = [0.0] * workers
     try:
-        while asyncio.run(_unfinished(url)):
+        while asyncio.run(has_unfinished(url)):
             if any(p.poll() is not None for p in procs):
                 sys.exit(f"a worker died; see {folder}")
             cpu = [_cpu(p) for p in procs]

@@ -22,33 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import KEY, Simulator, database, write_campaign, write_leads
-
-from dialer.inputs.campaign_file import read_campaign_file
-from dialer.operations.loading import import_campaign
-from dialer.store import open_store
-
-
-async def _load(url: str, campaign: Path) -> None:
-    store = await open_store(url)
-    try:
-        await import_campaign(store, read_campaign_file(campaign))
-    finally:
-        await store.close()
-
-
-async def _unfinished(url: str) -> bool:
-    store = await open_store(url)
-    try:
-        row = (await store.campaigns())[0]
-        return await store.has_unfinished_leads(row.id)
-    finally:
-        await store.close()
+from common import (
+    KEY,
+    Simulator,
+    database,
+    has_unfinished,
+    load_campaign,
+    write_campaign,
+    write_leads,
+)
 
 
 def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Path) -> float:
     """Load the campaign, let `workers` workers dial it to the end; returns the wall time."""
-    asyncio.run(_load(url, campaign))
+    asyncio.run(load_campaign(url, campaign))
     env = {**os.environ, "DATABASE_URL": url, "RETELL_BASE_URL": sim.url, "RETELL_API_KEY": KEY}
     started = time.perf_counter()
     procs = [
@@ -61,7 +48,7 @@ def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Pa
         for i in range(workers)
     ]
     try:
-        while asyncio.run(_unfinished(url)):
+        while asyncio.run(has_unfinished(url)):
             if any(p.poll() is not None for p in procs):
                 sys.exit(f"a worker died; see {folder}")
             time.sleep(0.5)

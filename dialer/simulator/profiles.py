@@ -19,7 +19,6 @@ profile ends as by default."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 from dialer.domain.reasons import check_outcome_name
 from dialer.domain.timezones import zone
 from dialer.phones import number_time_zones
+from dialer.simulator.wire import from_json_file
 
 
 @dataclass(frozen=True)
@@ -126,13 +126,5 @@ class AgentProfiles:
 
     @classmethod
     def from_file(cls, path: Path) -> AgentProfiles:
-        try:
-            config = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"{path}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise ValueError(f"{path}: not JSON ({exc})") from None
-        try:
-            return cls.from_config(config)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        """`from_config` of a JSON file; ValueError (naming the file) when it cannot be used."""
+        return from_json_file(path, cls.from_config)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -99,3 +103,17 @@ def endpoint_name(method: str, path: str) -> str:
 
 _TAG = re.compile(r"latest|latest_published|(?!v\d+$)[a-z][a-z0-9_-]{0,19}")
 GET_CALL = re.compile(r"/v2/get-call/([^/]+)")
+
+
+def from_json_file(path: Path, make: Callable[[object], T]) -> T:
+    """`make` of a JSON file's content; ValueError naming the file when it cannot be used."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    try:
+        return make(config)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

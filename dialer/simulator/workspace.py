@@ -12,13 +12,14 @@ workspace owns those numbers only. Creating calls ignores all of this, as before
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from dialer.simulator.wire import from_json_file
 
 DEFAULT_AGENT_ID = "agent_simulated"
 DEFAULT_LLM_ID = "llm_simulated"
@@ -123,16 +124,7 @@ class Workspace:
     @classmethod
     def from_file(cls, path: Path, default_agent_id: str = DEFAULT_AGENT_ID) -> Workspace:
         """`from_config` of a JSON file; ValueError (naming the file) when it cannot be used."""
-        try:
-            config = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"{path}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise ValueError(f"{path}: not JSON ({exc})") from None
-        try:
-            return cls.from_config(config, default_agent_id)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        return from_json_file(path, lambda config: cls.from_config(config, default_agent_id))
 
     def answer(self, path: str) -> tuple[int, dict[str, Any]] | None:
         """(status, body) for a GET of one of the workspace's paths; None for other paths."""
