@@ -13,13 +13,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from dialer.domain.durations import format_duration, parse_duration
+from dialer.domain.durations import Duration
 from dialer.domain.goal import GoalSetting
 from dialer.domain.reasons import DISCONNECTION_REASONS, check_outcome_name
 from dialer.domain.results_push import ResultsWebhook
@@ -31,11 +30,6 @@ from dialer.domain.variables import StringVariables
 from dialer.domain.variants import Variant
 from dialer.phones import InvalidNumberError, normalize_number
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(lambda v: v if isinstance(v, timedelta) else parse_duration(v)),
-    PlainSerializer(format_duration, return_type=str),
-]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -15,23 +15,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from dialer.domain.durations import format_duration, parse_duration
+from dialer.domain.durations import Duration, format_duration
 from dialer.domain.goal import sentiment_problem
 from dialer.domain.reasons import check_outcome_name
 from dialer.domain.state_rules import ClockTime
 from dialer.domain.variables import StringVariables
 
-_Duration = Annotated[
-    timedelta,
-    BeforeValidator(lambda v: v if isinstance(v, timedelta) else parse_duration(v)),
-    PlainSerializer(format_duration, return_type=str),
-]
 Family = Literal["connected", "no_answer", "busy", "voicemail", "failed", "error"]
 FAMILIES: tuple[Family, ...] = ("connected", "no_answer", "busy", "voicemail", "failed", "error")
 NEXT_DAY = "next_day"  # a callback on the lead's first calling window of the next local day
@@ -169,7 +163,7 @@ class CallAgain(_Strict):
     """Call the lead again: `after` a wait (a list: one per next attempt, the last repeats),
     and/or `at` a named window of the file's `windows`, with what the next call uses."""
 
-    after: Annotated[list[_Duration], BeforeValidator(_listed)] = Field(
+    after: Annotated[list[Duration], BeforeValidator(_listed)] = Field(
         default_factory=lambda: [timedelta(0)], min_length=1
     )
     at: str | None = None
@@ -210,7 +204,7 @@ class Then(_Strict):
     call: CallAgain | None = None
     complete: bool = False
     skip: str | None = Field(None, min_length=1, max_length=200)
-    callback: _Duration | Literal["next_day"] | None = None
+    callback: Duration | Literal["next_day"] | None = None
 
     @model_validator(mode="before")
     @classmethod
