@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 KEY = "sim-key"
 
@@ -163,3 +166,45 @@ async def has_unfinished(url: str) -> bool:
         return await store.has_unfinished_leads(row.id)
     finally:
         await store.close()
+
+
+def _cpu(proc: subprocess.Popen[bytes]) -> float:
+    try:
+        times = psutil.Process(proc.pid).cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def run_workers(
+    sim: Simulator, url: str, campaign: Path, workers: int, folder: Path
+) -> tuple[float, float]:
+    """Load the campaign and let `workers` workers dial it to its end: (wall seconds, their
+    mean CPU seconds per minute)."""
+    asyncio.run(load_campaign(url, campaign))
+    env = {**os.environ, "DATABASE_URL": url, "RETELL_BASE_URL": sim.url, "RETELL_API_KEY": KEY}
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dialer", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / f"worker-{workers}-{i}.log").open("ab"),
+        )
+        for i in range(workers)
+    ]
+    cpu = [0.0] * workers
+    try:
+        while asyncio.run(has_unfinished(url)):
+            if any(p.poll() is not None for p in procs):
+                sys.exit(f"a worker died; see {folder}")
+            cpu = [_cpu(p) for p in procs]
+            time.sleep(0.5)
+        cpu = [_cpu(p) for p in procs]
+        wall = time.perf_counter() - started
+        return wall, sum(cpu) / workers / (wall / 60)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(30)

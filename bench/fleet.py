@@ -14,66 +14,18 @@ calls ended?" list-calls per second; and the CPU seconds per process per minute 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 from common import (
-    KEY,
     Simulator,
     database,
-    has_unfinished,
-    load_campaign,
+    run_workers,
     write_campaign,
     write_leads,
 )
 from following import figures
-
-
-def _cpu(proc: subprocess.Popen[bytes]) -> float:
-    try:
-        times = psutil.Process(proc.pid).cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(times.user + times.system)
-
-
-def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Path) -> float:
-    """Let `workers` workers dial the campaign to its end; their mean CPU s per minute."""
-    asyncio.run(load_campaign(url, campaign))
-    env = {**os.environ, "DATABASE_URL": url, "RETELL_BASE_URL": sim.url, "RETELL_API_KEY": KEY}
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dialer", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / f"worker-{workers}-{i}.log").open("ab"),
-        )
-        for i in range(workers)
-    ]
-    cpu = [0.0] * workers
-    try:
-        while asyncio.run(has_unfinished(url)):
-            if any(p.poll() is not None for p in procs):
-                sys.exit(f"a worker died; see {folder}")
-            cpu = [_cpu(p) for p in procs]
-            time.sleep(0.5)
-        cpu = [_cpu(p) for p in procs]
-        minutes = (time.perf_counter() - started) / 60
-        return sum(cpu) / workers / minutes
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(30)
 
 
 def end_asks(records: dict[str, Any], since: int) -> float:
@@ -92,7 +44,7 @@ def row(
         name = f"fleet-{workers}-{cap}"
         campaign = write_campaign(folder, write_leads(folder, leads, 0), name, cps, cap)
         url = database("postgres", folder, name)
-        cpu = run_fleet(sim, url, campaign, workers, folder)
+        _, cpu = run_workers(sim, url, campaign, workers, folder)
         records = sim.records()
         u, p50, p95, rps = figures(records, cap, 0, {})
         asks = end_asks(records, 0)

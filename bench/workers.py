@@ -12,52 +12,17 @@ The simulator runs in its own process; every figure comes from its records.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from common import (
-    KEY,
     Simulator,
     database,
-    has_unfinished,
-    load_campaign,
+    run_workers,
     write_campaign,
     write_leads,
 )
-
-
-def run_fleet(sim: Simulator, url: str, campaign: Path, workers: int, folder: Path) -> float:
-    """Load the campaign, let `workers` workers dial it to the end; returns the wall time."""
-    asyncio.run(load_campaign(url, campaign))
-    env = {**os.environ, "DATABASE_URL": url, "RETELL_BASE_URL": sim.url, "RETELL_API_KEY": KEY}
-    started = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dialer", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / f"worker-{i}.log").open("ab"),
-        )
-        for i in range(workers)
-    ]
-    try:
-        while asyncio.run(has_unfinished(url)):
-            if any(p.poll() is not None for p in procs):
-                sys.exit(f"a worker died; see {folder}")
-            time.sleep(0.5)
-        return time.perf_counter() - started
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(30)
 
 
 def placement_rate(records: dict[str, Any]) -> float:
@@ -102,7 +67,7 @@ def main() -> None:
                 name = f"fleet-{workers}"
                 campaign = write_campaign(folder, leads, name, cps=1_000_000, cap=1_000_000)
                 url = database("postgres", folder, name)
-                wall = run_fleet(sim, url, campaign, workers, folder)
+                wall, _ = run_workers(sim, url, campaign, workers, folder)
                 rows.append(
                     (f"{workers} worker(s), ceilings off", placement_rate(sim.records()), wall)
                 )
@@ -114,7 +79,7 @@ def main() -> None:
             paced = write_leads(folder, args.paced_leads, 500_000)
             campaign = write_campaign(folder, paced, "fleet-paced", cps=20, cap=30)
             url = database("postgres", folder, "paced")
-            wall = run_fleet(sim, url, campaign, 4, folder)
+            wall, _ = run_workers(sim, url, campaign, 4, folder)
             most, span, peak, rate = precision(sim.records(), cps=20)
         finally:
             sim.close()
