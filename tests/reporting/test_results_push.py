@@ -117,8 +117,10 @@ async def test_a_process_without_the_secret_says_so_when_it_starts(
     store: Store, tmp_path: Path
 ) -> None:
     await _one_finished_lead(store, tmp_path)  # its campaign is still active
-    pusher = ResultsPusher(store, "p", environ={}, idle_seconds=0.05)
-    with structlog.testing.capture_logs() as logged, anyio.move_on_after(0.5):
+    # idle long after its first rounds, so that the cut below lands in its sleep, not in the
+    # middle of a claim (a claim on SQLite cut mid-statement once hung the loop's teardown)
+    pusher = ResultsPusher(store, "p", environ={}, idle_seconds=30)
+    with structlog.testing.capture_logs() as logged, anyio.move_on_after(1.5):
         await pusher.run()
     told = [e for e in logged if e["event"] == "results_secret_unset"]
     assert [(e["campaign"], e["variable"]) for e in told] == [("pushed", "CRM_SECRET")]
